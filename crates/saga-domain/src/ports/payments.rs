@@ -1,0 +1,213 @@
+//! The payment service's ports: the payments table and the payment provider.
+//!
+//! The charge step records a PENDING intent before it calls the provider and
+//! passes the order id as the provider's idempotency key, so a retry after a
+//! crash at any point charges at most once. Status moves only forward:
+//! PENDING → CAPTURED or DECLINED, CAPTURED → REFUNDED; each move is
+//! conditional on the status it starts from.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+use crate::ids::{OrderId, PaymentMethod};
+use crate::money::Money;
+
+/// Where a payment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    /// Intent recorded; the provider may or may not have been called.
+    Pending,
+    /// The provider captured the money.
+    Captured,
+    /// The provider declined the payment method.
+    Declined,
+    /// A captured payment was refunded in full.
+    Refunded,
+}
+
+impl PaymentStatus {
+    /// The stored name, e.g. `CAPTURED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "PENDING",
+            PaymentStatus::Captured => "CAPTURED",
+            PaymentStatus::Declined => "DECLINED",
+            PaymentStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            PaymentStatus::Pending,
+            PaymentStatus::Captured,
+            PaymentStatus::Declined,
+            PaymentStatus::Refunded,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == name)
+    }
+}
+
+/// A stored payment (key `orderId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    /// The order paid for; one payment per order.
+    pub order_id: OrderId,
+    /// The amount charged (or to be charged).
+    pub amount: Money,
+    /// The method the customer chose.
+    pub payment_method: PaymentMethod,
+    /// Current status.
+    pub status: PaymentStatus,
+    /// The provider's charge id, once CAPTURED.
+    pub provider_reference: Option<String>,
+    /// The provider's decline code, once DECLINED.
+    pub decline_reason: Option<String>,
+    /// The provider's refund id, once REFUNDED.
+    pub refund_reference: Option<String>,
+    /// When the intent was recorded (whole seconds).
+    pub created_at: DateTime<Utc>,
+    /// When the status last changed (whole seconds).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A payment intent to record before calling the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentIntent {
+    /// The order.
+    pub order_id: OrderId,
+    /// The amount to charge.
+    pub amount: Money,
+    /// The method to charge.
+    pub payment_method: PaymentMethod,
+    /// Now (whole seconds).
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`PaymentStore::record_intent`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordIntentOutcome {
+    /// A new PENDING payment was written.
+    Recorded(Payment),
+    /// The order already has a payment (any status); returned unchanged.
+    AlreadyRecorded(Payment),
+}
+
+/// What a conditional status change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentTransition {
+    /// The payment was in the expected status and now has the new one.
+    Applied(Payment),
+    /// The payment was in another status; nothing changed. Carries the payment
+    /// as found.
+    StatusMismatch(Payment),
+    /// The order has no payment.
+    NotFound,
+}
+
+/// The payments table.
+pub trait PaymentStore: Send + Sync {
+    /// Puts a PENDING payment if the order has none (`attribute_not_exists`).
+    fn record_intent(
+        &self,
+        intent: &PaymentIntent,
+    ) -> impl Future<Output = Result<RecordIntentOutcome, PortError>> + Send;
+
+    /// PENDING → CAPTURED with the provider's charge id.
+    fn mark_captured(
+        &self,
+        order_id: &OrderId,
+        provider_reference: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentTransition, PortError>> + Send;
+
+    /// PENDING → DECLINED with the provider's decline code.
+    fn mark_declined(
+        &self,
+        order_id: &OrderId,
+        decline_reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentTransition, PortError>> + Send;
+
+    /// CAPTURED → REFUNDED with the provider's refund id.
+    fn mark_refunded(
+        &self,
+        order_id: &OrderId,
+        refund_reference: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentTransition, PortError>> + Send;
+
+    /// The order's payment, strongly consistent.
+    fn get_payment(
+        &self,
+        order_id: &OrderId,
+    ) -> impl Future<Output = Result<Option<Payment>, PortError>> + Send;
+}
+
+/// A charge to make at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    /// The same key always yields the same charge: the order id.
+    pub idempotency_key: String,
+    /// How much.
+    pub amount: Money,
+    /// With what.
+    pub payment_method: PaymentMethod,
+}
+
+/// The provider's answer to a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// The money was captured; `provider_reference` is the charge id.
+    Captured {
+        /// The provider's charge id.
+        provider_reference: String,
+    },
+    /// The payment method was declined with `code` (e.g. `card_declined`).
+    Declined {
+        /// The provider's decline code.
+        code: String,
+    },
+}
+
+/// A full refund of a captured charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// The same key always yields the same refund: `refund-<orderId>`.
+    pub idempotency_key: String,
+    /// The charge to refund.
+    pub provider_reference: String,
+    /// The amount charged.
+    pub amount: Money,
+}
+
+/// The provider's receipt for a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReceipt {
+    /// The provider's refund id.
+    pub refund_reference: String,
+}
+
+/// The payment provider (Stripe-like). Transient failures (network, 5xx,
+/// rate limits) are `PortError::Unavailable`; requests the provider refuses
+/// outright are `PortError::Rejected`.
+pub trait PaymentProvider: Send + Sync {
+    /// Charges `request.amount`; replays with the same key return the original
+    /// outcome without charging again.
+    fn charge(
+        &self,
+        request: &ChargeRequest,
+    ) -> impl Future<Output = Result<ChargeOutcome, PortError>> + Send;
+
+    /// Refunds a charge in full; replays with the same key return the original
+    /// refund without refunding again.
+    fn refund(
+        &self,
+        request: &RefundRequest,
+    ) -> impl Future<Output = Result<RefundReceipt, PortError>> + Send;
+}

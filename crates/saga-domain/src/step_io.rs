@@ -1,0 +1,157 @@
+//! The step contract: the JSON each Lambda receives from and returns to the
+//! state machine (ARCHITECTURE.md, "The step contract").
+//!
+//! Field names are camelCase and stable: the state machine definition and the
+//! sample events in `events/` depend on them. Inputs deserialise straight into
+//! domain newtypes, so an input that parses is valid; fields the contract does
+//! not name are ignored, because the state machine passes whole states along.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{OrderId, PaymentMethod, TaskToken};
+use crate::money::Money;
+use crate::order::{OrderLines, ShippingAddress};
+use crate::ports::{PaymentStatus, ReleaseOutcome, ReservationStatus};
+
+/// Input of `reserve`: `{orderId, items:[{sku, quantity}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveInput {
+    /// The order (and execution name).
+    pub order_id: OrderId,
+    /// What to reserve.
+    pub items: OrderLines,
+}
+
+/// Output of `reserve`: `{orderId, status, lines, expiresAt}`.
+///
+/// `status` is `PENDING` for a fresh reservation. A replay returns the
+/// order's existing reservation as it is now, so after a confirm it reads
+/// `CONFIRMED`, and after the reaper `EXPIRED` (the next step then fails with
+/// `ReservationExpired` and the saga compensates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reserved {
+    /// The order.
+    pub order_id: OrderId,
+    /// The reservation's status.
+    pub status: ReservationStatus,
+    /// The units held.
+    pub lines: OrderLines,
+    /// When a PENDING reservation lapses (RFC 3339, whole seconds, UTC).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Input of `charge`: `{orderId, total, paymentMethod}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeInput {
+    /// The order; also the provider idempotency key.
+    pub order_id: OrderId,
+    /// The amount to charge, priced from the catalog by the api.
+    pub total: Money,
+    /// The customer's payment method.
+    pub payment_method: PaymentMethod,
+}
+
+/// Output of `charge`: `{orderId, status:"CAPTURED", amount, providerReference}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Charged {
+    /// The order.
+    pub order_id: OrderId,
+    /// Always `CAPTURED`: anything else is an error.
+    pub status: PaymentStatus,
+    /// The amount captured.
+    pub amount: Money,
+    /// The provider's charge id.
+    pub provider_reference: String,
+}
+
+/// Input of `confirm`, `release` and `refund`: `{orderId}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRef {
+    /// The order.
+    pub order_id: OrderId,
+}
+
+/// Output of `confirm`: `{orderId, status:"CONFIRMED"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confirmed {
+    /// The order.
+    pub order_id: OrderId,
+    /// Always `CONFIRMED`.
+    pub status: ReservationStatus,
+}
+
+/// Output of `release`: `{orderId, outcome}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Released {
+    /// The order.
+    pub order_id: OrderId,
+    /// `RELEASED`, `NOTHING_TO_RELEASE` or `ALREADY_RELEASED`.
+    pub outcome: ReleaseOutcome,
+}
+
+/// What refunding did; the `outcome` of the refund step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundOutcome {
+    /// The captured payment was refunded now.
+    Refunded,
+    /// There is no payment, or it was declined: nothing was taken.
+    NothingToRefund,
+    /// It was refunded before.
+    AlreadyRefunded,
+}
+
+/// Output of `refund`: `{orderId, outcome}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refunded {
+    /// The order.
+    pub order_id: OrderId,
+    /// `REFUNDED`, `NOTHING_TO_REFUND` or `ALREADY_REFUNDED`.
+    pub outcome: RefundOutcome,
+}
+
+/// The body of one message on the shipping queue:
+/// `{taskToken, orderId, items, shippingAddress}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipMessage {
+    /// The token of the waiting ShipOrder task.
+    pub task_token: TaskToken,
+    /// The order to ship.
+    pub order_id: OrderId,
+    /// What to ship.
+    pub items: OrderLines,
+    /// Where to ship it.
+    pub shipping_address: ShippingAddress,
+}
+
+/// What `ship` reports through SendTaskSuccess: `{orderId, shipmentId, trackingNumber}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shipped {
+    /// The order.
+    pub order_id: OrderId,
+    /// The shipment's id.
+    pub shipment_id: String,
+    /// The carrier's tracking number.
+    pub tracking_number: String,
+}
+
+/// Output of `reaper`: `{expired, batches}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReaperReport {
+    /// Reservations moved from PENDING to EXPIRED by this run.
+    pub expired: u64,
+    /// Lookups of lapsed reservations this run made.
+    pub batches: u64,
+}
