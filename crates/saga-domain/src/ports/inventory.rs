@@ -229,7 +229,9 @@ pub struct StockItem {
 pub struct CatalogPage {
     /// The items of this page.
     pub items: Vec<StockItem>,
-    /// Pass as `after` to get the next page; `None` on the last page.
+    /// Pass as `after` to get the next page; `None` when no items follow. May
+    /// be `Some` when a page ends exactly at the last item (DynamoDB's
+    /// `LastEvaluatedKey` does that); the next page is then empty.
     pub next_after: Option<Sku>,
 }
 

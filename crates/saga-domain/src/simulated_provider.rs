@@ -1,0 +1,291 @@
+//! The payment provider the system ships with until a real one is wired in:
+//! a deterministic simulation of Stripe's test payment methods.
+//!
+//! | payment method | charge |
+//! |---|---|
+//! | `pm_card_visa`, `pm_card_mastercard`, `pm_card_amex` | captured |
+//! | `pm_card_chargeDeclined` | declined, `card_declined` |
+//! | `pm_card_chargeDeclinedInsufficientFunds` | declined, `insufficient_funds` |
+//! | `pm_card_transientFailure` | fails transiently, every time (a provider 5xx) |
+//! | anything else | declined, `unknown_payment_method` (Stripe answers an unknown method with `resource_missing`; for the saga that is a decline the customer can fix, not an outage) |
+//!
+//! Idempotency works as Stripe's: a charge replayed with the same key returns
+//! the original outcome and charges nothing more; the same key with another
+//! amount or method is refused. References are derived from the key
+//! (`ch_sim_<key>`, `re_sim_<key>`), so they agree across Lambda instances.
+//! The counters (`charges_made`, `refunds_made`) are per process: they let
+//! tests prove a step never charges twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::PortError;
+use crate::ids::PaymentMethod;
+use crate::money::Money;
+use crate::ports::{ChargeOutcome, ChargeRequest, PaymentProvider, RefundReceipt, RefundRequest};
+
+const CHARGE_PREFIX: &str = "ch_sim_";
+const REFUND_PREFIX: &str = "re_sim_";
+
+/// The deterministic simulated provider. See the module docs for behaviour.
+#[derive(Debug, Default)]
+pub struct SimulatedPaymentProvider {
+    ledger: Mutex<Ledger>,
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    charges: HashMap<String, RecordedCharge>,
+    refunds: HashMap<String, RecordedRefund>,
+    refunded_charges: HashSet<String>,
+}
+
+#[derive(Debug, Clone)]
+struct RecordedCharge {
+    amount: Money,
+    payment_method: PaymentMethod,
+    outcome: ChargeOutcome,
+}
+
+#[derive(Debug, Clone)]
+struct RecordedRefund {
+    provider_reference: String,
+    receipt: RefundReceipt,
+}
+
+/// What the simulated provider does with a payment method.
+enum SimulatedBehaviour {
+    Capture,
+    Decline(&'static str),
+    FailTransiently,
+}
+
+fn behaviour_of(method: &PaymentMethod) -> SimulatedBehaviour {
+    match method.as_str() {
+        "pm_card_visa" | "pm_card_mastercard" | "pm_card_amex" => SimulatedBehaviour::Capture,
+        "pm_card_chargeDeclined" => SimulatedBehaviour::Decline("card_declined"),
+        "pm_card_chargeDeclinedInsufficientFunds" => {
+            SimulatedBehaviour::Decline("insufficient_funds")
+        }
+        "pm_card_transientFailure" => SimulatedBehaviour::FailTransiently,
+        _ => SimulatedBehaviour::Decline("unknown_payment_method"),
+    }
+}
+
+impl SimulatedPaymentProvider {
+    /// A provider with an empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        // A panic elsewhere while holding the lock cannot leave the ledger
+        // half-updated (every update is a single insert), so keep going.
+        self.ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Charges made (captured or declined) under `idempotency_key`: 0 or 1.
+    pub fn charges_made(&self, idempotency_key: &str) -> usize {
+        usize::from(self.ledger().charges.contains_key(idempotency_key))
+    }
+
+    /// Charges captured across all keys.
+    pub fn captured_charges(&self) -> usize {
+        self.ledger()
+            .charges
+            .values()
+            .filter(|charge| matches!(charge.outcome, ChargeOutcome::Captured { .. }))
+            .count()
+    }
+
+    /// Refunds made for the charge `provider_reference`: 0 or 1.
+    pub fn refunds_made(&self, provider_reference: &str) -> usize {
+        usize::from(self.ledger().refunded_charges.contains(provider_reference))
+    }
+
+    fn charge_now(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        let mut ledger = self.ledger();
+        if let Some(original) = ledger.charges.get(&request.idempotency_key) {
+            if original.amount != request.amount
+                || original.payment_method != request.payment_method
+            {
+                return Err(PortError::rejected(
+                    "charge",
+                    format!(
+                        "idempotency key {} was used with different parameters",
+                        request.idempotency_key
+                    ),
+                ));
+            }
+            return Ok(original.outcome.clone());
+        }
+        let outcome = match behaviour_of(&request.payment_method) {
+            SimulatedBehaviour::Capture => ChargeOutcome::Captured {
+                provider_reference: format!("{CHARGE_PREFIX}{}", request.idempotency_key),
+            },
+            SimulatedBehaviour::Decline(code) => ChargeOutcome::Declined {
+                code: code.to_owned(),
+            },
+            SimulatedBehaviour::FailTransiently => {
+                return Err(PortError::unavailable(
+                    "charge",
+                    "simulated provider error 503 for pm_card_transientFailure",
+                ));
+            }
+        };
+        ledger.charges.insert(
+            request.idempotency_key.clone(),
+            RecordedCharge {
+                amount: request.amount,
+                payment_method: request.payment_method.clone(),
+                outcome: outcome.clone(),
+            },
+        );
+        Ok(outcome)
+    }
+
+    fn refund_now(&self, request: &RefundRequest) -> Result<RefundReceipt, PortError> {
+        let mut ledger = self.ledger();
+        if let Some(original) = ledger.refunds.get(&request.idempotency_key) {
+            if original.provider_reference != request.provider_reference {
+                return Err(PortError::rejected(
+                    "refund",
+                    format!(
+                        "idempotency key {} was used for another charge",
+                        request.idempotency_key
+                    ),
+                ));
+            }
+            return Ok(original.receipt.clone());
+        }
+        // The charge may have been made by another process (the charge Lambda),
+        // so any reference this provider could have issued is accepted.
+        if !request.provider_reference.starts_with(CHARGE_PREFIX) {
+            return Err(PortError::rejected(
+                "refund",
+                format!("no such charge: {}", request.provider_reference),
+            ));
+        }
+        if ledger
+            .refunded_charges
+            .contains(&request.provider_reference)
+        {
+            return Err(PortError::rejected(
+                "refund",
+                format!(
+                    "charge {} has already been refunded",
+                    request.provider_reference
+                ),
+            ));
+        }
+        let receipt = RefundReceipt {
+            refund_reference: format!("{REFUND_PREFIX}{}", request.idempotency_key),
+        };
+        ledger
+            .refunded_charges
+            .insert(request.provider_reference.clone());
+        ledger.refunds.insert(
+            request.idempotency_key.clone(),
+            RecordedRefund {
+                provider_reference: request.provider_reference.clone(),
+                receipt: receipt.clone(),
+            },
+        );
+        Ok(receipt)
+    }
+}
+
+impl PaymentProvider for SimulatedPaymentProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        self.charge_now(request)
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, PortError> {
+        self.refund_now(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(key: &str, method: &str, amount: i64) -> ChargeRequest {
+        ChargeRequest {
+            idempotency_key: key.to_owned(),
+            amount: Money::new(amount, "EUR".parse().unwrap()).unwrap(),
+            payment_method: method.parse().unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn methods_behave_like_stripe_test_cards() {
+        let provider = SimulatedPaymentProvider::new();
+        let cases: &[(&str, Option<&str>)] = &[
+            ("pm_card_visa", Some("captured")),
+            ("pm_card_mastercard", Some("captured")),
+            ("pm_card_chargeDeclined", Some("card_declined")),
+            (
+                "pm_card_chargeDeclinedInsufficientFunds",
+                Some("insufficient_funds"),
+            ),
+            ("pm_unknown", Some("unknown_payment_method")),
+            ("pm_card_transientFailure", None),
+        ];
+        for (method, expected) in cases {
+            let outcome = provider.charge(&request(method, method, 100)).await;
+            let got = match &outcome {
+                Ok(ChargeOutcome::Captured { .. }) => Some("captured"),
+                Ok(ChargeOutcome::Declined { code }) => Some(code.as_str()),
+                Err(PortError::Unavailable { .. }) => None,
+                Err(other) => panic!("{method}: unexpected {other}"),
+            };
+            assert_eq!(got, *expected, "{method}");
+        }
+    }
+
+    #[tokio::test]
+    async fn same_key_returns_the_original_charge_and_charges_once() {
+        let provider = SimulatedPaymentProvider::new();
+        let first = provider
+            .charge(&request("ord-1", "pm_card_visa", 100))
+            .await;
+        let second = provider
+            .charge(&request("ord-1", "pm_card_visa", 100))
+            .await;
+        assert_eq!(first.unwrap(), second.unwrap());
+        assert_eq!(provider.charges_made("ord-1"), 1);
+        assert_eq!(provider.captured_charges(), 1);
+        let conflicting = provider
+            .charge(&request("ord-1", "pm_card_visa", 999))
+            .await;
+        assert!(matches!(conflicting, Err(PortError::Rejected { .. })));
+        assert_eq!(provider.charges_made("ord-1"), 1);
+    }
+
+    #[tokio::test]
+    async fn refunds_once_per_charge() {
+        let provider = SimulatedPaymentProvider::new();
+        let amount = Money::new(100, "EUR".parse().unwrap()).unwrap();
+        let refund = |key: &str, reference: &str| RefundRequest {
+            idempotency_key: key.to_owned(),
+            provider_reference: reference.to_owned(),
+            amount,
+        };
+        let first = provider
+            .refund(&refund("refund-a", "ch_sim_a"))
+            .await
+            .unwrap();
+        let again = provider
+            .refund(&refund("refund-a", "ch_sim_a"))
+            .await
+            .unwrap();
+        assert_eq!(first, again);
+        assert_eq!(provider.refunds_made("ch_sim_a"), 1);
+        let other_key = provider.refund(&refund("refund-b", "ch_sim_a")).await;
+        assert!(matches!(other_key, Err(PortError::Rejected { .. })));
+        let unknown = provider.refund(&refund("refund-c", "ch_other")).await;
+        assert!(matches!(unknown, Err(PortError::Rejected { .. })));
+    }
+}
