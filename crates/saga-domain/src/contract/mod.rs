@@ -6,7 +6,7 @@
 //! store from the caller's factory, so an adapter can create fresh tables per
 //! case:
 //!
-//! ```ignore
+//! ```text
 //! saga_domain::contract::inventory::run_all(|| async { fresh_dynamo_inventory().await }).await;
 //! ```
 //!

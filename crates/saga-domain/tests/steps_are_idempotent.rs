@@ -1,0 +1,535 @@
+//! Every step, run twice with the same input against the fakes, gives the
+//! same result and has one effect: one stock move, one provider charge, one
+//! shipment, one refund. Plus the business outcomes of each step.
+
+use chrono::TimeDelta;
+use saga_domain::fakes::{
+    InMemoryInventory, InMemoryPayments, InMemoryShipments, ManualClock, RecordingTaskReporter,
+    TaskReport,
+};
+use saga_domain::ports::{
+    Catalog, ChargeOutcome, ChargeRequest, Clock, PaymentIntent, PaymentProvider, PaymentStatus,
+    PaymentStore, ReleaseOutcome, ReservationStatus, ShipmentStore, StockItem, whole_seconds,
+};
+use saga_domain::simulated_provider::SimulatedPaymentProvider;
+use saga_domain::step_io::{ChargeInput, OrderRef, RefundOutcome, ReserveInput};
+use saga_domain::steps::{
+    ReaperSettings, ReservationTtl, ShipRecordOutcome, charge_payment, confirm_reservation,
+    expire_lapsed_reservations, process_ship_message, refund_payment, release_reservation,
+    reserve_inventory,
+};
+use saga_domain::{Money, OrderId, Sku, StepError};
+use serde_json::json;
+
+const START: &str = "2026-03-01T12:00:00.750Z";
+
+fn clock() -> ManualClock {
+    ManualClock::at_rfc3339(START)
+}
+
+fn order(id: &str) -> OrderId {
+    id.parse().unwrap()
+}
+
+fn eur(amount: i64) -> Money {
+    Money::new(amount, "EUR".parse().unwrap()).unwrap()
+}
+
+async fn inventory_with(stock: &[(&str, u64)]) -> InMemoryInventory {
+    let inventory = InMemoryInventory::new();
+    for (sku, available) in stock {
+        inventory
+            .put_stock_item(&StockItem {
+                sku: sku.parse().unwrap(),
+                name: sku.to_string(),
+                available: *available,
+                reserved: 0,
+                unit_price: eur(1500),
+            })
+            .await
+            .unwrap();
+    }
+    inventory
+}
+
+async fn stock(inventory: &InMemoryInventory, sku: &str) -> (u64, u64) {
+    let sku: Sku = sku.parse().unwrap();
+    let items = inventory.stock_items(&[sku]).await.unwrap();
+    (items[0].available, items[0].reserved)
+}
+
+fn reserve_input(order_id: &str, items: serde_json::Value) -> ReserveInput {
+    serde_json::from_value(json!({"orderId": order_id, "items": items})).unwrap()
+}
+
+fn order_ref(order_id: &str) -> OrderRef {
+    OrderRef {
+        order_id: order(order_id),
+    }
+}
+
+fn charge_input(order_id: &str, amount: i64, method: &str) -> ChargeInput {
+    ChargeInput {
+        order_id: order(order_id),
+        total: eur(amount),
+        payment_method: method.parse().unwrap(),
+    }
+}
+
+async fn reserve(inventory: &InMemoryInventory, clock: &ManualClock, order_id: &str) {
+    let input = reserve_input(order_id, json!([{"sku": "SKU-TEE-M", "quantity": 2}]));
+    reserve_inventory(inventory, clock, ReservationTtl::DEFAULT, input)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reserve_twice_returns_the_same_reservation_and_moves_stock_once() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 10), ("SKU-MUG", 5)]).await;
+    let clock = clock();
+    let input = reserve_input(
+        "ord-1",
+        json!([{"sku": "SKU-TEE-M", "quantity": 2}, {"sku": "SKU-MUG", "quantity": 1}]),
+    );
+    let ttl = ReservationTtl::from_secs(600).unwrap();
+    let first = reserve_inventory(&inventory, &clock, ttl, input.clone())
+        .await
+        .unwrap();
+    clock.advance(TimeDelta::seconds(30));
+    let second = reserve_inventory(&inventory, &clock, ttl, input)
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.status, ReservationStatus::Pending);
+    // expiresAt = now (truncated to whole seconds) + TTL.
+    assert_eq!(
+        serde_json::to_value(&first).unwrap()["expiresAt"],
+        json!("2026-03-01T12:10:00Z")
+    );
+    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (8, 2));
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (4, 1));
+}
+
+#[tokio::test]
+async fn reserve_reports_business_failures_without_moving_stock() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 1)]).await;
+    let clock = clock();
+    let cases = [
+        (
+            json!([{"sku": "SKU-TEE-M", "quantity": 2}]),
+            "InsufficientStock",
+        ),
+        (json!([{"sku": "SKU-NOPE", "quantity": 1}]), "UnknownSku"),
+    ];
+    for (items, expected) in cases {
+        let error = reserve_inventory(
+            &inventory,
+            &clock,
+            ReservationTtl::DEFAULT,
+            reserve_input("ord-1", items),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.error_type(), expected);
+    }
+    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (1, 0));
+}
+
+#[tokio::test]
+async fn reserve_maps_an_unavailable_store_to_transient_error() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
+    inventory.faults.fail_next(1);
+    let input = reserve_input("ord-1", json!([{"sku": "SKU-TEE-M", "quantity": 2}]));
+    let error = reserve_inventory(&inventory, &clock(), ReservationTtl::DEFAULT, input)
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "TransientError");
+    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (10, 0));
+}
+
+#[tokio::test]
+async fn charge_twice_returns_the_same_capture_and_charges_once() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let input = charge_input("ord-1", 3000, "pm_card_visa");
+    let first = charge_payment(&payments, &provider, &clock, input.clone())
+        .await
+        .unwrap();
+    let second = charge_payment(&payments, &provider, &clock, input)
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.status, PaymentStatus::Captured);
+    assert_eq!(first.amount, eur(3000));
+    assert_eq!(provider.charges_made("ord-1"), 1);
+    assert_eq!(provider.captured_charges(), 1);
+}
+
+#[tokio::test]
+async fn charge_declined_twice_is_declined_twice_with_one_provider_charge() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let input = charge_input("ord-1", 3000, "pm_card_chargeDeclined");
+    for _ in 0..2 {
+        let error = charge_payment(&payments, &provider, &clock, input.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, StepError::PaymentDeclined { reason, .. } if reason == "card_declined"),
+            "{error:?}"
+        );
+    }
+    assert_eq!(provider.charges_made("ord-1"), 1);
+    let stored = payments
+        .get_payment(&order("ord-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, PaymentStatus::Declined);
+}
+
+#[tokio::test]
+async fn charge_after_a_crash_between_provider_and_table_replays_the_same_charge() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    // A first invocation recorded the intent and charged, then died before
+    // marking the payment captured.
+    payments
+        .record_intent(&PaymentIntent {
+            order_id: order("ord-1"),
+            amount: eur(3000),
+            payment_method: "pm_card_visa".parse().unwrap(),
+            created_at: whole_seconds(clock.now()),
+        })
+        .await
+        .unwrap();
+    let request = ChargeRequest {
+        idempotency_key: "ord-1".into(),
+        amount: eur(3000),
+        payment_method: "pm_card_visa".parse().unwrap(),
+    };
+    let ChargeOutcome::Captured { provider_reference } = provider.charge(&request).await.unwrap()
+    else {
+        panic!("visa must capture");
+    };
+    let retried = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried.provider_reference, provider_reference);
+    assert_eq!(provider.charges_made("ord-1"), 1);
+}
+
+#[tokio::test]
+async fn charge_failures_are_typed() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let transient = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-t", 3000, "pm_card_transientFailure"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(transient.error_type(), "TransientError");
+    // The intent stays PENDING so the retry replays the same provider call.
+    let pending = payments
+        .get_payment(&order("ord-t"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.status, PaymentStatus::Pending);
+
+    charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-2", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    let other_amount = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-2", 4000, "pm_card_visa"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(other_amount.error_type(), "InvalidOrder");
+    assert_eq!(provider.charges_made("ord-2"), 1);
+}
+
+#[tokio::test]
+async fn confirm_twice_succeeds_twice_and_refuses_what_is_not_held() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
+    let clock = clock();
+    reserve(&inventory, &clock, "ord-1").await;
+    let first = confirm_reservation(&inventory, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    let second = confirm_reservation(&inventory, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.status, ReservationStatus::Confirmed);
+    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (8, 2));
+
+    let absent = confirm_reservation(&inventory, &clock, order_ref("ord-none"))
+        .await
+        .unwrap_err();
+    assert_eq!(absent.error_type(), "ReservationExpired");
+
+    reserve(&inventory, &clock, "ord-late").await;
+    clock.advance(TimeDelta::minutes(15));
+    let lapsed = confirm_reservation(&inventory, &clock, order_ref("ord-late"))
+        .await
+        .unwrap_err();
+    assert_eq!(lapsed.error_type(), "ReservationExpired");
+}
+
+#[tokio::test]
+async fn release_twice_restores_stock_once() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
+    let clock = clock();
+    reserve(&inventory, &clock, "ord-1").await;
+    let first = release_reservation(&inventory, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    let second = release_reservation(&inventory, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, ReleaseOutcome::Released);
+    assert_eq!(second.outcome, ReleaseOutcome::AlreadyReleased);
+    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (10, 0));
+    let nothing = release_reservation(&inventory, &clock, order_ref("ord-none"))
+        .await
+        .unwrap();
+    assert_eq!(nothing.outcome, ReleaseOutcome::NothingToRelease);
+}
+
+#[tokio::test]
+async fn refund_twice_refunds_once() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let charged = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    let first = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    let second = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, RefundOutcome::Refunded);
+    assert_eq!(second.outcome, RefundOutcome::AlreadyRefunded);
+    assert_eq!(provider.refunds_made(&charged.provider_reference), 1);
+
+    let nothing = refund_payment(&payments, &provider, &clock, order_ref("ord-none"))
+        .await
+        .unwrap();
+    assert_eq!(nothing.outcome, RefundOutcome::NothingToRefund);
+    let _ = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-declined", 3000, "pm_card_chargeDeclined"),
+    )
+    .await;
+    let declined = refund_payment(&payments, &provider, &clock, order_ref("ord-declined"))
+        .await
+        .unwrap();
+    assert_eq!(declined.outcome, RefundOutcome::NothingToRefund);
+}
+
+#[tokio::test]
+async fn refund_after_a_crash_before_the_table_update_refunds_once() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let charged = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    // The provider refunds, then the table is unavailable: the step fails
+    // transiently and is retried.
+    payments.faults.set_unavailable(true);
+    let failed = refund_payment(&payments, &provider, &clock, order_ref("ord-1")).await;
+    assert_eq!(failed.unwrap_err().error_type(), "TransientError");
+    payments.faults.set_unavailable(false);
+    let retried = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(retried.outcome, RefundOutcome::Refunded);
+    assert_eq!(provider.refunds_made(&charged.provider_reference), 1);
+}
+
+fn ship_body(order_id: &str, token: &str) -> String {
+    json!({
+        "taskToken": token,
+        "orderId": order_id,
+        "items": [{"sku": "SKU-TEE-M", "quantity": 2}],
+        "shippingAddress": {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn ship_twice_creates_one_shipment_and_reports_once() {
+    let shipments = InMemoryShipments::new();
+    let reporter = RecordingTaskReporter::new();
+    let clock = clock();
+    let body = ship_body("ord-1", "token-1");
+    let first = process_ship_message(&shipments, &reporter, &clock, &body).await;
+    let second = process_ship_message(&shipments, &reporter, &clock, &body).await;
+    let (ShipRecordOutcome::Shipped(a), ShipRecordOutcome::Shipped(b)) = (&first, &second) else {
+        panic!("expected two Shipped, got {first:?} and {second:?}");
+    };
+    assert_eq!(a, b);
+    assert_eq!(shipments.len(), 1);
+    let stored = shipments
+        .get_shipment(&order("ord-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.shipment_id, a.shipment_id);
+    assert_eq!(
+        reporter.reports(),
+        vec![TaskReport::Success {
+            token: "token-1".parse().unwrap(),
+            output: serde_json::to_value(a).unwrap(),
+        }]
+    );
+}
+
+#[tokio::test]
+async fn ship_reports_business_failures_and_leaves_transient_ones_on_the_queue() {
+    let shipments = InMemoryShipments::new();
+    let reporter = RecordingTaskReporter::new();
+    let clock = clock();
+
+    let bad_address = json!({"taskToken": "token-bad", "orderId": "ord-2", "items": [{"sku": "A", "quantity": 1}], "shippingAddress": {"name": "", "line1": "x", "city": "x", "postalCode": "1", "country": "DE"}}).to_string();
+    let outcome = process_ship_message(&shipments, &reporter, &clock, &bad_address).await;
+    assert!(
+        matches!(&outcome, ShipRecordOutcome::FailureReported(e) if e.error_type() == "InvalidOrder"),
+        "{outcome:?}"
+    );
+    assert!(
+        matches!(&reporter.reports()[0], TaskReport::Failure { error, .. } if error == "InvalidOrder")
+    );
+
+    for body in ["not json", r#"{"orderId": "ord-3"}"#, r#"{"taskToken": 7}"#] {
+        let outcome = process_ship_message(&shipments, &reporter, &clock, body).await;
+        assert!(outcome.leaves_message_on_queue(), "{body}: {outcome:?}");
+    }
+
+    shipments.faults.fail_next(1);
+    let outcome = process_ship_message(
+        &shipments,
+        &reporter,
+        &clock,
+        &ship_body("ord-4", "token-4"),
+    )
+    .await;
+    assert!(
+        matches!(&outcome, ShipRecordOutcome::LeaveOnQueue(e) if e.error_type() == "TransientError"),
+        "{outcome:?}"
+    );
+    // Redelivery succeeds.
+    let outcome = process_ship_message(
+        &shipments,
+        &reporter,
+        &clock,
+        &ship_body("ord-4", "token-4"),
+    )
+    .await;
+    assert!(
+        matches!(outcome, ShipRecordOutcome::Shipped(_)),
+        "{outcome:?}"
+    );
+    assert_eq!(shipments.len(), 1);
+}
+
+#[tokio::test]
+async fn reaper_twice_expires_once_and_spares_confirmed() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
+    let clock = clock();
+    for id in ["ord-1", "ord-2", "ord-3"] {
+        reserve(&inventory, &clock, id).await;
+    }
+    confirm_reservation(&inventory, &clock, order_ref("ord-3"))
+        .await
+        .unwrap();
+    clock.advance(TimeDelta::minutes(14));
+    let early = expire_lapsed_reservations(&inventory, &clock, ReaperSettings::default())
+        .await
+        .unwrap();
+    assert_eq!((early.expired, early.batches), (0, 1));
+    clock.advance(TimeDelta::minutes(1));
+    let first = expire_lapsed_reservations(&inventory, &clock, ReaperSettings::default())
+        .await
+        .unwrap();
+    let second = expire_lapsed_reservations(&inventory, &clock, ReaperSettings::default())
+        .await
+        .unwrap();
+    assert_eq!((first.expired, first.batches), (2, 1));
+    assert_eq!((second.expired, second.batches), (0, 1));
+    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (8, 2));
+}
+
+#[tokio::test]
+async fn reaper_works_in_bounded_batches() {
+    let cases = [
+        // (due reservations, batch size, max batches) -> (expired, batches)
+        ((5, 2, 10), (5, 3)),
+        ((4, 2, 10), (4, 3)),
+        ((5, 2, 2), (4, 2)),
+        ((0, 100, 10), (0, 1)),
+    ];
+    for ((due, batch_size, max_batches), expected) in cases {
+        let inventory = inventory_with(&[("SKU-TEE-M", 100)]).await;
+        let clock = clock();
+        for i in 0..due {
+            reserve(&inventory, &clock, &format!("ord-{i}")).await;
+        }
+        clock.advance(TimeDelta::hours(1));
+        let settings = ReaperSettings::new(batch_size, max_batches).unwrap();
+        let report = expire_lapsed_reservations(&inventory, &clock, settings)
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.expired, report.batches),
+            expected,
+            "{due} due, batch {batch_size}, max {max_batches}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reaper_reports_an_unavailable_store_as_transient() {
+    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
+    inventory.faults.set_unavailable(true);
+    let error = expire_lapsed_reservations(&inventory, &clock(), ReaperSettings::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "TransientError");
+}
