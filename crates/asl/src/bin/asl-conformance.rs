@@ -1,0 +1,545 @@
+//! Conformance runner: replays executions recorded against AWS Step
+//! Functions (one JSON case per line) through this interpreter and compares
+//! status, output or error and cause, and the recorded history.
+//!
+//! Usage: `asl-conformance <cases.jsonl> [--json <report.json>]`.
+//! Exits 2 on a malformed file, 0 otherwise; the last line is
+//! `N passed, M failed, K skipped` (skipped = JSONata cases only).
+//!
+//! Comparison rules (from the recorder's normalisation): `<...>` tokens in
+//! expected strings are wildcards; `"date"` / `"timestamp"` match any
+//! value; a `cause` that is a JSON object is compared as JSON; the ARN
+//! prefix `arn:aws:` and the region are normalised; event `resource` and
+//! `mapRunArn` fields are not compared (the recorder renamed functions and
+//! runs); Parallel branch events whose ids the recorder reordered are
+//! compared as a multiset.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asl::{
+    Clock, Definition, EchoHandler, ExecutionInfo, HistoryEvent, TaskError, TaskHandler, TaskRequest, TestStateMock,
+    VirtualClock,
+};
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+struct Case {
+    name: String,
+    kind: String,
+    category: String,
+    jsonata: bool,
+    definition: Value,
+    input: Value,
+    expected: Value,
+    trace: Vec<Value>,
+    lambda_mocks: Map<String, Value>,
+    test_state_args: Value,
+    flags: Vec<String>,
+}
+
+fn parse_case(line: &str) -> Result<Case, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let field = |k: &str| value.get(k).ok_or_else(|| format!("missing field '{k}'"));
+    let text = |k: &str| -> Result<String, String> {
+        field(k)?.as_str().map(str::to_owned).ok_or_else(|| format!("field '{k}' must be a string"))
+    };
+    let expected = field("expected")?.clone();
+    if expected.get("status").and_then(Value::as_str).is_none() {
+        return Err("field 'expected.status' must be a string".into());
+    }
+    let features: Vec<String> = value
+        .get("features")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let kind = text("kind")?;
+    if kind != "execution" && kind != "test_state" {
+        return Err(format!("unknown kind '{kind}'"));
+    }
+    Ok(Case {
+        name: text("name")?,
+        category: value.get("category").and_then(Value::as_str).unwrap_or("uncategorised").to_owned(),
+        kind,
+        jsonata: features.iter().any(|f| f == "jsonata") || line.contains("\"QueryLanguage\": \"JSONata\""),
+        definition: field("definition")?.clone(),
+        input: field("input")?.clone(),
+        expected,
+        trace: value.get("trace").and_then(Value::as_array).cloned().unwrap_or_default(),
+        lambda_mocks: value.get("lambda_mocks").and_then(Value::as_object).cloned().unwrap_or_default(),
+        test_state_args: value.get("test_state_args").cloned().unwrap_or(Value::Null),
+        flags: value
+            .get("flags")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// The trivial Lambdas the recordings used: identity, constant, raise.
+struct MockLambdas {
+    mocks: Map<String, Value>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl TaskHandler for MockLambdas {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
+        let function = if request.resource.ends_with(":lambda:invoke") {
+            request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or("").to_owned()
+        } else {
+            request.resource.clone()
+        };
+        let mock = self
+            .mocks
+            .iter()
+            .find(|(arn, _)| **arn == function || arn.ends_with(&format!(":function:{function}")))
+            .map(|(_, m)| m.clone());
+        let Some(mock) = mock else {
+            return Ok(request.parameters);
+        };
+        if let Some(delay) = mock.get("delay_seconds").and_then(Value::as_f64) {
+            self.clock.sleep(Duration::from_secs_f64(delay.max(0.0))).await;
+        }
+        let payload = if request.resource.ends_with(":lambda:invoke") {
+            request.parameters.get("Payload").cloned().unwrap_or(Value::Null)
+        } else {
+            request.parameters.clone()
+        };
+        let result = match mock.get("kind").and_then(Value::as_str) {
+            Some("raise") => {
+                let error = mock.get("error").and_then(Value::as_str).unwrap_or("Exception").to_owned();
+                let mut cause = mock.get("cause").cloned().unwrap_or(Value::Null);
+                if let Some(id) = cause.get_mut("requestId") {
+                    *id = Value::String(uuid::Uuid::new_v4().to_string());
+                }
+                let cause = match cause {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                return Err(TaskError::new(error, cause));
+            }
+            Some("constant") => mock.get("value").cloned().unwrap_or(Value::Null),
+            _ => payload,
+        };
+        if request.resource.ends_with(":lambda:invoke") {
+            Ok(json!({"ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200}))
+        } else {
+            Ok(result)
+        }
+    }
+}
+
+/// Does `actual` match `expected`, with the recorder's normalisation undone?
+fn matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::String(e), _) if e == "date" || e == "timestamp" => true,
+        (Value::String(e), Value::String(a)) => string_matches(e, a),
+        (Value::String(e), a) => match serde_json::from_str::<Value>(e) {
+            Ok(parsed) if !parsed.is_string() => matches(&parsed, a),
+            _ => string_matches(e, &a.to_string()),
+        },
+        (e, Value::String(a)) if !e.is_string() => match serde_json::from_str::<Value>(a) {
+            Ok(parsed) => matches(e, &parsed),
+            Err(_) => false,
+        },
+        (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
+        (Value::Array(e), Value::Array(a)) => e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, y)),
+        (Value::Object(e), Value::Object(a)) => {
+            e.len() == a.len() && e.iter().all(|(k, v)| a.get(k).is_some_and(|w| matches(v, w)))
+        }
+        _ => expected == actual,
+    }
+}
+
+fn normalise(actual: &str) -> String {
+    actual.replace("arn:aws:", "arn:<partition>:").replace("us-east-1", "<region>")
+}
+
+fn string_matches(expected: &str, actual: &str) -> bool {
+    let actual = normalise(actual);
+    if expected == actual {
+        return true;
+    }
+    if !expected.contains('<') {
+        return false;
+    }
+    // Split the expected text on <token> wildcards and match the pieces in order.
+    let mut pieces = Vec::new();
+    let mut rest = expected;
+    while let Some(start) = rest.find('<') {
+        match rest[start..].find('>') {
+            Some(end) => {
+                pieces.push(&rest[..start]);
+                rest = &rest[start + end + 1..];
+            }
+            None => break,
+        }
+    }
+    pieces.push(rest);
+    let mut position = 0usize;
+    for (i, piece) in pieces.iter().enumerate() {
+        if i == 0 {
+            if !actual.starts_with(piece) {
+                return false;
+            }
+            position = piece.len();
+        } else if i == pieces.len() - 1 {
+            return actual.len() >= position + piece.len() && actual.ends_with(piece);
+        } else {
+            match actual[position..].find(piece) {
+                Some(found) => position += found + piece.len(),
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn flat_event(event: &HistoryEvent) -> Value {
+    let mut flat = Map::new();
+    flat.insert("id".into(), json!(event.id));
+    flat.insert("previousEventId".into(), json!(event.previous_event_id));
+    flat.insert("type".into(), json!(event.event_type.name()));
+    let parse = |t: &str| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.to_owned()));
+    if let Some(name) = event.name() {
+        flat.insert("name".into(), json!(name));
+    }
+    if let Some(input) = event.input() {
+        flat.insert("input".into(), parse(input));
+    }
+    if let Some(output) = event.output() {
+        flat.insert("output".into(), parse(output));
+    }
+    if let Some(error) = event.error() {
+        flat.insert("error".into(), json!(error));
+    }
+    if let Some(cause) = event.cause() {
+        flat.insert("cause".into(), json!(cause));
+    }
+    match &event.details {
+        asl::history::EventDetails::MapStarted { length } => {
+            flat.insert("length".into(), json!(length));
+        }
+        asl::history::EventDetails::MapIteration { index, .. } => {
+            flat.insert("index".into(), json!(index));
+        }
+        asl::history::EventDetails::StateExited { assigned: Some(vars), .. } => {
+            let vars: Map<String, Value> = vars.iter().map(|(k, v)| (k.to_string(), json!(&**v))).collect();
+            flat.insert("assignedVariables".into(), Value::Object(vars));
+        }
+        asl::history::EventDetails::LambdaScheduled {
+            timeout_seconds: Some(t), ..
+        } => {
+            flat.insert("timeoutInSeconds".into(), json!(t));
+        }
+        _ => {}
+    }
+    flat.insert("_".into(), Value::Null);
+    flat.remove("_");
+    Value::Object(flat)
+}
+
+const IGNORED_EVENT_FIELDS: &[&str] = &["resource", "mapRunArn"];
+
+fn event_matches(expected: &Value, actual: &Value, compare_ids: bool) -> Option<String> {
+    let (Some(e), Some(a)) = (expected.as_object(), actual.as_object()) else {
+        return Some("event is not an object".into());
+    };
+    for (key, value) in e {
+        if IGNORED_EVENT_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        if !compare_ids && (key == "id" || key == "previousEventId") {
+            continue;
+        }
+        let found = a.get(key).unwrap_or(&Value::Null);
+        let same = if key == "cause" && !value.is_string() {
+            match found.as_str().map(serde_json::from_str::<Value>) {
+                Some(Ok(parsed)) => matches(value, &parsed),
+                _ => matches(value, found),
+            }
+        } else {
+            matches(value, found)
+        };
+        if !same {
+            return Some(format!("field '{key}': expected {value}, got {found}"));
+        }
+    }
+    for key in a.keys() {
+        if !e.contains_key(key) && !IGNORED_EVENT_FIELDS.contains(&key.as_str()) {
+            return Some(format!("unexpected field '{key}': {}", a[key]));
+        }
+    }
+    None
+}
+
+fn compare_trace(expected: &[Value], history: &[HistoryEvent], reordered: bool) -> Result<(), String> {
+    let actual: Vec<Value> = history.iter().map(flat_event).collect();
+    if expected.len() != actual.len() {
+        let types = |v: &[Value]| -> Vec<String> {
+            v.iter().map(|e| e["type"].as_str().unwrap_or("?").to_owned()).collect()
+        };
+        return Err(format!(
+            "history has {} events, expected {}: got {:?}, expected {:?}",
+            actual.len(),
+            expected.len(),
+            types(&actual),
+            types(expected)
+        ));
+    }
+    if reordered {
+        let mut unmatched: Vec<&Value> = actual.iter().collect();
+        for e in expected {
+            let position = unmatched.iter().position(|a| event_matches(e, a, e["id"].is_u64()).is_none());
+            match position {
+                Some(p) => {
+                    unmatched.remove(p);
+                }
+                None => return Err(format!("no event matches expected {e}")),
+            }
+        }
+        return Ok(());
+    }
+    for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
+        if let Some(reason) = event_matches(e, a, true) {
+            return Err(format!("event #{}: {reason}", i + 1));
+        }
+    }
+    Ok(())
+}
+
+fn compare_cause(expected: &Value, actual: Option<&str>) -> bool {
+    match (expected, actual) {
+        (Value::Null, None) => true,
+        (Value::String(e), Some(a)) => string_matches(e, a),
+        (e, Some(a)) => serde_json::from_str::<Value>(a).is_ok_and(|parsed| matches(e, &parsed)),
+        _ => false,
+    }
+}
+
+struct Verdict {
+    passed: bool,
+    reason: String,
+}
+
+fn compare_outcome(
+    expected: &Value,
+    status: &str,
+    output: Option<&Value>,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> Result<(), String> {
+    let expected_status = expected["status"].as_str().unwrap_or("");
+    if expected_status != status {
+        return Err(format!(
+            "status {status} (error {error:?}, cause {cause:?}), expected {expected_status}"
+        ));
+    }
+    if let Some(e) = expected.get("output") {
+        let actual = output.cloned().unwrap_or(Value::Null);
+        if !matches(e, &actual) {
+            return Err(format!("output {actual}, expected {e}"));
+        }
+    }
+    if let Some(e) = expected.get("error") {
+        let same = match (e, error) {
+            (Value::Null, None) => true,
+            (Value::String(e), Some(a)) => string_matches(e, a),
+            _ => false,
+        };
+        if !same {
+            return Err(format!("error {error:?}, expected {e}"));
+        }
+    }
+    if let Some(e) = expected.get("cause")
+        && !compare_cause(e, cause)
+    {
+        return Err(format!("cause {cause:?}, expected {e}"));
+    }
+    Ok(())
+}
+
+async fn run_case(case: &Case) -> Verdict {
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::starting_at(chrono::Utc::now()));
+    let handler: Arc<dyn TaskHandler> = if case.lambda_mocks.is_empty() {
+        Arc::new(EchoHandler)
+    } else {
+        Arc::new(MockLambdas {
+            mocks: case.lambda_mocks.clone(),
+            clock: Arc::clone(&clock),
+        })
+    };
+    let result = if case.kind == "test_state" {
+        run_test_state(case, handler, clock).await
+    } else {
+        run_execution(case, handler, clock).await
+    };
+    match result {
+        Ok(()) => Verdict {
+            passed: true,
+            reason: String::new(),
+        },
+        Err(reason) => Verdict { passed: false, reason },
+    }
+}
+
+async fn run_execution(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<dyn Clock>) -> Result<(), String> {
+    let definition = Definition::parse(&case.definition).map_err(|e| e.to_string())?;
+    let mut info = ExecutionInfo::local("ConformanceMachine", "conformance-execution", case.input.clone(), clock.now());
+    info.execution_arn = info.execution_arn.replace("000000000000", "111111111111");
+    info.state_machine_arn = info.state_machine_arn.replace("000000000000", "111111111111");
+    info.role_arn = info.role_arn.replace("000000000000", "111111111111");
+    let finished = asl::execute(&definition, info, handler, clock).await;
+    let outcome = &finished.outcome;
+    compare_outcome(
+        &case.expected,
+        outcome.status.as_str(),
+        outcome.output.as_ref(),
+        outcome.error.as_deref(),
+        outcome.cause.as_deref(),
+    )?;
+    if !case.trace.is_empty() {
+        let reordered = case.flags.iter().any(|f| f == "parallel_events_reordered_by_snapshot");
+        compare_trace(&case.trace, &finished.history, reordered)?;
+    }
+    Ok(())
+}
+
+async fn run_test_state(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<dyn Clock>) -> Result<(), String> {
+    let args = &case.test_state_args;
+    let parse_text = |v: &Value| -> Value {
+        match v {
+            Value::String(s) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
+            other => other.clone(),
+        }
+    };
+    let mut mock = TestStateMock::default();
+    if let Some(m) = args.get("mock") {
+        if let Some(result) = m.get("result") {
+            mock.result = Some(Ok(parse_text(result)));
+        } else if let Some(error) = m.get("errorOutput") {
+            mock.result = Some(Err(TaskError {
+                error: error.get("error").and_then(Value::as_str).unwrap_or("").to_owned(),
+                cause: error.get("cause").and_then(Value::as_str).map(str::to_owned),
+            }));
+        }
+    }
+    if let Some(context) = args.get("context") {
+        mock.context = Some(parse_text(context));
+    }
+    let outcome = match args.get("stateName").and_then(Value::as_str) {
+        Some(state_name) => {
+            let definition = Definition::parse(&case.definition).map_err(|e| e.to_string())?;
+            asl::test_state_in_definition(&definition, state_name, case.input.clone(), mock, handler, clock).await
+        }
+        None => asl::test_state(&case.definition, case.input.clone(), mock, handler, clock).await,
+    }
+    .map_err(|e| e.to_string())?;
+    compare_outcome(
+        &case.expected,
+        outcome.status,
+        outcome.output.as_ref(),
+        outcome.error.as_deref(),
+        outcome.cause.as_deref(),
+    )?;
+    if let Some(next) = case.expected.get("nextState")
+        && next.as_str() != outcome.next_state.as_deref()
+    {
+        return Err(format!("nextState {:?}, expected {next}", outcome.next_state));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cases_path = None;
+    let mut json_path = None;
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--json" {
+            json_path = args.get(i + 1).cloned();
+            i += 2;
+        } else {
+            cases_path = Some(args[i].clone());
+            i += 1;
+        }
+    }
+    let Some(cases_path) = cases_path else {
+        eprintln!("usage: asl-conformance <cases.jsonl> [--json <report.json>]");
+        return ExitCode::from(2);
+    };
+    let text = match std::fs::read_to_string(&cases_path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cannot read {cases_path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cases = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_case(line) {
+            Ok(case) => cases.push(case),
+            Err(e) => {
+                eprintln!("{cases_path}:{}: malformed case: {e}", number + 1);
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let row = table.entry(case.category.clone()).or_default();
+        if case.jsonata {
+            row[2] += 1;
+            report.push(json!({"name": case.name, "category": case.category, "result": "skipped", "reason": "JSONata"}));
+            continue;
+        }
+        let verdict = runtime.block_on(run_case(case));
+        if verdict.passed {
+            row[0] += 1;
+        } else {
+            row[1] += 1;
+            failures.push(format!("FAIL [{}] {}: {}", case.category, case.name, verdict.reason));
+        }
+        report.push(json!({
+            "name": case.name,
+            "category": case.category,
+            "result": if verdict.passed { "passed" } else { "failed" },
+            "reason": verdict.reason,
+        }));
+    }
+    for line in &failures {
+        println!("{line}");
+    }
+    println!("{:<24} {:>7} {:>7} {:>8}", "category", "passed", "failed", "skipped");
+    let mut totals = [0usize; 3];
+    for (category, row) in &table {
+        println!("{category:<24} {:>7} {:>7} {:>8}", row[0], row[1], row[2]);
+        for (t, r) in totals.iter_mut().zip(row) {
+            *t += r;
+        }
+    }
+    if let Some(path) = json_path {
+        let document = json!({"passed": totals[0], "failed": totals[1], "skipped": totals[2], "cases": report});
+        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("cannot write {path}: {e}");
+        }
+    }
+    println!("{} passed, {} failed, {} skipped", totals[0], totals[1], totals[2]);
+    ExitCode::SUCCESS
+}

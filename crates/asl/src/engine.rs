@@ -1,0 +1,311 @@
+//! The execution engine a local Step Functions endpoint sits on: start
+//! executions by name (idempotently), describe them, return their history,
+//! stop them, redrive failed ones, and route task-token callbacks to the
+//! task waiting for them. Executions run as tokio tasks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::definition::Definition;
+use crate::history::{EventDetails, EventType, HistoryEvent};
+use crate::interpreter::{ExecutionInfo, ExecutionStatus, Outcome, ResumePointHandle, Runtime, drive};
+use crate::task::{TaskError, TaskHandler};
+use crate::tokens::{TaskTokens, TokenError, TokenMessage};
+
+/// A deployed state machine the engine can run.
+#[derive(Debug, Clone)]
+pub struct StateMachineRef {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its validated definition.
+    pub definition: Arc<Definition>,
+}
+
+/// What `DescribeExecution` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionDescription {
+    /// Execution ARN.
+    pub execution_arn: String,
+    /// State machine ARN.
+    pub state_machine_arn: String,
+    /// Execution name.
+    pub name: String,
+    /// Status.
+    pub status: ExecutionStatus,
+    /// Input.
+    pub input: Value,
+    /// Output, once succeeded.
+    pub output: Option<Value>,
+    /// Error, once failed.
+    pub error: Option<String>,
+    /// Cause, once failed.
+    pub cause: Option<String>,
+    /// Start time.
+    pub start_date: DateTime<Utc>,
+    /// Stop time, once ended.
+    pub stop_date: Option<DateTime<Utc>>,
+    /// Redrives so far.
+    pub redrive_count: u32,
+}
+
+/// Engine failures, named after the AWS API errors they become.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// An execution with this name exists with a different input, or has ended.
+    #[error("ExecutionAlreadyExists: execution '{0}' already exists")]
+    ExecutionAlreadyExists(String),
+    /// No such execution.
+    #[error("ExecutionDoesNotExist: execution '{0}' does not exist")]
+    ExecutionDoesNotExist(String),
+    /// Redrive asked of an execution that did not fail, time out or abort.
+    #[error("ExecutionNotRedrivable: execution '{0}' cannot be redriven: {1}")]
+    ExecutionNotRedrivable(String, String),
+    /// A task-token callback found no waiting task.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+struct Entry {
+    machine: StateMachineRef,
+    runtime: Arc<Runtime>,
+    status: watch::Sender<ExecutionStatus>,
+    inner: Mutex<EntryState>,
+}
+
+struct EntryState {
+    outcome: Option<Outcome>,
+    stop_date: Option<DateTime<Utc>>,
+    abort: Option<tokio::task::AbortHandle>,
+    redrive_count: u32,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs executions.
+pub struct Engine {
+    clock: Arc<dyn Clock>,
+    handler: Arc<dyn TaskHandler>,
+    tokens: Arc<TaskTokens>,
+    executions: Mutex<HashMap<String, Arc<Entry>>>,
+}
+
+impl Engine {
+    /// An engine whose tasks go to `handler` and whose time is `clock`.
+    pub fn new(handler: Arc<dyn TaskHandler>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        Arc::new(Self {
+            clock,
+            handler,
+            tokens: Arc::new(TaskTokens::default()),
+            executions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn entry(&self, execution_arn: &str) -> Result<Arc<Entry>, EngineError> {
+        lock(&self.executions)
+            .get(execution_arn)
+            .cloned()
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist(execution_arn.to_owned()))
+    }
+
+    /// Starts an execution. Starting the same name again with the same
+    /// input while it runs returns the same ARN (AWS's idempotency for
+    /// Standard workflows); anything else is `ExecutionAlreadyExists`.
+    pub fn start_execution(
+        self: &Arc<Self>,
+        machine: &StateMachineRef,
+        name: Option<&str>,
+        input: Value,
+    ) -> Result<String, EngineError> {
+        let name = name.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let execution_arn = format!("{}:{name}", machine.arn.replacen(":stateMachine:", ":execution:", 1));
+        let mut executions = lock(&self.executions);
+        if let Some(existing) = executions.get(&execution_arn) {
+            let same_input = lock(&existing.runtime.info).input == input;
+            if same_input && *existing.status.borrow() == ExecutionStatus::Running {
+                return Ok(execution_arn);
+            }
+            return Err(EngineError::ExecutionAlreadyExists(execution_arn));
+        }
+        let mut info = ExecutionInfo::local(&machine.name, &name, input, self.clock.now());
+        info.execution_arn.clone_from(&execution_arn);
+        info.state_machine_arn.clone_from(&machine.arn);
+        if let Some(region) = machine.arn.split(':').nth(3).filter(|r| !r.is_empty()) {
+            info.region = region.to_owned();
+        }
+        let runtime = Arc::new(Runtime::new(
+            info,
+            Arc::clone(&self.clock),
+            Arc::clone(&self.handler),
+            Arc::clone(&self.tokens),
+        ));
+        let (status, _) = watch::channel(ExecutionStatus::Running);
+        let entry = Arc::new(Entry {
+            machine: machine.clone(),
+            runtime,
+            status,
+            inner: Mutex::new(EntryState {
+                outcome: None,
+                stop_date: None,
+                abort: None,
+                redrive_count: 0,
+            }),
+        });
+        executions.insert(execution_arn.clone(), Arc::clone(&entry));
+        drop(executions);
+        Self::spawn(&entry, None);
+        Ok(execution_arn)
+    }
+
+    fn spawn(entry: &Arc<Entry>, resume: Option<ResumePointHandle>) {
+        let task_entry = Arc::clone(entry);
+        let handle = tokio::spawn(async move {
+            let definition = Arc::clone(&task_entry.machine.definition);
+            let outcome = drive(&task_entry.runtime, &definition, resume).await;
+            let mut inner = lock(&task_entry.inner);
+            if inner.outcome.is_none() {
+                inner.stop_date = Some(task_entry.runtime.clock.now());
+                let status = outcome.status;
+                inner.outcome = Some(outcome);
+                drop(inner);
+                task_entry.status.send_replace(status);
+            }
+        });
+        lock(&entry.inner).abort = Some(handle.abort_handle());
+    }
+
+    /// `DescribeExecution`.
+    pub fn describe(&self, execution_arn: &str) -> Result<ExecutionDescription, EngineError> {
+        let entry = self.entry(execution_arn)?;
+        let info = lock(&entry.runtime.info).clone();
+        let inner = lock(&entry.inner);
+        let outcome = inner.outcome.clone();
+        Ok(ExecutionDescription {
+            execution_arn: info.execution_arn,
+            state_machine_arn: info.state_machine_arn,
+            name: info.name,
+            status: outcome.as_ref().map_or(ExecutionStatus::Running, |o| o.status),
+            input: info.input,
+            output: outcome.as_ref().and_then(|o| o.output.clone()),
+            error: outcome.as_ref().and_then(|o| o.error.clone()),
+            cause: outcome.as_ref().and_then(|o| o.cause.clone()),
+            start_date: info.start_time,
+            stop_date: inner.stop_date,
+            redrive_count: inner.redrive_count,
+        })
+    }
+
+    /// `GetExecutionHistory`.
+    pub fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, EngineError> {
+        Ok(self.entry(execution_arn)?.runtime.history())
+    }
+
+    /// Waits until the execution is no longer running and describes it.
+    pub async fn wait_for(&self, execution_arn: &str) -> Result<ExecutionDescription, EngineError> {
+        let entry = self.entry(execution_arn)?;
+        let mut receiver = entry.status.subscribe();
+        // The sender lives in the entry, so the channel cannot close here.
+        let _ = receiver.wait_for(|s| *s != ExecutionStatus::Running).await;
+        self.describe(execution_arn)
+    }
+
+    /// `StopExecution`: aborts a running execution.
+    pub fn stop(&self, execution_arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), EngineError> {
+        let entry = self.entry(execution_arn)?;
+        let mut inner = lock(&entry.inner);
+        if inner.outcome.is_some() {
+            return Ok(());
+        }
+        if let Some(abort) = inner.abort.take() {
+            abort.abort();
+        }
+        let history = &entry.runtime;
+        let last = history.history().len() as u64;
+        {
+            let mut events = history.history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            events.push(HistoryEvent {
+                id: last + 1,
+                previous_event_id: last,
+                timestamp: self.clock.now(),
+                event_type: EventType::ExecutionAborted,
+                details: EventDetails::Error {
+                    error: error.clone().map(String::into_boxed_str),
+                    cause: cause.clone().map(String::into_boxed_str),
+                },
+            });
+        }
+        inner.outcome = Some(Outcome {
+            status: ExecutionStatus::Aborted,
+            output: None,
+            error,
+            cause,
+        });
+        inner.stop_date = Some(self.clock.now());
+        drop(inner);
+        entry.status.send_replace(ExecutionStatus::Aborted);
+        Ok(())
+    }
+
+    /// `RedriveExecution`: continues a failed, timed-out or aborted
+    /// execution from the state that did not succeed, with the input it
+    /// had; successful steps (including successful Parallel branches and
+    /// Map iterations of that state) are not run again. Returns the new
+    /// redrive count.
+    pub fn redrive(&self, execution_arn: &str) -> Result<u32, EngineError> {
+        let entry = self.entry(execution_arn)?;
+        let mut inner = lock(&entry.inner);
+        let status = inner.outcome.as_ref().map_or(ExecutionStatus::Running, |o| o.status);
+        if !matches!(
+            status,
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
+        ) {
+            return Err(EngineError::ExecutionNotRedrivable(
+                execution_arn.to_owned(),
+                format!("its status is {}", status.as_str()),
+            ));
+        }
+        let Some(point) = lock(&entry.runtime.journal).resume.clone() else {
+            return Err(EngineError::ExecutionNotRedrivable(
+                execution_arn.to_owned(),
+                "it has no unsuccessful state to continue from".into(),
+            ));
+        };
+        inner.redrive_count += 1;
+        let count = inner.redrive_count;
+        lock(&entry.runtime.info).redrive_count = count;
+        inner.outcome = None;
+        inner.stop_date = None;
+        drop(inner);
+        entry.status.send_replace(ExecutionStatus::Running);
+        Self::spawn(&entry, Some(ResumePointHandle(point, count)));
+        Ok(count)
+    }
+
+    /// `SendTaskSuccess`.
+    pub fn send_task_success(&self, token: &str, output: Value) -> Result<(), EngineError> {
+        Ok(self.tokens.deliver(token, TokenMessage::Success(output))?)
+    }
+
+    /// `SendTaskFailure`.
+    pub fn send_task_failure(&self, token: &str, error: TaskError) -> Result<(), EngineError> {
+        Ok(self.tokens.deliver(token, TokenMessage::Failure(error))?)
+    }
+
+    /// `SendTaskHeartbeat`.
+    pub fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
+        Ok(self.tokens.deliver(token, TokenMessage::Heartbeat)?)
+    }
+
+    /// ARNs of every execution the engine knows.
+    pub fn execution_arns(&self) -> Vec<String> {
+        lock(&self.executions).keys().cloned().collect()
+    }
+}

@@ -1,0 +1,85 @@
+//! Task tokens for the `.waitForTaskToken` pattern: the interpreter issues
+//! a token, the task hands it to outside work, and `SendTaskSuccess`,
+//! `SendTaskFailure` or `SendTaskHeartbeat` route back to the waiting state
+//! through this registry.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::task::TaskError;
+
+/// A callback for a waiting task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenMessage {
+    /// `SendTaskSuccess` with the task's output.
+    Success(Value),
+    /// `SendTaskFailure`.
+    Failure(TaskError),
+    /// `SendTaskHeartbeat`.
+    Heartbeat,
+}
+
+/// Why a callback could not be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No task is waiting on this token (never issued, already answered,
+    /// or timed out). AWS answers `TaskDoesNotExist` / `TaskTimedOut`.
+    #[error("TaskDoesNotExist: no task is waiting for token '{0}'")]
+    TaskDoesNotExist(String),
+}
+
+/// A token and the receiving end the waiting task listens on.
+pub struct IssuedToken {
+    /// The token text.
+    pub token: String,
+    /// Where callbacks arrive.
+    pub receiver: mpsc::UnboundedReceiver<TokenMessage>,
+}
+
+/// The tokens of every waiting task.
+#[derive(Debug, Default)]
+pub struct TaskTokens {
+    waiting: Mutex<HashMap<String, mpsc::UnboundedSender<TokenMessage>>>,
+}
+
+impl TaskTokens {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<TokenMessage>>> {
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Issues a fresh token.
+    pub fn issue(&self) -> IssuedToken {
+        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.waiting().insert(token.clone(), sender);
+        IssuedToken { token, receiver }
+    }
+
+    /// Forgets a token once its task has ended.
+    pub fn retire(&self, token: &str) {
+        self.waiting().remove(token);
+    }
+
+    /// Delivers a callback. Success and failure retire the token.
+    pub fn deliver(&self, token: &str, message: TokenMessage) -> Result<(), TokenError> {
+        let mut waiting = self.waiting();
+        let final_message = !matches!(message, TokenMessage::Heartbeat);
+        let sender = if final_message {
+            waiting.remove(token)
+        } else {
+            waiting.get(token).cloned()
+        };
+        let sender = sender.ok_or_else(|| TokenError::TaskDoesNotExist(token.to_owned()))?;
+        sender
+            .send(message)
+            .map_err(|_| TokenError::TaskDoesNotExist(token.to_owned()))
+    }
+
+    /// How many tasks are waiting.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting().len()
+    }
+}
