@@ -466,6 +466,9 @@ fn assign(
         recorded.push((name.clone().into_boxed_str(), json_text(&value)));
         variables.insert(name, value);
     }
+    if recorded.is_empty() {
+        return Ok(None);
+    }
     recorded.sort();
     Ok(Some(recorded.into_boxed_slice()))
 }
@@ -769,6 +772,18 @@ async fn run_with_recovery(
             }
             Err(failure) => with_state_prefix(failure, &state.name, entered_id),
         };
+        let will_retry = state
+            .retry
+            .iter()
+            .position(|r| errors::matches(&r.error_equals, &failure.error))
+            .is_some_and(|i| attempts[i] < state.retry[i].max_attempts);
+        if !will_retry && frame_started_work(state, &failure) {
+            let failed = match state.kind {
+                StateKind::Parallel { .. } => EventType::ParallelStateFailed,
+                _ => EventType::MapStateFailed,
+            };
+            rt.emit(frame, failed, EventDetails::None);
+        }
         if let Some(index) = state
             .retry
             .iter()
@@ -811,6 +826,16 @@ async fn run_with_recovery(
             return Ok((Step::Next(catcher.next.clone(), output), Recovery::Caught));
         }
         return Err(failure);
+    }
+}
+
+/// Whether a Parallel or Map state got as far as starting its branches
+/// or iterations (so AWS records `ParallelStateFailed` / `MapStateFailed`).
+fn frame_started_work(state: &State, failure: &Failure) -> bool {
+    match state.kind {
+        StateKind::Parallel { .. } => failure.error != errors::RESULT_PATH_MATCH_FAILURE,
+        StateKind::Map(_) => failure.error != errors::RUNTIME && failure.error != errors::RESULT_PATH_MATCH_FAILURE,
+        _ => false,
     }
 }
 
@@ -895,6 +920,18 @@ async fn attempt_state(
     finish(rt, state, frame, facts, raw_input, result)
 }
 
+/// Reads a number that may arrive as a numeric string (variables often
+/// hold `"1"`).
+fn numeric(value: Value) -> Value {
+    match &value {
+        Value::String(s) => serde_json::from_str::<Value>(s.trim())
+            .ok()
+            .filter(Value::is_number)
+            .unwrap_or(value),
+        _ => value,
+    }
+}
+
 fn number_value(
     rt: &Runtime,
     frame: &Frame,
@@ -906,6 +943,7 @@ fn number_value(
         NumberSource::Literal(v) => Ok(v.clone()),
         NumberSource::Path(path) => rt
             .with_scope(frame, facts, data, |s| s.lookup(path).map(std::borrow::Cow::into_owned))
+            .map(numeric)
             .map_err(|e| lookup_failure(path, e)),
     }
 }
@@ -1185,8 +1223,8 @@ async fn run_parallel(
             Ok(Value::Array(results.into_iter().map(|(v, _)| v).collect()))
         }
         Err((failure, cursor)) => {
+            // ParallelStateFailed is recorded by the caller once no retry follows.
             frame.cursor = cursor;
-            rt.emit(frame, EventType::ParallelStateFailed, EventDetails::None);
             Err(failure)
         }
     }
@@ -1424,7 +1462,7 @@ async fn run_map(
         } else {
             frame.cursor = cursor;
         }
-        rt.emit(frame, EventType::MapStateFailed, EventDetails::None);
+        // MapStateFailed is recorded by the caller once no retry follows.
         return Err(failure);
     }
     if spec.distributed {

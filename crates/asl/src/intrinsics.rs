@@ -351,10 +351,11 @@ fn integer_arg(function: Function, value: &Value, what: &str) -> Result<i64, Fai
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 Ok(i)
-            } else if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
-                // Whole floats such as 3.0 count as integers, like AWS.
+            } else if let Some(f) = n.as_f64().filter(|f| f.abs() < 9.0e15) {
+                // Floats round half up (Java's Math.round), as AWS does:
+                // 1.5 -> 2, -1.5 -> -1.
                 #[allow(clippy::cast_possible_truncation)]
-                Ok(f as i64)
+                Ok((f + 0.5).floor() as i64)
             } else {
                 Err(fail(function, format!("{what} must be an integer, got {value}")))
             }
@@ -384,6 +385,23 @@ pub fn render_plain(value: &Value) -> String {
     }
 }
 
+/// Renders a value the way the Java service prints it inside
+/// `States.Format`: strings raw, objects as `{a=1, b=[x, y]}`.
+fn render_java(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(render_java).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{k}={}", render_java(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
     use Function as F;
     let arg = |i: usize| args.get(i).unwrap_or(&Value::Null);
@@ -405,7 +423,7 @@ fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
                         let value = values
                             .next()
                             .ok_or_else(|| fail(function, "more placeholders than arguments"))?;
-                        out.push_str(&render_plain(value));
+                        out.push_str(&render_java(value));
                     }
                     _ => out.push(c),
                 }
@@ -626,6 +644,8 @@ mod tests {
             ("States.Hash('abc', 'MD5')", json!("900150983cd24fb0d6963f7d28e17f72")),
             ("States.JsonMerge($.o1, $.o2, false)", json!({"x": 1, "y": 2})),
             ("States.MathRandom(3, 4)", json!(3)),
+            ("States.MathAdd(1.5, -1.5)", json!(1)),
+            ("States.Format('{}', $.o1)", json!("{x=1}")),
             ("States.MathAdd($.n, -1)", json!(3)),
             ("States.MathAdd($v, States.ArrayLength($.a))", json!(9)),
             ("States.StringSplit($.s, ',')", json!(["a", "b", "c"])),

@@ -396,8 +396,13 @@ fn split_quoted_names(inner: &str) -> Result<Vec<String>, String> {
             match chars.next() {
                 None => return Err("unterminated quoted name".into()),
                 Some('\\') => {
-                    if let Some(c) = chars.next() {
-                        name.push(c);
+                    // Like Jayway, a backslash only escapes the quote
+                    // character; anywhere else it is literal.
+                    if chars.peek() == Some(&quote) {
+                        name.push(quote);
+                        chars.next();
+                    } else {
+                        name.push('\\');
                     }
                 }
                 Some(c) if c == quote => break,
