@@ -1,0 +1,190 @@
+//! One handler per Lambda function: the raw event in, the step's output or a
+//! `Diagnostic` out.
+//!
+//! Handlers are generic over the ports, so the binaries plug in the DynamoDB
+//! adapters and the tests plug in the fakes. Input that does not parse into
+//! the step's domain types is `InvalidOrder`, never a panic. The
+//! `Diagnostic`'s `error_type` is the [`StepError`] name the state machine's
+//! `ErrorEquals` matches; its `error_message` carries the full cause chain.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::Diagnostic;
+use saga_domain::ports::{
+    Clock, PaymentProvider, PaymentStore, ReservationExpiry, ReservationStore, ShipmentStore,
+    TaskReporter,
+};
+use saga_domain::step_io::{
+    ChargeInput, Charged, Confirmed, OrderRef, ReaperReport, Refunded, Released, ReserveInput,
+    Reserved,
+};
+use saga_domain::steps::{
+    self, ReaperSettings, ReservationTtl, ShipRecordOutcome, process_ship_message,
+};
+use saga_domain::{ErrorKind, StepError};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The Lambda error for a step error: `errorType` = the step error name.
+pub fn diagnostic(error: &StepError) -> Diagnostic {
+    Diagnostic {
+        error_type: error.error_type().to_owned(),
+        error_message: error.message_with_sources(),
+    }
+}
+
+/// Parses a step payload into its input type; anything unparseable (wrong
+/// shape, missing field, invalid value) is `InvalidOrder` naming the problem.
+pub fn parse_payload<T: DeserializeOwned>(payload: Value) -> Result<T, StepError> {
+    serde_json::from_value(payload).map_err(StepError::invalid_order)
+}
+
+/// Logs a step's failure at a level that matches what happens next, and
+/// turns it into the Lambda error.
+fn failed(function: &'static str, error: StepError) -> Diagnostic {
+    let error_type = error.error_type();
+    let message = error.message_with_sources();
+    match error.kind() {
+        ErrorKind::Business => {
+            tracing::info!(function, error_type, %message, "step ended with a business outcome")
+        }
+        ErrorKind::Transient => {
+            tracing::error!(function, error_type, %message, "step failed transiently; Step Functions retries")
+        }
+    }
+    diagnostic(&error)
+}
+
+/// `reserve`: `{orderId, items}` → [`Reserved`].
+pub async fn handle_reserve(
+    inventory: &impl ReservationStore,
+    clock: &impl Clock,
+    ttl: ReservationTtl,
+    payload: Value,
+) -> Result<Reserved, Diagnostic> {
+    let result = match parse_payload::<ReserveInput>(payload) {
+        Ok(input) => steps::reserve_inventory(inventory, clock, ttl, input).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| failed("reserve", error))
+}
+
+/// `charge`: `{orderId, total, paymentMethod}` → [`Charged`].
+pub async fn handle_charge(
+    payments: &impl PaymentStore,
+    provider: &impl PaymentProvider,
+    clock: &impl Clock,
+    payload: Value,
+) -> Result<Charged, Diagnostic> {
+    let result = match parse_payload::<ChargeInput>(payload) {
+        Ok(input) => steps::charge_payment(payments, provider, clock, input).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| failed("charge", error))
+}
+
+/// `confirm`: `{orderId}` → [`Confirmed`].
+pub async fn handle_confirm(
+    inventory: &impl ReservationStore,
+    clock: &impl Clock,
+    payload: Value,
+) -> Result<Confirmed, Diagnostic> {
+    let result = match parse_payload::<OrderRef>(payload) {
+        Ok(input) => steps::confirm_reservation(inventory, clock, input).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| failed("confirm", error))
+}
+
+/// `release` (compensation): `{orderId}` → [`Released`].
+pub async fn handle_release(
+    inventory: &impl ReservationStore,
+    clock: &impl Clock,
+    payload: Value,
+) -> Result<Released, Diagnostic> {
+    let result = match parse_payload::<OrderRef>(payload) {
+        Ok(input) => steps::release_reservation(inventory, clock, input).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| failed("release", error))
+}
+
+/// `refund` (compensation): `{orderId}` → [`Refunded`].
+pub async fn handle_refund(
+    payments: &impl PaymentStore,
+    provider: &impl PaymentProvider,
+    clock: &impl Clock,
+    payload: Value,
+) -> Result<Refunded, Diagnostic> {
+    let result = match parse_payload::<OrderRef>(payload) {
+        Ok(input) => steps::refund_payment(payments, provider, clock, input).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| failed("refund", error))
+}
+
+/// `ship`: an SQS batch from the shipping queue → the messages to redeliver.
+///
+/// Each record is handled on its own (see
+/// [`process_ship_message`]); records that must be redelivered are listed in
+/// `batchItemFailures` (the event source mapping has
+/// `ReportBatchItemFailures`). A record without a `messageId` cannot be
+/// listed, so if one needs redelivery the whole invocation fails and the
+/// whole batch is redelivered; that is safe because shipping is idempotent.
+pub async fn handle_ship(
+    shipments: &impl ShipmentStore,
+    reporter: &impl TaskReporter,
+    clock: &impl Clock,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, Diagnostic> {
+    let mut response = SqsBatchResponse::default();
+    for record in &event.records {
+        let message_id = record.message_id.as_deref();
+        let body = record.body.as_deref().unwrap_or_default();
+        let outcome = process_ship_message(shipments, reporter, clock, body).await;
+        match outcome {
+            ShipRecordOutcome::Shipped(shipped) => {
+                tracing::info!(message_id, order_id = %shipped.order_id, shipment_id = %shipped.shipment_id, "shipped; task completed");
+            }
+            ShipRecordOutcome::FailureReported(error) => {
+                tracing::info!(message_id, error_type = error.error_type(), message = %error.message_with_sources(), "ship failed; task failure reported");
+            }
+            ShipRecordOutcome::LeaveOnQueue(error) => {
+                tracing::error!(message_id, error_type = error.error_type(), message = %error.message_with_sources(), "message left on the queue for redelivery");
+                match message_id {
+                    Some(id) => response.add_failure(id),
+                    None => {
+                        return Err(failed(
+                            "ship",
+                            StepError::transient(format!(
+                                "a record without messageId must be redelivered ({})",
+                                error.message_with_sources()
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// `reaper`: the EventBridge scheduled event → [`ReaperReport`]. The event's
+/// content is not used: the reaper works from the clock.
+pub async fn handle_reaper(
+    expiry: &impl ReservationExpiry,
+    clock: &impl Clock,
+    settings: ReaperSettings,
+    event: EventBridgeEvent<Value>,
+) -> Result<ReaperReport, Diagnostic> {
+    tracing::info!(event_id = event.id.as_deref(), detail_type = %event.detail_type, "reaper run");
+    let report = steps::expire_lapsed_reservations(expiry, clock, settings)
+        .await
+        .map_err(|error| failed("reaper", error))?;
+    tracing::info!(
+        expired = report.expired,
+        batches = report.batches,
+        "reaper done"
+    );
+    Ok(report)
+}
