@@ -3,6 +3,8 @@
 //! details. Payloads are kept as compact JSON text, as AWS returns them,
 //! which also keeps ten thousand finished histories small.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
@@ -136,8 +138,9 @@ impl EventType {
     }
 }
 
-/// Compact JSON text of a payload.
-pub type JsonText = Box<str>;
+/// Compact JSON text of a payload, shared between the exit event of one
+/// state and the entered event of the next (they carry the same payload).
+pub type JsonText = Arc<str>;
 
 /// An integration task's service and action (`lambda` / `invoke`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +149,21 @@ pub struct TaskResource {
     pub resource_type: Box<str>,
     /// `resource`, e.g. `invoke`, `sendMessage.waitForTaskToken`.
     pub resource: Box<str>,
+}
+
+/// `TaskScheduled` details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskScheduledDetails {
+    /// Service and action.
+    pub task: TaskResource,
+    /// Region.
+    pub region: Box<str>,
+    /// Effective parameters.
+    pub parameters: JsonText,
+    /// `TimeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// `HeartbeatSeconds`.
+    pub heartbeat_seconds: Option<u64>,
 }
 
 /// Event details, by family.
@@ -176,14 +194,8 @@ pub enum EventDetails {
         input: JsonText,
         timeout_seconds: Option<u64>,
     },
-    /// `TaskScheduled`.
-    TaskScheduled {
-        task: TaskResource,
-        region: Box<str>,
-        parameters: JsonText,
-        timeout_seconds: Option<u64>,
-        heartbeat_seconds: Option<u64>,
-    },
+    /// `TaskScheduled` (boxed: the largest and rarest details).
+    TaskScheduled(Box<TaskScheduledDetails>),
     /// `TaskStarted`, `TaskSubmitted`.
     Task { task: TaskResource },
     /// `TaskSucceeded`.
@@ -244,7 +256,7 @@ impl HistoryEvent {
             EventDetails::ExecutionStarted { input, .. }
             | EventDetails::StateEntered { input, .. }
             | EventDetails::LambdaScheduled { input, .. } => Some(input),
-            EventDetails::TaskScheduled { parameters, .. } => Some(parameters),
+            EventDetails::TaskScheduled(details) => Some(&details.parameters),
             _ => None,
         }
     }
@@ -331,13 +343,14 @@ impl HistoryEvent {
                 }
                 ("lambdaFunctionScheduledEventDetails".into(), Some(d))
             }
-            EventDetails::TaskScheduled {
-                task,
-                region,
-                parameters,
-                timeout_seconds,
-                heartbeat_seconds,
-            } => {
+            EventDetails::TaskScheduled(details) => {
+                let TaskScheduledDetails {
+                    task,
+                    region,
+                    parameters,
+                    timeout_seconds,
+                    heartbeat_seconds,
+                } = &**details;
                 let mut d = json!({"resourceType": &*task.resource_type, "resource": &*task.resource,
                                    "region": &**region, "parameters": &**parameters});
                 if let Some(t) = timeout_seconds {

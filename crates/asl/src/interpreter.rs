@@ -166,7 +166,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Compact JSON text.
 pub(crate) fn json_text(value: &Value) -> JsonText {
-    value.to_string().into_boxed_str()
+    value.to_string().into()
 }
 
 fn iso(time: DateTime<Utc>) -> String {
@@ -181,6 +181,9 @@ pub(crate) struct Frame {
     cursor: u64,
     silent: bool,
     main: bool,
+    /// The JSON text of the last exit event's output, which the next
+    /// entered event (or the execution's end) carries too.
+    carried: Option<JsonText>,
 }
 
 impl Frame {
@@ -191,6 +194,7 @@ impl Frame {
             cursor,
             silent: false,
             main: true,
+            carried: None,
         }
     }
 }
@@ -243,7 +247,9 @@ impl Runtime {
 
     /// Takes the history out (for storing a finished execution compactly).
     pub fn take_history(&self) -> Vec<HistoryEvent> {
-        std::mem::take(&mut *lock(&self.history))
+        let mut history = std::mem::take(&mut *lock(&self.history));
+        history.shrink_to_fit();
+        history
     }
 
     fn emit_raw(&self, previous: u64, event_type: EventType, details: EventDetails) -> u64 {
@@ -263,6 +269,9 @@ impl Runtime {
     fn emit(&self, frame: &mut Frame, event_type: EventType, details: EventDetails) -> u64 {
         if frame.silent {
             return frame.cursor;
+        }
+        if let EventDetails::StateExited { output, .. } = &details {
+            frame.carried = Some(Arc::clone(output));
         }
         let id = self.emit_raw(frame.cursor, event_type, details);
         frame.cursor = id;
@@ -507,12 +516,17 @@ pub(crate) fn run_machine<'a>(
                 rt.clear_journal_for_new_state();
             }
             first = false;
+            let input_text = match frame.carried.take() {
+                Some(text) => text,
+                None if frame.silent => Arc::from(""),
+                None => json_text(&input),
+            };
             let entered_id = rt.emit(
                 frame,
                 EventType::StateEntered(state_type(&state.kind)),
                 EventDetails::StateEntered {
                     name: name.clone().into_boxed_str(),
-                    input: json_text(&input),
+                    input: input_text,
                 },
             );
             match run_state(rt, &state, &input, entered_id, frame).await {
@@ -1023,13 +1037,13 @@ async fn run_task(
         rt.emit(
             frame,
             EventType::TaskScheduled,
-            EventDetails::TaskScheduled {
+            EventDetails::TaskScheduled(Box::new(crate::history::TaskScheduledDetails {
                 task: task.clone(),
                 region: region.into_boxed_str(),
                 parameters: json_text(&parameters),
                 timeout_seconds: timeout,
                 heartbeat_seconds: heartbeat,
-            },
+            })),
         );
         rt.emit(frame, EventType::TaskStarted, EventDetails::Task { task: task.clone() });
     }
@@ -1200,6 +1214,7 @@ async fn run_parallel(
             cursor: started,
             silent: base.silent,
             main: false,
+            carried: None,
         };
         let input = input.clone();
         async move {
@@ -1375,6 +1390,7 @@ async fn run_map(
                 cursor: map_cursor_ref.load(Ordering::SeqCst),
                 silent: child_silent,
                 main: false,
+                carried: None,
             };
             rt.emit(
                 &mut child,
@@ -1525,17 +1541,24 @@ pub async fn drive(rt: &Runtime, definition: &Definition, resume: Option<ResumeP
         }
         None => Some(run.await),
     };
-    finish_execution(rt, result, frame.cursor)
+    finish_execution(rt, result, frame.cursor, frame.carried.take())
 }
 
-fn finish_execution(rt: &Runtime, result: Option<Result<Value, Failure>>, cursor: u64) -> Outcome {
+fn finish_execution(
+    rt: &Runtime,
+    result: Option<Result<Value, Failure>>,
+    cursor: u64,
+    carried: Option<JsonText>,
+) -> Outcome {
     match result {
         Some(Ok(output)) => {
             lock(&rt.journal).completed.clear();
             rt.emit_raw(
                 cursor,
                 EventType::ExecutionSucceeded,
-                EventDetails::Output { output: json_text(&output) },
+                EventDetails::Output {
+                    output: carried.unwrap_or_else(|| json_text(&output)),
+                },
             );
             Outcome {
                 status: ExecutionStatus::Succeeded,
