@@ -1,0 +1,26 @@
+//! What every emulator test needs: SDK configuration that points at the
+//! emulator `cargo xtask test` started, and unique names for fresh resources.
+//!
+//! A test run without the emulator's endpoint variable fails at once with a
+//! message saying how to run it; it never passes by skipping.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// SDK configuration for the emulator behind `endpoint_variable` (for example
+/// `AWS_ENDPOINT_URL_DYNAMODB`), read from the environment like production code.
+pub async fn emulator_config(endpoint_variable: &str) -> SdkConfig {
+    match std::env::var(endpoint_variable) {
+        Ok(endpoint) if !endpoint.is_empty() => {}
+        _ => panic!(
+            "{endpoint_variable} is not set: these tests need the local emulators. \
+             Run them with `cargo xtask test` (or `cargo xtask test --tier <tier>`), \
+             which installs and starts the emulators and sets the AWS_* variables."
+        ),
+    }
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// A name no other test (or earlier run) uses: `<prefix>-<uuid>`.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}

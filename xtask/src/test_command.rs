@@ -1,0 +1,337 @@
+//! `cargo xtask test`: runs the selected tiers with their emulators and
+//! prints a summary.
+//!
+//! Emulators start lazily, the first time a tier needs one, and stay up for
+//! the later tiers of the same run; all of them stop before the summary is
+//! printed, and on any error or interrupt (see `process_group`). Every tier
+//! runs even when an earlier one failed, so one run reports everything; the
+//! exit code is non-zero when any tier failed.
+
+use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::emulators::{self, Emulator, RunningEmulator};
+use crate::libtest::TestCounts;
+use crate::process_group::{self, GroupChild};
+use crate::tiers::{self, Check, Tier, TierRun};
+
+/// The options of `cargo xtask test`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TestOptions {
+    /// Tier names to run; empty means every tier.
+    pub tiers: Vec<String>,
+    /// Lets the IaC tier run `sam build` (wired with that tier).
+    pub sam_build: bool,
+}
+
+/// The AWS SDK settings for every tier that talks to an emulator: a fixed
+/// region, dummy static credentials and no instance-metadata lookups, so no
+/// test can reach a real AWS account.
+const EMULATOR_AWS_ENVIRONMENT: &[(&str, &str)] = &[
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_ACCESS_KEY_ID", "local"),
+    ("AWS_SECRET_ACCESS_KEY", "local"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// Variables that would otherwise leak a developer's real AWS identity in.
+const REMOVED_AWS_VARIABLES: &[&str] = &["AWS_SESSION_TOKEN", "AWS_PROFILE"];
+
+/// What a tier counted: tests for test tiers, commands for check tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Tests,
+    Checks,
+}
+
+/// How one tier went.
+#[derive(Debug)]
+struct TierOutcome {
+    unit: Unit,
+    passed: u64,
+    failed: u64,
+    /// Why the tier failed beyond its failed count, if it did.
+    problem: Option<String>,
+}
+
+impl TierOutcome {
+    fn passed(&self) -> bool {
+        self.failed == 0 && self.problem.is_none()
+    }
+
+    fn broken(unit: Unit, error: &anyhow::Error) -> Self {
+        Self {
+            unit,
+            passed: 0,
+            failed: 0,
+            problem: Some(format!("{error:#}")),
+        }
+    }
+}
+
+struct TierReport {
+    name: &'static str,
+    outcome: TierOutcome,
+    duration: Duration,
+}
+
+pub fn run(root: &Path, options: &TestOptions) -> Result<ExitCode> {
+    let selected = tiers::select(&options.tiers)?;
+    process_group::stop_all_on_interrupt()?;
+    let local = root.join(".local");
+    let mut running: Vec<RunningEmulator> = Vec::new();
+    let mut reports = Vec::new();
+    for tier in selected {
+        eprintln!("\nxtask: ===== tier `{}` =====", tier.name);
+        let started = Instant::now();
+        let outcome = start_missing_emulators(&local, tier.emulators, &mut running)
+            .and_then(|()| run_tier(root, tier, &running, options))
+            .unwrap_or_else(|error| TierOutcome::broken(unit_of(tier), &error));
+        if let Some(problem) = &outcome.problem {
+            eprintln!("xtask: tier `{}` failed: {problem}", tier.name);
+        }
+        reports.push(TierReport {
+            name: tier.name,
+            outcome,
+            duration: started.elapsed(),
+        });
+    }
+    // Stop the emulators before the summary, so it is the last thing printed.
+    drop(running);
+    print_summary(&reports);
+    Ok(if reports.iter().all(|report| report.outcome.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn unit_of(tier: &Tier) -> Unit {
+    match tier.run {
+        TierRun::CargoTests(_) => Unit::Tests,
+        TierRun::CargoChecks(_) => Unit::Checks,
+    }
+}
+
+fn start_missing_emulators(
+    local: &Path,
+    needed: &[Emulator],
+    running: &mut Vec<RunningEmulator>,
+) -> Result<()> {
+    for emulator in needed {
+        if !running.iter().any(|up| up.emulator == *emulator) {
+            running.push(emulators::start(local, *emulator)?);
+        }
+    }
+    Ok(())
+}
+
+fn run_tier(
+    root: &Path,
+    tier: &Tier,
+    running: &[RunningEmulator],
+    _options: &TestOptions,
+) -> Result<TierOutcome> {
+    let mut environment: Vec<(String, String)> = Vec::new();
+    if !tier.emulators.is_empty() {
+        environment.extend(
+            EMULATOR_AWS_ENVIRONMENT
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        for up in running
+            .iter()
+            .filter(|up| tier.emulators.contains(&up.emulator))
+        {
+            environment.push((
+                up.emulator.endpoint_variable().to_owned(),
+                up.endpoint.clone(),
+            ));
+        }
+    }
+    match tier.run {
+        TierRun::CargoTests(args) => run_cargo_tests(root, args, &environment),
+        TierRun::CargoChecks(checks) => run_cargo_checks(root, checks),
+    }
+}
+
+fn cargo(root: &Path, args: &[&str], environment: &[(String, String)]) -> Command {
+    // `cargo run` tells the program which cargo started it.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(args).current_dir(root).stdin(Stdio::null());
+    if !environment.is_empty() {
+        REMOVED_AWS_VARIABLES.iter().for_each(|name| {
+            command.env_remove(name);
+        });
+        command.envs(environment.iter().map(|(name, value)| (name, value)));
+    }
+    command
+}
+
+/// Runs one cargo test command, streaming its output and counting its tests.
+fn run_cargo_tests(
+    root: &Path,
+    args: &[&str],
+    environment: &[(String, String)],
+) -> Result<TierOutcome> {
+    let mut command = cargo(root, args, environment);
+    eprintln!("xtask: running cargo {}", args.join(" "));
+    command.stdout(Stdio::piped());
+    let mut child = GroupChild::spawn(&mut command)?;
+    let stdout = child
+        .take_stdout()
+        .context("cargo's stdout was not piped")?;
+    let mut counts = TestCounts::default();
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    let mut terminal = io::stdout();
+    loop {
+        line.clear();
+        if reader
+            .read_until(b'\n', &mut line)
+            .context("cannot read cargo's output")?
+            == 0
+        {
+            break;
+        }
+        terminal
+            .write_all(&line)
+            .context("cannot write to stdout")?;
+        terminal.flush().context("cannot write to stdout")?;
+        counts.record_line(&String::from_utf8_lossy(&line));
+    }
+    let status = child.wait()?;
+    Ok(TierOutcome {
+        unit: Unit::Tests,
+        passed: counts.passed,
+        failed: counts.failed,
+        problem: test_run_problem(status, counts),
+    })
+}
+
+fn test_run_problem(status: ExitStatus, counts: TestCounts) -> Option<String> {
+    if !status.success() {
+        Some(format!("cargo exited with {status}"))
+    } else if counts.failed > 0 {
+        Some(format!("{} tests failed", counts.failed))
+    } else if counts.passed == 0 {
+        Some("ran no test".to_owned())
+    } else {
+        None
+    }
+}
+
+/// Runs every check, also after one failed, and counts them.
+fn run_cargo_checks(root: &Path, checks: &[Check]) -> Result<TierOutcome> {
+    let mut failed_checks = Vec::new();
+    for check in checks {
+        eprintln!(
+            "xtask: {}: cargo {}",
+            check.name,
+            check.cargo_args.join(" ")
+        );
+        let mut child = GroupChild::spawn(&mut cargo(root, check.cargo_args, &[]))?;
+        if !child.wait()?.success() {
+            failed_checks.push(check.name);
+        }
+    }
+    let failed = failed_checks.len() as u64;
+    Ok(TierOutcome {
+        unit: Unit::Checks,
+        passed: checks.len() as u64 - failed,
+        failed,
+        problem: (!failed_checks.is_empty())
+            .then(|| format!("failed: {}", failed_checks.join(", "))),
+    })
+}
+
+fn print_summary(reports: &[TierReport]) {
+    println!("\nxtask: summary");
+    println!(
+        "{:<10} {:<7} {:>7} {:>7} {:<7} {:>9}",
+        "tier", "result", "passed", "failed", "counted", "duration"
+    );
+    for report in reports {
+        let outcome = &report.outcome;
+        println!(
+            "{:<10} {:<7} {:>7} {:>7} {:<7} {:>8.1}s{}",
+            report.name,
+            if outcome.passed() { "ok" } else { "FAILED" },
+            outcome.passed,
+            outcome.failed,
+            match outcome.unit {
+                Unit::Tests => "tests",
+                Unit::Checks => "checks",
+            },
+            report.duration.as_secs_f64(),
+            outcome
+                .problem
+                .as_ref()
+                .map(|problem| format!("  ({})", first_line(problem)))
+                .unwrap_or_default(),
+        );
+    }
+    let failed_tiers: Vec<&str> = reports
+        .iter()
+        .filter(|report| !report.outcome.passed())
+        .map(|report| report.name)
+        .collect();
+    if !failed_tiers.is_empty() {
+        println!("xtask: failed tiers: {}", failed_tiers.join(", "));
+    }
+    // The closing line counts tests only; checks are in the table above.
+    let tests = reports
+        .iter()
+        .filter(|report| report.outcome.unit == Unit::Tests);
+    let (passed, failed) = tests.fold((0, 0), |(passed, failed), report| {
+        (
+            passed + report.outcome.passed,
+            failed + report.outcome.failed,
+        )
+    });
+    println!("tests: {passed} passed, {failed} failed");
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt as _;
+
+    #[test]
+    fn a_test_run_fails_on_exit_status_failures_or_no_tests() {
+        let success = ExitStatus::from_raw(0);
+        let failure = ExitStatus::from_raw(101 << 8);
+        let counts = |passed, failed| TestCounts { passed, failed };
+        let cases = [
+            (success, counts(3, 0), None),
+            (success, counts(0, 0), Some("ran no test")),
+            (success, counts(3, 1), Some("1 tests failed")),
+            (
+                failure,
+                counts(3, 1),
+                Some("cargo exited with exit status: 101"),
+            ),
+            (
+                failure,
+                counts(0, 0),
+                Some("cargo exited with exit status: 101"),
+            ),
+        ];
+        for (status, counts, expected) in cases {
+            assert_eq!(
+                test_run_problem(status, counts).as_deref(),
+                expected,
+                "{status:?} {counts:?}"
+            );
+        }
+    }
+}

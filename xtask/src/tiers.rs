@@ -1,0 +1,176 @@
+//! The test tiers of `cargo xtask test`, as data.
+//!
+//! A tier is a name, the emulators it needs, and what it runs. Adding a tier
+//! is adding one entry to [`TIERS`]; they run in this order. Plain
+//! `cargo test` (the `unit` tier) never needs an external process: the tests
+//! that talk to an emulator sit behind saga-aws's `emulator-tests` feature
+//! and run only in their own tiers, with the emulator started.
+
+use anyhow::{Result, bail};
+
+use crate::emulators::Emulator;
+
+/// One tier of the test command.
+#[derive(Debug)]
+pub struct Tier {
+    pub name: &'static str,
+    /// What the tier proves, for the `--tier` error message.
+    pub about: &'static str,
+    /// Started (once per run) before the tier; their endpoints reach its tests
+    /// through the AWS SDK's `AWS_ENDPOINT_URL_<SERVICE>` variables.
+    pub emulators: &'static [Emulator],
+    pub run: TierRun,
+}
+
+/// What a tier runs.
+#[derive(Debug)]
+pub enum TierRun {
+    /// One cargo command whose libtest summary lines are counted; the tier
+    /// fails on any failed test and when it ran no test at all.
+    CargoTests(&'static [&'static str]),
+    /// Cargo commands that each pass or fail as a whole, one check each.
+    CargoChecks(&'static [Check]),
+}
+
+/// A named cargo command that passes when it exits successfully.
+#[derive(Debug)]
+pub struct Check {
+    pub name: &'static str,
+    pub cargo_args: &'static [&'static str],
+}
+
+pub const TIERS: &[Tier] = &[
+    Tier {
+        name: "lint",
+        about: "rustfmt and clippy, warnings denied",
+        emulators: &[],
+        run: TierRun::CargoChecks(&[
+            Check {
+                name: "rustfmt",
+                cargo_args: &["fmt", "--all", "--check"],
+            },
+            Check {
+                name: "clippy",
+                cargo_args: &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            },
+        ]),
+    },
+    Tier {
+        name: "unit",
+        about: "plain `cargo test`: every crate against in-memory fakes, no external process",
+        emulators: &[],
+        run: TierRun::CargoTests(&["test", "--workspace"]),
+    },
+    Tier {
+        name: "dynamodb",
+        about: "saga-aws's stores against DynamoDB Local",
+        emulators: &[Emulator::DynamoDbLocal],
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "saga-aws",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "dynamodb",
+        ]),
+    },
+    Tier {
+        name: "sqs",
+        about: "SQS queues and their dead-letter redrive against moto",
+        emulators: &[Emulator::Moto],
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "saga-aws",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "sqs",
+        ]),
+    },
+    // IAC TIER (2 of 2): once `xtask/src/iac.rs` exists, add
+    // `Tier { name: "iac", emulators: &[], run: TierRun::Iac, .. }` here, a
+    // `TierRun::Iac` variant, and a match arm in `test_command::run_tier` that
+    // calls `iac::run(root, options.sam_build)` and turns the report's checks
+    // into passed/failed counts (a check fails the tier when it did not pass).
+];
+
+/// The tiers named in `names`, in table order; all tiers when `names` is empty.
+pub fn select(names: &[String]) -> Result<Vec<&'static Tier>> {
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| !TIERS.iter().any(|tier| tier.name == name.as_str()))
+    {
+        let known: Vec<String> = TIERS
+            .iter()
+            .map(|tier| format!("  {:<10} {}", tier.name, tier.about))
+            .collect();
+        bail!(
+            "unknown tier `{unknown}`; the tiers are:\n{}",
+            known.join("\n")
+        );
+    }
+    Ok(TIERS
+        .iter()
+        .filter(|tier| names.is_empty() || names.iter().any(|name| name == tier.name))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(tiers: &[&Tier]) -> Vec<&'static str> {
+        tiers.iter().map(|tier| tier.name).collect()
+    }
+
+    #[test]
+    fn tier_names_are_unique() {
+        let mut seen = names(&TIERS.iter().collect::<Vec<_>>());
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), TIERS.len());
+    }
+
+    #[test]
+    fn selects_in_table_order_whatever_the_argument_order() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&[], &["lint", "unit", "dynamodb", "sqs"]),
+            (&["unit"], &["unit"]),
+            (&["sqs", "unit"], &["unit", "sqs"]),
+            (&["unit", "unit"], &["unit"]),
+        ];
+        for (asked, expected) in cases {
+            let asked: Vec<String> = asked.iter().map(|name| (*name).to_owned()).collect();
+            assert_eq!(
+                names(&select(&asked).unwrap()),
+                *expected,
+                "asked: {asked:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_tier_is_an_error_that_lists_the_tiers() {
+        let error = select(&["e2e".to_owned()]).unwrap_err().to_string();
+        assert!(error.contains("unknown tier `e2e`"), "{error}");
+        assert!(
+            TIERS.iter().all(|tier| error.contains(tier.name)),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_unit_tier_needs_no_emulator() {
+        let unit = TIERS.iter().find(|tier| tier.name == "unit").unwrap();
+        assert!(unit.emulators.is_empty());
+    }
+}
