@@ -1,0 +1,800 @@
+//! Consistency between the pieces of the project that name each other by
+//! string, so a rename in one place fails here instead of in AWS:
+//!
+//! - the state machine definition (`infra/order-saga.asl.json`) and the step
+//!   error contract (`saga_domain::STEP_ERROR_NAMES`);
+//! - the definition's `${...}` placeholders and the template's
+//!   `DefinitionSubstitutions`, and what those point at;
+//! - the functions the template builds, the folders under `functions/`, and
+//!   the environment each gets per `ARCHITECTURE.md`;
+//! - the sample events under `events/`;
+//! - the saga's paths through the definition: which states each scenario
+//!   enters (the billed state transitions), which order statuses it writes,
+//!   and where an exhausted retry leaves the execution for a redrive.
+//!
+//! Everything is read from the files as committed; nothing is generated.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use saga_domain::{ErrorKind, STEP_ERROR_NAMES};
+use serde_json::Value as Json;
+use serde_yaml::Value as Yaml;
+
+const DEFINITION: &str = "infra/order-saga.asl.json";
+const TEMPLATE: &str = "template.yaml";
+const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+/// Lambda's own transient errors, retried on every Lambda step.
+const LAMBDA_TRANSIENT_ERRORS: [&str; 4] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+/// Error names raised by AWS itself rather than by the step functions.
+const AWS_ERROR_PREFIXES: [&str; 2] = ["States.", "Lambda."];
+
+// ------------------------------------------------------------------ loading
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(relative: &str) -> String {
+    let path = repo_root().join(relative);
+    fs::read_to_string(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+}
+
+fn definition_text() -> String {
+    read(DEFINITION)
+}
+
+fn definition() -> Json {
+    serde_json::from_str(&definition_text()).expect("the definition is JSON")
+}
+
+/// The template as YAML; CloudFormation short forms (`!Ref X`) stay tagged values.
+fn template() -> Yaml {
+    serde_yaml::from_str(&read(TEMPLATE)).expect("the template is YAML")
+}
+
+/// Every state of the definition, including those inside Parallel branches
+/// and Map processors, by name.
+fn all_states(definition: &Json) -> Vec<(String, Json)> {
+    let mut found = Vec::new();
+    let mut machines = vec![definition.clone()];
+    while let Some(machine) = machines.pop() {
+        let states = machine["States"].as_object().expect("States is an object");
+        for (name, state) in states {
+            found.push((name.clone(), state.clone()));
+            machines.extend(state["Branches"].as_array().into_iter().flatten().cloned());
+            for processor in ["ItemProcessor", "Iterator"] {
+                if state[processor].is_object() {
+                    machines.push(state[processor].clone());
+                }
+            }
+        }
+    }
+    found
+}
+
+fn strings(value: &Json) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// `(state, "Retry" or "Catch", error name)` for every `ErrorEquals` entry.
+fn error_matchers(definition: &Json) -> Vec<(String, &'static str, String)> {
+    let mut found = Vec::new();
+    for (name, state) in all_states(definition) {
+        for field in ["Retry", "Catch"] {
+            for matcher in state[field].as_array().into_iter().flatten() {
+                for error in strings(&matcher["ErrorEquals"]) {
+                    found.push((name.clone(), field, error));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every distinct `${Name}` placeholder in `text`.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+fn resources(template: &Yaml) -> &serde_yaml::Mapping {
+    template["Resources"]
+        .as_mapping()
+        .expect("the template has Resources")
+}
+
+fn resources_of_type<'t>(template: &'t Yaml, kind: &str) -> Vec<(String, &'t Yaml)> {
+    resources(template)
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
+        .map(|(id, resource)| {
+            (
+                id.as_str().expect("logical ids are strings").to_owned(),
+                resource,
+            )
+        })
+        .collect()
+}
+
+/// The logical id an intrinsic points at: `!Ref X`, `!GetAtt X.Attr`, and
+/// their long forms.
+fn intrinsic_target(value: &Yaml) -> Option<String> {
+    let (function, argument) = match value {
+        Yaml::Tagged(tagged) => (
+            tagged.tag.to_string().trim_start_matches('!').to_owned(),
+            tagged.value.clone(),
+        ),
+        Yaml::Mapping(mapping) if mapping.len() == 1 => {
+            let (key, argument) = mapping.iter().next()?;
+            (
+                key.as_str()?.trim_start_matches("Fn::").to_owned(),
+                argument.clone(),
+            )
+        }
+        _ => return None,
+    };
+    match (function.as_str(), argument) {
+        ("Ref", Yaml::String(target)) => Some(target),
+        ("GetAtt", Yaml::String(dotted)) => dotted.split('.').next().map(str::to_owned),
+        ("GetAtt", Yaml::Sequence(parts)) => parts.first()?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The state machine resource and its `DefinitionSubstitutions`.
+fn substitutions(template: &Yaml) -> BTreeMap<String, Yaml> {
+    let machines = resources_of_type(template, "AWS::Serverless::StateMachine");
+    assert_eq!(machines.len(), 1, "one state machine in the template");
+    let (_, machine) = &machines[0];
+    assert_eq!(
+        machine["Properties"]["DefinitionUri"].as_str(),
+        Some(DEFINITION),
+        "the state machine deploys {DEFINITION}"
+    );
+    machine["Properties"]["DefinitionSubstitutions"]
+        .as_mapping()
+        .expect("the state machine has DefinitionSubstitutions")
+        .iter()
+        .map(|(key, value)| (key.as_str().expect("string keys").to_owned(), value.clone()))
+        .collect()
+}
+
+/// The cargo binary each template function builds, by logical id.
+fn template_binaries(template: &Yaml) -> BTreeMap<String, String> {
+    resources_of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, function)| {
+            let binary = function["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} has no Metadata.BuildProperties.Binary"));
+            assert_eq!(
+                function["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda"),
+                "{id} builds with cargo-lambda"
+            );
+            (id, binary.to_owned())
+        })
+        .collect()
+}
+
+/// The folders under `functions/` that hold a crate.
+fn function_folders() -> BTreeSet<String> {
+    let dir = repo_root().join("functions");
+    fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("listing {}: {error}", dir.display()))
+        .map(|entry| entry.expect("a readable entry").path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .map(|path| {
+            path.file_name()
+                .expect("a folder name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// `ReserveFunctionArn` -> `reserve`: the function a substitution names.
+fn function_of_substitution(name: &str) -> Option<String> {
+    name.strip_suffix("FunctionArn").map(str::to_lowercase)
+}
+
+fn assert_no_problems(what: &str, problems: &[String]) {
+    assert!(problems.is_empty(), "{what}:\n  {}", problems.join("\n  "));
+}
+
+// ------------------------------------------------------------------ errors
+
+#[test]
+fn every_error_name_in_the_definition_is_a_step_error_or_an_aws_error() {
+    let known: BTreeSet<&str> = STEP_ERROR_NAMES.iter().map(|(name, _)| *name).collect();
+    let problems: Vec<String> = error_matchers(&definition())
+        .into_iter()
+        .filter(|(_, _, error)| {
+            !AWS_ERROR_PREFIXES
+                .iter()
+                .any(|prefix| error.starts_with(prefix))
+                && !known.contains(error.as_str())
+        })
+        .map(|(state, field, error)| {
+            format!(
+                "{state}.{field} matches `{error}`, which is not in saga_domain::STEP_ERROR_NAMES"
+            )
+        })
+        .collect();
+    assert_no_problems("unknown error names in the definition", &problems);
+}
+
+#[test]
+fn every_business_error_is_caught_and_every_transient_error_is_retried() {
+    let matchers = error_matchers(&definition());
+    let handled = |field: &str, error: &str| {
+        matchers
+            .iter()
+            .any(|(_, used_in, name)| *used_in == field && name == error)
+    };
+    let problems: Vec<String> = STEP_ERROR_NAMES
+        .iter()
+        .filter_map(|(error, kind)| {
+            let field = match kind {
+                ErrorKind::Business => "Catch",
+                ErrorKind::Transient => "Retry",
+            };
+            (!handled(field, error))
+                .then(|| format!("{error} ({kind:?}) appears in no {field} of the definition"))
+        })
+        .collect();
+    assert_no_problems("step errors the definition does not handle", &problems);
+}
+
+#[test]
+fn every_retry_uses_full_jitter_a_delay_cap_and_documents_its_bound() {
+    let mut problems = Vec::new();
+    for (name, state) in all_states(&definition()) {
+        let retriers = state["Retry"].as_array().cloned().unwrap_or_default();
+        if state["Resource"] == LAMBDA_INVOKE {
+            let retried: BTreeSet<String> = retriers
+                .iter()
+                .flat_map(|r| strings(&r["ErrorEquals"]))
+                .collect();
+            for error in LAMBDA_TRANSIENT_ERRORS.iter().chain(&["TransientError"]) {
+                if !retried.contains(*error) {
+                    problems.push(format!("Lambda step {name} does not retry {error}"));
+                }
+            }
+        }
+        for retrier in &retriers {
+            if retrier["JitterStrategy"] != "FULL" {
+                problems.push(format!("{name}: a retrier without JitterStrategy FULL"));
+            }
+            if !retrier["MaxDelaySeconds"].is_u64() {
+                problems.push(format!("{name}: a retrier without MaxDelaySeconds"));
+            }
+            if !retrier["Comment"]
+                .as_str()
+                .is_some_and(|c| c.contains(" s"))
+            {
+                problems.push(format!(
+                    "{name}: a retrier whose Comment does not state its bounded time"
+                ));
+            }
+        }
+    }
+    assert_no_problems("retry policy", &problems);
+}
+
+// ------------------------------------------------------------ substitutions
+
+#[test]
+fn placeholders_in_the_definition_are_exactly_the_template_substitutions() {
+    let used = placeholders(&definition_text());
+    let defined: BTreeSet<String> = substitutions(&template()).into_keys().collect();
+    let mut problems: Vec<String> = used
+        .difference(&defined)
+        .map(|name| format!("${{{name}}} is used in {DEFINITION} but not defined in {TEMPLATE}"))
+        .collect();
+    problems.extend(
+        defined
+            .difference(&used)
+            .map(|name| format!("{name} is defined in {TEMPLATE} but unused in {DEFINITION}")),
+    );
+    assert_no_problems("DefinitionSubstitutions out of step", &problems);
+}
+
+#[test]
+fn every_substitution_points_at_a_template_resource_of_the_right_kind() {
+    let template = template();
+    let binaries = template_binaries(&template);
+    let mut problems = Vec::new();
+    for (name, value) in substitutions(&template) {
+        let Some(target) = intrinsic_target(&value) else {
+            problems.push(format!("{name} is not a !Ref or !GetAtt: {value:?}"));
+            continue;
+        };
+        let kind = resources(&template)
+            .get(target.as_str())
+            .and_then(|resource| resource["Type"].as_str())
+            .unwrap_or("<missing>");
+        let expected_kind = if name.ends_with("FunctionArn") {
+            "AWS::Serverless::Function"
+        } else if name.ends_with("TableName") {
+            "AWS::DynamoDB::Table"
+        } else if name.ends_with("QueueUrl") {
+            "AWS::SQS::Queue"
+        } else {
+            problems.push(format!(
+                "{name}: no rule for what this substitution should name"
+            ));
+            continue;
+        };
+        if kind != expected_kind {
+            problems.push(format!(
+                "{name} -> {target} is a {kind}, expected {expected_kind}"
+            ));
+        }
+        if let Some(function) = function_of_substitution(&name) {
+            if binaries.get(&target) != Some(&function) {
+                problems.push(format!(
+                    "{name} -> {target}, which builds {:?}, not `{function}`",
+                    binaries.get(&target)
+                ));
+            }
+        }
+    }
+    assert_no_problems("substitution targets", &problems);
+}
+
+// ------------------------------------------------------------------ functions
+
+#[test]
+fn the_template_builds_exactly_the_function_folders_and_the_definition_calls_only_those() {
+    let folders = function_folders();
+    let built: BTreeSet<String> = template_binaries(&template()).into_values().collect();
+    let called: BTreeSet<String> = placeholders(&definition_text())
+        .iter()
+        .filter_map(|name| function_of_substitution(name))
+        .collect();
+    let mut problems = Vec::new();
+    for missing in built.difference(&folders) {
+        problems.push(format!(
+            "{TEMPLATE} builds `{missing}` but functions/{missing} does not exist"
+        ));
+    }
+    for unbuilt in folders.difference(&built) {
+        problems.push(format!(
+            "functions/{unbuilt} is not built by any function in {TEMPLATE}"
+        ));
+    }
+    for missing in called.difference(&folders) {
+        problems.push(format!(
+            "{DEFINITION} calls `{missing}` but functions/{missing} does not exist"
+        ));
+    }
+    for folder in &folders {
+        let manifest = read(&format!("functions/{folder}/Cargo.toml"));
+        let package_name = manifest
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("name = "))
+            .map(|name| name.trim_matches('"'));
+        if package_name != Some(folder.as_str()) {
+            problems.push(format!(
+                "functions/{folder}/Cargo.toml names the package {package_name:?}; the template's Binary expects `{folder}`"
+            ));
+        }
+    }
+    assert_no_problems("functions out of step", &problems);
+}
+
+/// `function -> variables` from ARCHITECTURE.md's "Function configuration" table.
+fn contract_environment() -> BTreeMap<String, BTreeSet<String>> {
+    let architecture = read("ARCHITECTURE.md");
+    let mut rows = architecture
+        .lines()
+        .skip_while(|line| !line.starts_with("| variable | used by |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .peekable();
+    assert!(
+        rows.peek().is_some(),
+        "ARCHITECTURE.md has no `| variable | used by | default |` table"
+    );
+    let mut environment: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let variable = cells[1].trim_matches('`');
+        for function in cells[2].split(',').map(str::trim) {
+            environment
+                .entry(function.to_owned())
+                .or_default()
+                .insert(variable.to_owned());
+        }
+    }
+    environment
+}
+
+#[test]
+fn function_environments_match_the_architecture_contract() {
+    let template = template();
+    let global: BTreeSet<String> = variable_names(&template["Globals"]["Function"]);
+    let contract = contract_environment();
+    let mut problems = Vec::new();
+    for (id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_default();
+        let mut actual = variable_names(&function["Properties"]);
+        actual.extend(global.iter().cloned());
+        let expected = contract.get(binary).cloned().unwrap_or_default();
+        if actual != expected {
+            problems.push(format!(
+                "{id} ({binary}) gets {actual:?}, ARCHITECTURE.md says {expected:?}"
+            ));
+        }
+    }
+    assert_no_problems("function environments", &problems);
+}
+
+fn variable_names(properties: &Yaml) -> BTreeSet<String> {
+    properties["Environment"]["Variables"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, _)| key.as_str().map(str::to_owned))
+        .collect()
+}
+
+// ------------------------------------------------------------------ events
+
+#[test]
+fn every_event_file_parses_and_names_a_function_folder() {
+    let folders = function_folders();
+    let events = repo_root().join("events");
+    let mut problems = Vec::new();
+    let mut files = 0;
+    let mut pending = vec![events.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        {
+            let path = entry.expect("a readable entry").path();
+            let relative = path
+                .strip_prefix(&events)
+                .expect("under events/")
+                .to_path_buf();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            if path.file_name().is_some_and(|name| name == "README.md") {
+                continue;
+            }
+            files += 1;
+            let function = relative
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if relative.components().count() < 2 || !folders.contains(&function) {
+                problems.push(format!(
+                    "events/{} is not under events/<function>/ for an existing functions/<function>",
+                    relative.display()
+                ));
+            }
+            if path.extension().is_none_or(|extension| extension != "json") {
+                problems.push(format!("events/{} is not a .json file", relative.display()));
+                continue;
+            }
+            let text = fs::read_to_string(&path).expect("a readable event file");
+            if let Err(error) = serde_json::from_str::<Json>(&text) {
+                problems.push(format!(
+                    "events/{} is not JSON: {error}",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    assert!(files > 0, "events/ holds no event files");
+    assert_no_problems("event files", &problems);
+}
+
+// ------------------------------------------------------------------ saga paths
+
+/// How a walk through the definition ends.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    Succeeded,
+    /// The execution fails at this state; a redrive restarts it there.
+    FailedAt(String),
+}
+
+/// What one scenario does: the states it enters (retries included, as AWS
+/// bills them) and the order statuses written on the way.
+#[derive(Debug, PartialEq, Eq)]
+struct Walk {
+    entered: Vec<String>,
+    statuses: Vec<String>,
+    ending: Ending,
+}
+
+fn matches_error(error_equals: &Json, error: &str) -> bool {
+    strings(error_equals).iter().any(|name| {
+        name == error
+            || name == "States.ALL"
+            || (name == "States.TaskFailed" && error != "States.Timeout")
+    })
+}
+
+/// Runs the definition's control flow with every task succeeding except the
+/// `(state, error)` pairs of `failures`, which fail every attempt: the
+/// matching retrier is spent, then the Catch is taken or the execution fails
+/// there.
+fn walk(definition: &Json, failures: &[(&str, &str)]) -> Walk {
+    let states = definition["States"].as_object().expect("States");
+    let mut current = definition["StartAt"].as_str().expect("StartAt").to_owned();
+    let mut walk = Walk {
+        entered: Vec::new(),
+        statuses: Vec::new(),
+        ending: Ending::Succeeded,
+    };
+    for _ in 0..100 {
+        let state = &states[&current];
+        walk.entered.push(current.clone());
+        match state["Type"].as_str() {
+            Some("Task") => {}
+            Some("Succeed") => return walk,
+            Some("Fail") => {
+                walk.ending = Ending::FailedAt(current);
+                return walk;
+            }
+            other => panic!("the walker does not model {other:?} states ({current})"),
+        }
+        if let Some(&(failing, error)) = failures.iter().find(|(failing, _)| *failing == current) {
+            let retrier = state["Retry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|retrier| matches_error(&retrier["ErrorEquals"], error));
+            let retries = retrier.map_or(0, |r| r["MaxAttempts"].as_u64().unwrap_or(3));
+            for _ in 0..retries {
+                walk.entered.push(current.clone());
+            }
+            let catcher = state["Catch"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|catcher| matches_error(&catcher["ErrorEquals"], error));
+            match catcher {
+                Some(catcher) => {
+                    current = catcher["Next"].as_str().expect("Catch.Next").to_owned();
+                    continue;
+                }
+                None => {
+                    walk.ending = Ending::FailedAt(failing.to_owned());
+                    return walk;
+                }
+            }
+        }
+        if let Some(status) =
+            state["Parameters"]["ExpressionAttributeValues"][":status"]["S"].as_str()
+        {
+            walk.statuses.push(status.to_owned());
+        }
+        if state["End"] == true {
+            return walk;
+        }
+        current = state["Next"].as_str().expect("Next or End").to_owned();
+    }
+    panic!("no end after 100 states: a loop in the definition?");
+}
+
+struct Scenario {
+    name: &'static str,
+    failures: &'static [(&'static str, &'static str)],
+    entered: &'static [&'static str],
+    statuses: &'static [&'static str],
+    /// `None` when the execution succeeds, else the state it fails at.
+    failed_at: Option<&'static str>,
+}
+
+/// Step Functions Standard bills $0.025 per 1,000 state transitions, so each
+/// order costs `entered.len()` x $0.000025: the happy path's 9 transitions are
+/// $225 per million orders.
+#[test]
+fn saga_paths_enter_the_expected_states_and_write_the_expected_statuses() {
+    let scenarios = [
+        Scenario {
+            name: "happy path",
+            failures: &[],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "MarkPaid",
+                "ConfirmReservation",
+                "MarkConfirmed",
+                "MarkShipping",
+                "ShipOrder",
+                "MarkCompleted",
+            ],
+            statuses: &["RESERVED", "PAID", "CONFIRMED", "SHIPPING", "COMPLETED"],
+            failed_at: None,
+        },
+        Scenario {
+            name: "out of stock: rejected, nothing to compensate",
+            failures: &[("ReserveInventory", "InsufficientStock")],
+            entered: &["ReserveInventory", "RejectOrder"],
+            statuses: &["REJECTED"],
+            failed_at: None,
+        },
+        Scenario {
+            name: "unknown SKU: rejected, nothing to compensate",
+            failures: &[("ReserveInventory", "UnknownSku")],
+            entered: &["ReserveInventory", "RejectOrder"],
+            statuses: &["REJECTED"],
+            failed_at: None,
+        },
+        Scenario {
+            name: "invalid order: rejected, nothing to compensate",
+            failures: &[("ReserveInventory", "InvalidOrder")],
+            entered: &["ReserveInventory", "RejectOrder"],
+            statuses: &["REJECTED"],
+            failed_at: None,
+        },
+        Scenario {
+            name: "payment declined: release, then reject",
+            failures: &[("ChargePayment", "PaymentDeclined")],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "ReleaseInventory",
+                "RejectOrder",
+            ],
+            statuses: &["RESERVED", "REJECTED"],
+            failed_at: None,
+        },
+        Scenario {
+            name: "reservation expired: refund, release, reject (reverse order)",
+            failures: &[("ConfirmReservation", "ReservationExpired")],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "MarkPaid",
+                "ConfirmReservation",
+                "RefundPayment",
+                "ReleaseInventory",
+                "RejectOrder",
+            ],
+            statuses: &["RESERVED", "PAID", "REJECTED"],
+            failed_at: None,
+        },
+        Scenario {
+            name: "shipping never reports: 2 resends, then FAILED at ShipOrder, no refund",
+            failures: &[("ShipOrder", "States.HeartbeatTimeout")],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "MarkPaid",
+                "ConfirmReservation",
+                "MarkConfirmed",
+                "MarkShipping",
+                "ShipOrder",
+                "ShipOrder",
+                "ShipOrder",
+            ],
+            statuses: &["RESERVED", "PAID", "CONFIRMED", "SHIPPING"],
+            failed_at: Some("ShipOrder"),
+        },
+        Scenario {
+            name: "a step's transient error outlasts its retries: FAILED at the step",
+            failures: &[("ChargePayment", "TransientError")],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "ChargePayment",
+                "ChargePayment",
+                "ChargePayment",
+                "ChargePayment",
+                "ChargePayment",
+            ],
+            statuses: &["RESERVED"],
+            failed_at: Some("ChargePayment"),
+        },
+        Scenario {
+            name: "release outlasts its retries: FAILED at ReleaseInventory, redrive re-runs it",
+            failures: &[
+                ("ChargePayment", "PaymentDeclined"),
+                ("ReleaseInventory", "Lambda.ServiceException"),
+            ],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+                "ReleaseInventory",
+            ],
+            statuses: &["RESERVED"],
+            failed_at: Some("ReleaseInventory"),
+        },
+        Scenario {
+            name: "refund outlasts its retries: FAILED at RefundPayment, release not yet run",
+            failures: &[
+                ("ConfirmReservation", "ReservationExpired"),
+                ("RefundPayment", "TransientError"),
+            ],
+            entered: &[
+                "ReserveInventory",
+                "MarkReserved",
+                "ChargePayment",
+                "MarkPaid",
+                "ConfirmReservation",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+                "RefundPayment",
+            ],
+            statuses: &["RESERVED", "PAID"],
+            failed_at: Some("RefundPayment"),
+        },
+    ];
+    let definition = definition();
+    for scenario in scenarios {
+        let expected = Walk {
+            entered: scenario.entered.iter().map(|s| s.to_string()).collect(),
+            statuses: scenario.statuses.iter().map(|s| s.to_string()).collect(),
+            ending: scenario.failed_at.map_or(Ending::Succeeded, |state| {
+                Ending::FailedAt(state.to_owned())
+            }),
+        };
+        assert_eq!(
+            walk(&definition, scenario.failures),
+            expected,
+            "{}",
+            scenario.name
+        );
+    }
+}
+
+#[test]
+fn compensations_and_shipping_never_catch_so_a_failure_stops_for_redrive() {
+    let definition = definition();
+    for state in ["ReleaseInventory", "RefundPayment", "ShipOrder"] {
+        assert!(
+            definition["States"][state]["Catch"].is_null(),
+            "{state} must not catch: when its retries are spent the execution fails there, \
+             a paid order is never refunded for a shipping failure, and a redrive re-runs it"
+        );
+    }
+    let ship = &definition["States"]["ShipOrder"];
+    assert!(
+        ship["HeartbeatSeconds"].as_u64() < ship["TimeoutSeconds"].as_u64(),
+        "ShipOrder has a heartbeat shorter than its timeout"
+    );
+}
