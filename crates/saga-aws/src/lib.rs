@@ -1,7 +1,28 @@
 //! AWS adapters of the saga's ports: DynamoDB stores (aws-sdk-dynamodb) and
 //! the Step Functions task reporter (aws-sdk-sfn).
 //!
+//! - [`DynamoInventory`]: reservations, their expiry and the catalog
+//!   (Inventory table);
+//! - [`DynamoPayments`], [`DynamoShipments`]: the Payments and Shipments tables;
+//! - [`StepFunctionsTaskReporter`]: SendTaskSuccess / SendTaskFailure;
 //! - [`tables`]: the key schema of every service table and a helper that
 //!   creates a table from it (tests; deployed tables come from the template).
+//!
+//! Each store takes a client and its table name (from the function's
+//! configuration). Conditional check failures are domain facts and come back
+//! as the ports' outcome enums; everything else maps to `PortError`:
+//! throttling, timeouts, 5xx and transaction conflicts as `Unavailable`
+//! (retried as `TransientError`), the rest as `Rejected`.
 
+mod inventory;
+mod item;
+mod payments;
+mod sdk_errors;
+mod shipments;
 pub mod tables;
+mod task_reporter;
+
+pub use inventory::DynamoInventory;
+pub use payments::DynamoPayments;
+pub use shipments::DynamoShipments;
+pub use task_reporter::StepFunctionsTaskReporter;

@@ -6,4 +6,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod inventory;
+mod payments_shipments;
 mod tables;

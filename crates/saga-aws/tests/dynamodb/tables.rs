@@ -7,7 +7,7 @@ use saga_aws::tables::{ServiceTable, create_table};
 use crate::support;
 
 async fn dynamodb_client() -> Client {
-    Client::new(&support::emulator_config("AWS_ENDPOINT_URL_DYNAMODB").await)
+    support::dynamodb_client().await
 }
 
 #[tokio::test]

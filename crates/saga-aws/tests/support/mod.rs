@@ -24,3 +24,9 @@ pub async fn emulator_config(endpoint_variable: &str) -> SdkConfig {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
+
+/// A DynamoDB client for DynamoDB Local.
+#[allow(dead_code)] // Not every test binary that includes this module talks to DynamoDB.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&emulator_config("AWS_ENDPOINT_URL_DYNAMODB").await)
+}

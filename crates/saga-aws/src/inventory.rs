@@ -1,0 +1,698 @@
+//! The Inventory table: stock per SKU and reservations per order, behind the
+//! domain's [`ReservationStore`], [`ReservationExpiry`] and [`Catalog`] ports.
+//!
+//! Every change that moves stock is one `TransactWriteItems`, conditional on
+//! the reservation's status and on each SKU's stock, so
+//! `available + reserved` per SKU is conserved at every instant and no
+//! concurrent caller can oversell or return stock twice. Cancellation reasons
+//! are read per item: a failed condition on a stock line is `UnknownSku` or
+//! `InsufficientStock`, on the reservation it is "already reserved" (or
+//! "moved concurrently"); conflicts and throttling are transient.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use saga_domain::ports::{
+    Catalog, CatalogPage, ConfirmOutcome, ExpireOutcome, NewReservation, ReleaseOutcome,
+    Reservation, ReservationExpiry, ReservationStatus, ReservationStore, ReserveOutcome, StockItem,
+};
+use saga_domain::{Money, OrderId, OrderLine, OrderLines, PortError, Quantity, Sku};
+
+use crate::item::{Item, ItemReader, n, s, timestamp};
+use crate::sdk_errors::{TRANSIENT_CANCELLATION_CODES, port_error};
+use crate::tables::{BY_EXPIRY_INDEX, CATALOG_INDEX};
+
+/// Shards of the `ByExpiry` index: PENDING reservations spread over
+/// `PENDING#0..7` so no single index partition gets hot.
+const EXPIRY_SHARDS: u32 = 8;
+/// The value of `catalog` on every stock item (the `Catalog` index's key).
+const CATALOG_PARTITION: &str = "CATALOG";
+/// How often a release re-reads and retries after the reservation moved
+/// between its read and its transaction (for example confirmed meanwhile).
+const RELEASE_ATTEMPTS: usize = 3;
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_LIMIT: usize = 100;
+/// How often `stock_items` asks again for keys DynamoDB left unprocessed.
+const BATCH_GET_ATTEMPTS: usize = 5;
+
+/// The Inventory table of one deployment.
+#[derive(Debug, Clone)]
+pub struct DynamoInventory {
+    client: Client,
+    table: String,
+}
+
+impl DynamoInventory {
+    /// The store on `table` (from `INVENTORY_TABLE`).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn stock_key(sku: &Sku) -> AttributeValue {
+    s(format!("SKU#{sku}"))
+}
+
+fn reservation_key(order_id: &OrderId) -> AttributeValue {
+    s(format!("RESERVATION#{order_id}"))
+}
+
+/// A stable shard for `order_id` (FNV-1a), the same in every process.
+fn expiry_shard(order_id: &OrderId) -> String {
+    let hash = order_id
+        .as_str()
+        .bytes()
+        .fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+    format!("PENDING#{}", hash % EXPIRY_SHARDS)
+}
+
+fn reservation_item(reservation: &NewReservation) -> Item {
+    let lines = reservation
+        .lines
+        .iter()
+        .map(|line| {
+            AttributeValue::M(Item::from([
+                ("sku".to_owned(), s(line.sku.as_str())),
+                ("quantity".to_owned(), n(line.quantity.get())),
+            ]))
+        })
+        .collect();
+    Item::from([
+        ("pk".to_owned(), reservation_key(&reservation.order_id)),
+        ("orderId".to_owned(), s(reservation.order_id.as_str())),
+        ("lines".to_owned(), AttributeValue::L(lines)),
+        ("status".to_owned(), s(ReservationStatus::Pending.as_str())),
+        (
+            "expiresAt".to_owned(),
+            n(reservation.expires_at.timestamp()),
+        ),
+        ("createdAt".to_owned(), timestamp(reservation.created_at)),
+        (
+            "expiryShard".to_owned(),
+            s(expiry_shard(&reservation.order_id)),
+        ),
+    ])
+}
+
+fn parse_reservation(operation: &'static str, item: &Item) -> Result<Reservation, PortError> {
+    let reader = ItemReader::new(operation, item);
+    let status_name = reader.string("status")?;
+    let status = ReservationStatus::parse(status_name).ok_or_else(|| {
+        PortError::rejected(
+            operation,
+            format!("unknown reservation status {status_name:?}"),
+        )
+    })?;
+    let mut lines = Vec::new();
+    for value in reader.list("lines")? {
+        let AttributeValue::M(line) = value else {
+            return Err(PortError::rejected(
+                operation,
+                "a reservation line is not a map",
+            ));
+        };
+        let line = ItemReader::new(operation, line);
+        let quantity = Quantity::try_from(line.number::<u32>("quantity")?)
+            .map_err(|error| PortError::rejected(operation, error.to_string()))?;
+        lines.push(OrderLine {
+            sku: line.parsed("sku")?,
+            quantity,
+        });
+    }
+    Ok(Reservation {
+        order_id: reader.parsed("orderId")?,
+        lines: OrderLines::try_from(lines)
+            .map_err(|error| PortError::rejected(operation, error.to_string()))?,
+        status,
+        expires_at: reader.epoch_seconds("expiresAt")?,
+        created_at: reader.timestamp("createdAt")?,
+    })
+}
+
+fn stock_item(item: &StockItem) -> Item {
+    Item::from([
+        ("pk".to_owned(), stock_key(&item.sku)),
+        ("sku".to_owned(), s(item.sku.as_str())),
+        ("name".to_owned(), s(item.name.as_str())),
+        ("available".to_owned(), n(item.available)),
+        ("reserved".to_owned(), n(item.reserved)),
+        ("priceMinor".to_owned(), n(item.unit_price.amount_minor())),
+        (
+            "currency".to_owned(),
+            s(item.unit_price.currency().as_str()),
+        ),
+        ("catalog".to_owned(), s(CATALOG_PARTITION)),
+    ])
+}
+
+fn parse_stock_item(operation: &'static str, item: &Item) -> Result<StockItem, PortError> {
+    let reader = ItemReader::new(operation, item);
+    let unit_price = Money::new(reader.number("priceMinor")?, reader.parsed("currency")?)
+        .map_err(|error| PortError::rejected(operation, error.to_string()))?;
+    Ok(StockItem {
+        sku: reader.parsed("sku")?,
+        name: reader.string("name")?.to_owned(),
+        available: reader.number("available")?,
+        reserved: reader.number("reserved")?,
+        unit_price,
+    })
+}
+
+/// Moves `quantity` of `sku` between `available` and `reserved`; `take` reserves
+/// (conditional on the SKU existing with enough available), otherwise returns.
+fn stock_move(table: &str, line: &OrderLine, take: bool) -> Result<TransactWriteItem, PortError> {
+    let (expression, condition) = if take {
+        (
+            "SET available = available - :q, reserved = reserved + :q",
+            "attribute_exists(pk) AND available >= :q",
+        )
+    } else {
+        (
+            "SET available = available + :q, reserved = reserved - :q",
+            "attribute_exists(pk) AND reserved >= :q",
+        )
+    };
+    let update = Update::builder()
+        .table_name(table)
+        .key("pk", stock_key(&line.sku))
+        .update_expression(expression)
+        .condition_expression(condition)
+        .expression_attribute_values(":q", n(line.quantity.get()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|error| PortError::rejected("stock_move", error.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Moves a reservation out of `from` into the final `to`, restoring stock.
+fn finish_reservation(
+    table: &str,
+    order_id: &OrderId,
+    from: ReservationStatus,
+    to: ReservationStatus,
+    extra_condition: Option<(&str, DateTime<Utc>)>,
+) -> Result<TransactWriteItem, PortError> {
+    let mut condition = "#status = :from".to_owned();
+    let mut update = Update::builder()
+        .table_name(table)
+        .key("pk", reservation_key(order_id))
+        .update_expression("SET #status = :to REMOVE expiryShard")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":from", s(from.as_str()))
+        .expression_attribute_values(":to", s(to.as_str()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if let Some((clause, now)) = extra_condition {
+        condition.push_str(" AND ");
+        condition.push_str(clause);
+        update = update.expression_attribute_values(":now", n(now.timestamp()));
+    }
+    let update = update
+        .condition_expression(condition)
+        .build()
+        .map_err(|error| PortError::rejected("finish_reservation", error.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Whether a cancellation reason is a failed condition.
+fn condition_failed(reason: Option<&CancellationReason>) -> bool {
+    reason.and_then(CancellationReason::code) == Some("ConditionalCheckFailed")
+}
+
+/// The transient error for a cancelled transaction, if any reason is transient.
+fn transient_cancellation(
+    operation: &'static str,
+    reasons: &[CancellationReason],
+) -> Option<PortError> {
+    reasons
+        .iter()
+        .filter_map(CancellationReason::code)
+        .find(|code| TRANSIENT_CANCELLATION_CODES.contains(code))
+        .map(|code| PortError::unavailable(operation, format!("transaction cancelled: {code}")))
+}
+
+/// What a transaction that moves a reservation did.
+enum TransactionResult {
+    Committed,
+    /// Cancelled; the reasons, one per item in request order.
+    Cancelled(Vec<CancellationReason>),
+}
+
+impl DynamoInventory {
+    async fn transact(
+        &self,
+        operation: &'static str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<TransactionResult, PortError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(TransactionResult::Committed),
+            // Look at the service error in place: `into_service_error()` would
+            // turn a timeout into an "unhandled" error and lose that it is transient.
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let reasons = cancelled.cancellation_reasons().to_vec();
+                    match transient_cancellation(operation, &reasons) {
+                        Some(transient) => Err(transient),
+                        None => Ok(TransactionResult::Cancelled(reasons)),
+                    }
+                }
+                _ => Err(port_error(operation, error)),
+            },
+        }
+    }
+
+    async fn get_item(
+        &self,
+        operation: &'static str,
+        key: AttributeValue,
+    ) -> Result<Option<Item>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| port_error(operation, error))?;
+        Ok(output.item)
+    }
+
+    async fn read_reservation(
+        &self,
+        operation: &'static str,
+        order_id: &OrderId,
+    ) -> Result<Option<Reservation>, PortError> {
+        self.get_item(operation, reservation_key(order_id))
+            .await?
+            .map(|item| parse_reservation(operation, &item))
+            .transpose()
+    }
+
+    /// The reservation from a failed condition's old item, or read afresh
+    /// when the service did not return it.
+    async fn reservation_after_failed_condition(
+        &self,
+        operation: &'static str,
+        order_id: &OrderId,
+        old_item: Option<&Item>,
+    ) -> Result<Option<Reservation>, PortError> {
+        match old_item {
+            Some(item) => parse_reservation(operation, item).map(Some),
+            None => self.read_reservation(operation, order_id).await,
+        }
+    }
+
+    /// Returns every line of `reservation` to stock and moves it `from` → `to`,
+    /// all in one transaction. `Ok(false)` when the reservation's condition
+    /// failed (it moved meanwhile); nothing was written then.
+    async fn return_stock(
+        &self,
+        operation: &'static str,
+        reservation: &Reservation,
+        to: ReservationStatus,
+        extra_condition: Option<(&str, DateTime<Utc>)>,
+    ) -> Result<bool, PortError> {
+        let mut items = vec![finish_reservation(
+            &self.table,
+            &reservation.order_id,
+            reservation.status,
+            to,
+            extra_condition,
+        )?];
+        for line in reservation.lines.iter() {
+            items.push(stock_move(&self.table, line, false)?);
+        }
+        match self.transact(operation, items).await? {
+            TransactionResult::Committed => Ok(true),
+            TransactionResult::Cancelled(reasons) if condition_failed(reasons.first()) => Ok(false),
+            TransactionResult::Cancelled(reasons) => Err(PortError::rejected(
+                operation,
+                format!(
+                    "stock of order {} cannot be returned: {}",
+                    reservation.order_id,
+                    describe_reasons(&reasons)
+                ),
+            )),
+        }
+    }
+}
+
+fn describe_reasons(reasons: &[CancellationReason]) -> String {
+    reasons
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ReservationStore for DynamoInventory {
+    async fn reserve(&self, reservation: &NewReservation) -> Result<ReserveOutcome, PortError> {
+        const OPERATION: &str = "reserve";
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(reservation_item(reservation)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|error| PortError::rejected(OPERATION, error.to_string()))?;
+        // The reservation is item 0, the stock lines follow in request order.
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for line in reservation.lines.iter() {
+            items.push(stock_move(&self.table, line, true)?);
+        }
+        let reasons = match self.transact(OPERATION, items).await? {
+            TransactionResult::Committed => {
+                return Ok(ReserveOutcome::Reserved(Reservation {
+                    order_id: reservation.order_id.clone(),
+                    lines: reservation.lines.clone(),
+                    status: ReservationStatus::Pending,
+                    expires_at: reservation.expires_at,
+                    created_at: reservation.created_at,
+                }));
+            }
+            TransactionResult::Cancelled(reasons) => reasons,
+        };
+        if condition_failed(reasons.first()) {
+            let old = reasons.first().and_then(CancellationReason::item);
+            return match self
+                .reservation_after_failed_condition(OPERATION, &reservation.order_id, old)
+                .await?
+            {
+                Some(existing) => Ok(ReserveOutcome::AlreadyReserved(existing)),
+                None => Err(PortError::unavailable(
+                    OPERATION,
+                    "the reservation existed during the transaction and is gone now",
+                )),
+            };
+        }
+        for (line, reason) in reservation.lines.iter().zip(reasons.iter().skip(1)) {
+            if !condition_failed(Some(reason)) {
+                continue;
+            }
+            let exists = match reason.item() {
+                Some(_) => true,
+                None => self
+                    .get_item(OPERATION, stock_key(&line.sku))
+                    .await?
+                    .is_some(),
+            };
+            let sku = line.sku.clone();
+            return Ok(if exists {
+                ReserveOutcome::InsufficientStock { sku }
+            } else {
+                ReserveOutcome::UnknownSku { sku }
+            });
+        }
+        Err(PortError::rejected(
+            OPERATION,
+            format!("transaction cancelled: {}", describe_reasons(&reasons)),
+        ))
+    }
+
+    async fn get_reservation(&self, order_id: &OrderId) -> Result<Option<Reservation>, PortError> {
+        self.read_reservation("get_reservation", order_id).await
+    }
+
+    async fn confirm_reservation(
+        &self,
+        order_id: &OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<ConfirmOutcome, PortError> {
+        const OPERATION: &str = "confirm_reservation";
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", reservation_key(order_id))
+            .update_expression("SET #status = :confirmed REMOVE expiryShard")
+            .condition_expression("#status = :pending AND expiresAt > :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":confirmed", s(ReservationStatus::Confirmed.as_str()))
+            .expression_attribute_values(":pending", s(ReservationStatus::Pending.as_str()))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values(ReturnValue::None)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(_) => return Ok(ConfirmOutcome::Confirmed),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item.clone()
+                }
+                _ => return Err(port_error(OPERATION, error)),
+            },
+        };
+        let found = self
+            .reservation_after_failed_condition(OPERATION, order_id, old.as_ref())
+            .await?;
+        Ok(match found.map(|reservation| reservation.status) {
+            Some(ReservationStatus::Confirmed) => ConfirmOutcome::AlreadyConfirmed,
+            status => ConfirmOutcome::NotConfirmable { status },
+        })
+    }
+
+    async fn release_reservation(
+        &self,
+        order_id: &OrderId,
+        _now: DateTime<Utc>,
+    ) -> Result<ReleaseOutcome, PortError> {
+        const OPERATION: &str = "release_reservation";
+        for _ in 0..RELEASE_ATTEMPTS {
+            let Some(reservation) = self.read_reservation(OPERATION, order_id).await? else {
+                return Ok(ReleaseOutcome::NothingToRelease);
+            };
+            match reservation.status {
+                ReservationStatus::Released => return Ok(ReleaseOutcome::AlreadyReleased),
+                ReservationStatus::Expired => return Ok(ReleaseOutcome::NothingToRelease),
+                ReservationStatus::Pending | ReservationStatus::Confirmed => {
+                    if self
+                        .return_stock(OPERATION, &reservation, ReservationStatus::Released, None)
+                        .await?
+                    {
+                        return Ok(ReleaseOutcome::Released);
+                    }
+                    // It moved between the read and the transaction: look again.
+                }
+            }
+        }
+        Err(PortError::unavailable(
+            OPERATION,
+            format!("reservation of {order_id} kept changing during release"),
+        ))
+    }
+}
+
+impl ReservationExpiry for DynamoInventory {
+    async fn find_expired_reservations(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, PortError> {
+        const OPERATION: &str = "find_expired_reservations";
+        let page_size = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let mut due: Vec<(i64, OrderId)> = Vec::new();
+        for shard in 0..EXPIRY_SHARDS {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_EXPIRY_INDEX)
+                .key_condition_expression("expiryShard = :shard AND expiresAt <= :now")
+                .expression_attribute_values(":shard", s(format!("PENDING#{shard}")))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .scan_index_forward(true)
+                .limit(page_size)
+                .send()
+                .await
+                .map_err(|error| port_error(OPERATION, error))?;
+            for item in output.items() {
+                let reader = ItemReader::new(OPERATION, item);
+                due.push((reader.number("expiresAt")?, reader.parsed("orderId")?));
+            }
+        }
+        due.sort_by(|left, right| {
+            left.0
+                .cmp(&right.0)
+                .then_with(|| left.1.as_str().cmp(right.1.as_str()))
+        });
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|(_, order_id)| order_id)
+            .collect())
+    }
+
+    async fn expire_reservation(
+        &self,
+        order_id: &OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<ExpireOutcome, PortError> {
+        const OPERATION: &str = "expire_reservation";
+        let Some(reservation) = self.read_reservation(OPERATION, order_id).await? else {
+            return Ok(ExpireOutcome::NotExpirable { status: None });
+        };
+        if reservation.status != ReservationStatus::Pending || reservation.expires_at > now {
+            return Ok(ExpireOutcome::NotExpirable {
+                status: Some(reservation.status),
+            });
+        }
+        let expired = self
+            .return_stock(
+                OPERATION,
+                &reservation,
+                ReservationStatus::Expired,
+                Some(("expiresAt <= :now", now)),
+            )
+            .await?;
+        if expired {
+            return Ok(ExpireOutcome::Expired);
+        }
+        // Confirmed or released between the read and the transaction.
+        let status = self
+            .read_reservation(OPERATION, order_id)
+            .await?
+            .map(|reservation| reservation.status);
+        Ok(ExpireOutcome::NotExpirable { status })
+    }
+}
+
+impl Catalog for DynamoInventory {
+    async fn stock_items(&self, skus: &[Sku]) -> Result<Vec<StockItem>, PortError> {
+        const OPERATION: &str = "stock_items";
+        if skus.len() > BATCH_GET_LIMIT {
+            return Err(PortError::rejected(
+                OPERATION,
+                format!(
+                    "at most {BATCH_GET_LIMIT} SKUs per call, got {}",
+                    skus.len()
+                ),
+            ));
+        }
+        let mut unique: Vec<&Sku> = Vec::new();
+        for sku in skus {
+            if !unique.contains(&sku) {
+                unique.push(sku);
+            }
+        }
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Item> = unique
+            .iter()
+            .map(|sku| Item::from([("pk".to_owned(), stock_key(sku))]))
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|error| PortError::rejected(OPERATION, error.to_string()))?,
+        );
+        let mut found: Vec<StockItem> = Vec::new();
+        for _ in 0..BATCH_GET_ATTEMPTS {
+            let Some(request) = pending.take() else {
+                break;
+            };
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|error| port_error(OPERATION, error))?;
+            for item in output
+                .responses()
+                .and_then(|tables| tables.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                found.push(parse_stock_item(OPERATION, item)?);
+            }
+            pending = output
+                .unprocessed_keys()
+                .and_then(|tables| tables.get(&self.table))
+                .filter(|keys| !keys.keys().is_empty())
+                .cloned();
+        }
+        if pending.is_some() {
+            return Err(PortError::unavailable(
+                OPERATION,
+                "keys left unprocessed after retries",
+            ));
+        }
+        Ok(skus
+            .iter()
+            .filter_map(|sku| found.iter().find(|item| &item.sku == sku).cloned())
+            .collect())
+    }
+
+    async fn catalog_page(
+        &self,
+        after: Option<&Sku>,
+        limit: usize,
+    ) -> Result<CatalogPage, PortError> {
+        const OPERATION: &str = "catalog_page";
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CATALOG_INDEX)
+            // `catalog` is a DynamoDB reserved word.
+            .expression_attribute_names("#catalog", "catalog")
+            .expression_attribute_values(":catalog", s(CATALOG_PARTITION))
+            .limit(i32::try_from(limit.clamp(1, BATCH_GET_LIMIT)).unwrap_or(1));
+        query = match after {
+            Some(sku) => query
+                .key_condition_expression("#catalog = :catalog AND pk > :after")
+                .expression_attribute_values(":after", stock_key(sku)),
+            None => query.key_condition_expression("#catalog = :catalog"),
+        };
+        let output = query
+            .send()
+            .await
+            .map_err(|error| port_error(OPERATION, error))?;
+        let mut skus = Vec::new();
+        for item in output.items() {
+            let key = ItemReader::new(OPERATION, item).string("pk")?;
+            let sku = key
+                .strip_prefix("SKU#")
+                .and_then(|sku| sku.parse::<Sku>().ok())
+                .ok_or_else(|| PortError::rejected(OPERATION, format!("bad stock key {key:?}")))?;
+            skus.push(sku);
+        }
+        let items = self.stock_items(&skus).await?;
+        let next_after = match output.last_evaluated_key() {
+            Some(_) => skus.last().cloned(),
+            None => None,
+        };
+        Ok(CatalogPage { items, next_after })
+    }
+
+    async fn put_stock_item(&self, item: &StockItem) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(stock_item(item)))
+            .send()
+            .await
+            .map_err(|error| port_error("put_stock_item", error))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! The Step Functions task reporter (aws-sdk-sfn) behind the domain's
+//! [`TaskReporter`]: SendTaskSuccess / SendTaskFailure for `.waitForTaskToken`.
+//!
+//! A token Step Functions no longer accepts (`TaskTimedOut`,
+//! `TaskDoesNotExist`, `InvalidToken`) is a fact about the task, not a
+//! transient failure: it maps to [`PortError::Rejected`] so the caller does
+//! not retry forever. Throttling, 5xx and network failures are transient.
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
+use saga_domain::ports::TaskReporter;
+use saga_domain::{PortError, TaskToken};
+
+/// Step Functions error codes that say the token is no longer usable.
+const DEAD_TOKEN_CODES: &[&str] = &["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
+
+/// Reports task outcomes to the Step Functions endpoint of `client`.
+#[derive(Debug, Clone)]
+pub struct StepFunctionsTaskReporter {
+    client: Client,
+}
+
+impl StepFunctionsTaskReporter {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn task_error<E>(operation: &'static str, error: SdkError<E>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(service) = error.as_service_error()
+        && let Some(code) = service
+            .code()
+            .filter(|code| DEAD_TOKEN_CODES.contains(code))
+    {
+        let message = service.message().unwrap_or_default();
+        return PortError::rejected(operation, format!("{code}: {message}"));
+    }
+    crate::sdk_errors::port_error(operation, error)
+}
+
+impl TaskReporter for StepFunctionsTaskReporter {
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        output: &serde_json::Value,
+    ) -> Result<(), PortError> {
+        self.client
+            .send_task_success()
+            .task_token(token.as_str())
+            .output(output.to_string())
+            .send()
+            .await
+            .map_err(|error| task_error("send_task_success", error))?;
+        Ok(())
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .send_task_failure()
+            .task_token(token.as_str())
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map_err(|error| task_error("send_task_failure", error))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! DynamoPayments and DynamoShipments against DynamoDB Local: the domain's
+//! contract suites, each case on fresh tables.
+
+use saga_aws::tables::{ServiceTable, create_table};
+use saga_aws::{DynamoPayments, DynamoShipments};
+use saga_domain::contract;
+
+use crate::support;
+
+async fn fresh_table(table: ServiceTable) -> (aws_sdk_dynamodb::Client, String) {
+    let client = support::dynamodb_client().await;
+    let name = support::unique_name(&format!("{table:?}"));
+    create_table(&client, table, &name).await.unwrap();
+    (client, name)
+}
+
+#[tokio::test]
+async fn dynamo_payments_meet_the_payments_contract() {
+    contract::payments::run_all(|| async {
+        let (client, name) = fresh_table(ServiceTable::Payments).await;
+        DynamoPayments::new(client, name)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dynamo_shipments_meet_the_shipments_contract() {
+    contract::shipments::run_all(|| async {
+        let (client, name) = fresh_table(ServiceTable::Shipments).await;
+        DynamoShipments::new(client, name)
+    })
+    .await;
+}
