@@ -10,13 +10,12 @@
 //! its own module.
 
 mod emulators;
+mod iac;
 mod install;
 mod libtest;
 mod process_group;
 mod test_command;
 mod tiers;
-// IAC TIER (1 of 2): add `mod iac;` here once `xtask/src/iac.rs` exists; the
-// second place is the `iac` entry in `tiers::TIERS`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::emulators::{self, Emulator, RunningEmulator};
+use crate::iac;
 use crate::libtest::TestCounts;
 use crate::process_group::{self, GroupChild};
 use crate::tiers::{self, Check, Tier, TierRun};
@@ -24,7 +25,7 @@ use crate::tiers::{self, Check, Tier, TierRun};
 pub struct TestOptions {
     /// Tier names to run; empty means every tier.
     pub tiers: Vec<String>,
-    /// Lets the IaC tier run `sam build` (wired with that tier).
+    /// Lets the IaC tier run `sam build` as well.
     pub sam_build: bool,
 }
 
@@ -113,7 +114,7 @@ pub fn run(root: &Path, options: &TestOptions) -> Result<ExitCode> {
 fn unit_of(tier: &Tier) -> Unit {
     match tier.run {
         TierRun::CargoTests(_) => Unit::Tests,
-        TierRun::CargoChecks(_) => Unit::Checks,
+        TierRun::CargoChecks(_) | TierRun::Iac => Unit::Checks,
     }
 }
 
@@ -134,7 +135,7 @@ fn run_tier(
     root: &Path,
     tier: &Tier,
     running: &[RunningEmulator],
-    _options: &TestOptions,
+    options: &TestOptions,
 ) -> Result<TierOutcome> {
     let mut environment: Vec<(String, String)> = Vec::new();
     if !tier.emulators.is_empty() {
@@ -156,6 +157,7 @@ fn run_tier(
     match tier.run {
         TierRun::CargoTests(args) => run_cargo_tests(root, args, &environment),
         TierRun::CargoChecks(checks) => run_cargo_checks(root, checks),
+        TierRun::Iac => run_iac_checks(root, options.sam_build),
     }
 }
 
@@ -247,6 +249,23 @@ fn run_cargo_checks(root: &Path, checks: &[Check]) -> Result<TierOutcome> {
         failed,
         problem: (!failed_checks.is_empty())
             .then(|| format!("failed: {}", failed_checks.join(", "))),
+    })
+}
+
+/// Runs the infrastructure checks; a check with findings fails the tier.
+fn run_iac_checks(root: &Path, sam_build: bool) -> Result<TierOutcome> {
+    let report = iac::run(root, sam_build)?;
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|check| !check.passed)
+        .map(|check| format!("{} ({} findings)", check.name, check.findings))
+        .collect();
+    Ok(TierOutcome {
+        unit: Unit::Checks,
+        passed: (report.checks.len() - failed.len()) as u64,
+        failed: failed.len() as u64,
+        problem: (!report.passed()).then(|| format!("failed: {}", failed.join(", "))),
     })
 }
 

@@ -30,6 +30,9 @@ pub enum TierRun {
     CargoTests(&'static [&'static str]),
     /// Cargo commands that each pass or fail as a whole, one check each.
     CargoChecks(&'static [Check]),
+    /// The infrastructure checks of `iac::run` (template, state machine
+    /// definition, and `sam build` with `--sam-build`), one check each.
+    Iac,
 }
 
 /// A named cargo command that passes when it exits successfully.
@@ -96,11 +99,13 @@ pub const TIERS: &[Tier] = &[
             "sqs",
         ]),
     },
-    // IAC TIER (2 of 2): once `xtask/src/iac.rs` exists, add
-    // `Tier { name: "iac", emulators: &[], run: TierRun::Iac, .. }` here, a
-    // `TierRun::Iac` variant, and a match arm in `test_command::run_tier` that
-    // calls `iac::run(root, options.sam_build)` and turns the report's checks
-    // into passed/failed counts (a check fails the tier when it did not pass).
+    Tier {
+        name: "iac",
+        about: "SAM template and state machine lint (sam validate, cfn-lint, checkov, \
+                asl-validator); `sam build` too with --sam-build",
+        emulators: &[],
+        run: TierRun::Iac,
+    },
 ];
 
 /// The tiers named in `names`, in table order; all tiers when `names` is empty.
@@ -143,7 +148,7 @@ mod tests {
     #[test]
     fn selects_in_table_order_whatever_the_argument_order() {
         let cases: &[(&[&str], &[&str])] = &[
-            (&[], &["lint", "unit", "dynamodb", "sqs"]),
+            (&[], &["lint", "unit", "dynamodb", "sqs", "iac"]),
             (&["unit"], &["unit"]),
             (&["sqs", "unit"], &["unit", "sqs"]),
             (&["unit", "unit"], &["unit"]),

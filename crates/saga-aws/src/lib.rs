@@ -4,7 +4,7 @@
 //! - [`DynamoInventory`]: reservations, their expiry and the catalog
 //!   (Inventory table);
 //! - [`DynamoPayments`], [`DynamoShipments`]: the Payments and Shipments tables;
-//! - [`StepFunctionsTaskReporter`]: SendTaskSuccess / SendTaskFailure;
+//! - [`SfnTaskReporter`]: SendTaskSuccess / SendTaskFailure;
 //! - [`tables`]: the key schema of every service table and a helper that
 //!   creates a table from it (tests; deployed tables come from the template).
 //!
@@ -25,4 +25,4 @@ mod task_reporter;
 pub use inventory::DynamoInventory;
 pub use payments::DynamoPayments;
 pub use shipments::DynamoShipments;
-pub use task_reporter::StepFunctionsTaskReporter;
+pub use task_reporter::SfnTaskReporter;

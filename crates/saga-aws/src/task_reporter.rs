@@ -16,11 +16,11 @@ const DEAD_TOKEN_CODES: &[&str] = &["TaskTimedOut", "TaskDoesNotExist", "Invalid
 
 /// Reports task outcomes to the Step Functions endpoint of `client`.
 #[derive(Debug, Clone)]
-pub struct StepFunctionsTaskReporter {
+pub struct SfnTaskReporter {
     client: Client,
 }
 
-impl StepFunctionsTaskReporter {
+impl SfnTaskReporter {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
@@ -41,7 +41,7 @@ where
     crate::sdk_errors::port_error(operation, error)
 }
 
-impl TaskReporter for StepFunctionsTaskReporter {
+impl TaskReporter for SfnTaskReporter {
     async fn send_task_success(
         &self,
         token: &TaskToken,
