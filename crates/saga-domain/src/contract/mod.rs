@@ -14,6 +14,7 @@
 //! test assertion. All instants are whole seconds, as the tables store them.
 
 pub mod inventory;
+pub mod orders;
 pub mod payments;
 pub mod shipments;
 

@@ -10,7 +10,9 @@
 //! an unavailable service would.
 
 mod clock;
+mod executions;
 mod inventory;
+mod orders;
 mod payments;
 mod shipments;
 mod tasks;
@@ -21,7 +23,9 @@ use std::sync::{Mutex, MutexGuard};
 use crate::error::PortError;
 
 pub use clock::ManualClock;
+pub use executions::{RecordingExecutions, StartCall};
 pub use inventory::InMemoryInventory;
+pub use orders::InMemoryOrders;
 pub use payments::InMemoryPayments;
 pub use shipments::InMemoryShipments;
 pub use tasks::{RecordingTaskReporter, TaskReport};

@@ -17,15 +17,22 @@
 //! generic code that runs on a multi-threaded runtime.
 
 mod clock;
+mod executions;
 mod inventory;
+mod orders;
 mod payments;
 mod shipping;
 mod tasks;
 
 pub use clock::{Clock, SystemClock, whole_seconds};
+pub use executions::{ExecutionStarter, StartOutcome};
 pub use inventory::{
     Catalog, CatalogPage, ConfirmOutcome, ExpireOutcome, NewReservation, ReleaseOutcome,
     Reservation, ReservationExpiry, ReservationStatus, ReservationStore, ReserveOutcome, StockItem,
+};
+pub use orders::{
+    CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
+    PLACE_ORDER_STEP, PricedLine, ShipmentRef, TimelineEntry, order_timestamp,
 };
 pub use payments::{
     ChargeOutcome, ChargeRequest, Payment, PaymentIntent, PaymentProvider, PaymentStatus,
