@@ -85,19 +85,47 @@ const OPERATORS: &[(&str, Family, Relation)] = &[
     ("StringEquals", Family::String, Relation::Equals),
     ("StringLessThan", Family::String, Relation::LessThan),
     ("StringGreaterThan", Family::String, Relation::GreaterThan),
-    ("StringLessThanEquals", Family::String, Relation::LessThanEquals),
-    ("StringGreaterThanEquals", Family::String, Relation::GreaterThanEquals),
+    (
+        "StringLessThanEquals",
+        Family::String,
+        Relation::LessThanEquals,
+    ),
+    (
+        "StringGreaterThanEquals",
+        Family::String,
+        Relation::GreaterThanEquals,
+    ),
     ("NumericEquals", Family::Numeric, Relation::Equals),
     ("NumericLessThan", Family::Numeric, Relation::LessThan),
     ("NumericGreaterThan", Family::Numeric, Relation::GreaterThan),
-    ("NumericLessThanEquals", Family::Numeric, Relation::LessThanEquals),
-    ("NumericGreaterThanEquals", Family::Numeric, Relation::GreaterThanEquals),
+    (
+        "NumericLessThanEquals",
+        Family::Numeric,
+        Relation::LessThanEquals,
+    ),
+    (
+        "NumericGreaterThanEquals",
+        Family::Numeric,
+        Relation::GreaterThanEquals,
+    ),
     ("BooleanEquals", Family::Boolean, Relation::Equals),
     ("TimestampEquals", Family::Timestamp, Relation::Equals),
     ("TimestampLessThan", Family::Timestamp, Relation::LessThan),
-    ("TimestampGreaterThan", Family::Timestamp, Relation::GreaterThan),
-    ("TimestampLessThanEquals", Family::Timestamp, Relation::LessThanEquals),
-    ("TimestampGreaterThanEquals", Family::Timestamp, Relation::GreaterThanEquals),
+    (
+        "TimestampGreaterThan",
+        Family::Timestamp,
+        Relation::GreaterThan,
+    ),
+    (
+        "TimestampLessThanEquals",
+        Family::Timestamp,
+        Relation::LessThanEquals,
+    ),
+    (
+        "TimestampGreaterThanEquals",
+        Family::Timestamp,
+        Relation::GreaterThanEquals,
+    ),
 ];
 
 const TYPE_TESTS: &[&str] = &[
@@ -120,7 +148,9 @@ impl ChoiceRule {
             .ok_or("'Next' must be a string")?
             .to_owned();
         if object.contains_key("Condition") {
-            return Err("'Condition' is JSONata; this interpreter supports JSONPath rules only".into());
+            return Err(
+                "'Condition' is JSONata; this interpreter supports JSONPath rules only".into(),
+            );
         }
         let assign = match object.get("Assign") {
             Some(a) if a.is_object() => Some(Template::compile(a)?),
@@ -145,15 +175,20 @@ impl Condition {
         let allowed_extra = |k: &str| k == "Next" || k == "Comment" || k == "Assign";
         if let Some(list) = object.get("And").or_else(|| object.get("Or")) {
             let is_and = object.contains_key("And");
-            let items = list
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| format!("'{}' must be a non-empty array", if is_and { "And" } else { "Or" }))?;
+            let items = list.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                format!(
+                    "'{}' must be a non-empty array",
+                    if is_and { "And" } else { "Or" }
+                )
+            })?;
             let parsed = items
                 .iter()
                 .map(|v| Condition::parse(v, false))
                 .collect::<Result<Vec<_>, _>>()?;
-            if let Some(k) = object.keys().find(|k| !allowed_extra(k) && *k != "And" && *k != "Or") {
+            if let Some(k) = object
+                .keys()
+                .find(|k| !allowed_extra(k) && *k != "And" && *k != "Or")
+            {
                 return Err(format!("unexpected field '{k}' beside And/Or"));
             }
             return Ok(if is_and {
@@ -231,14 +266,18 @@ fn parse_test(key: &str, operand: &Value) -> Result<Test, String> {
         return Err(format!("unknown choice operator '{key}'"));
     };
     let operand = if is_path {
-        let text = operand.as_str().ok_or_else(|| format!("'{key}' must be a path string"))?;
+        let text = operand
+            .as_str()
+            .ok_or_else(|| format!("'{key}' must be a path string"))?;
         Operand::Path(JsonPath::parse(text).map_err(|e| format!("'{key}': {e}"))?)
     } else {
         let ok = match family {
             Family::String => operand.is_string(),
             Family::Numeric => operand.is_number(),
             Family::Boolean => operand.is_boolean(),
-            Family::Timestamp => operand.as_str().is_some_and(|s| parse_timestamp(s).is_some()),
+            Family::Timestamp => operand
+                .as_str()
+                .is_some_and(|s| parse_timestamp(s).is_some()),
         };
         if !ok {
             return Err(format!("'{key}' has a value of the wrong type: {operand}"));
@@ -255,9 +294,9 @@ fn evaluate_test(test: &Test, value: Option<&Value>, scope: &Scope<'_>) -> bool 
         Test::IsNumeric(flag) => value.is_some_and(|v| v.is_number() == *flag),
         Test::IsString(flag) => value.is_some_and(|v| v.is_string() == *flag),
         Test::IsBoolean(flag) => value.is_some_and(|v| v.is_boolean() == *flag),
-        Test::IsTimestamp(flag) => value.is_some_and(|v| {
-            v.as_str().is_some_and(|s| parse_timestamp(s).is_some()) == *flag
-        }),
+        Test::IsTimestamp(flag) => {
+            value.is_some_and(|v| v.as_str().is_some_and(|s| parse_timestamp(s).is_some()) == *flag)
+        }
         Test::Matches(pattern) => value
             .and_then(Value::as_str)
             .is_some_and(|s| string_matches(s, pattern)),
@@ -400,15 +439,30 @@ mod tests {
         let cases = [
             (json!({"Variable": "$.s", "StringEquals": "abc"}), true),
             (json!({"Variable": "$.s", "StringLessThan": "abd"}), true),
-            (json!({"Variable": "$.s", "StringGreaterThanEquals": "abc"}), true),
+            (
+                json!({"Variable": "$.s", "StringGreaterThanEquals": "abc"}),
+                true,
+            ),
             (json!({"Variable": "$.n", "StringEquals": "5"}), false),
             (json!({"Variable": "$.n", "NumericEquals": 5.0}), true),
             (json!({"Variable": "$.f", "NumericLessThan": 3}), true),
-            (json!({"Variable": "$.n", "NumericEqualsPath": "$.other"}), true),
-            (json!({"Variable": "$.n", "NumericEqualsPath": "$.missing"}), false),
+            (
+                json!({"Variable": "$.n", "NumericEqualsPath": "$.other"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.n", "NumericEqualsPath": "$.missing"}),
+                false,
+            ),
             (json!({"Variable": "$.b", "BooleanEquals": true}), true),
-            (json!({"Variable": "$.t", "TimestampGreaterThan": "2016-03-14T00:59:00Z"}), true),
-            (json!({"Variable": "$.t2", "TimestampLessThan": "2016-03-14T01:59:00Z"}), true),
+            (
+                json!({"Variable": "$.t", "TimestampGreaterThan": "2016-03-14T00:59:00Z"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.t2", "TimestampLessThan": "2016-03-14T01:59:00Z"}),
+                true,
+            ),
             (json!({"Variable": "$.s", "StringMatches": "a*c"}), true),
             (json!({"Variable": "$.s", "StringMatches": "a\\*c"}), false),
             (json!({"Variable": "$.z", "IsNull": true}), true),
@@ -416,9 +470,18 @@ mod tests {
             (json!({"Variable": "$.missing", "IsNull": false}), false),
             (json!({"Variable": "$.t", "IsTimestamp": true}), true),
             (json!({"Variable": "$.s", "IsString": true}), true),
-            (json!({"Not": {"Variable": "$.b", "IsBoolean": true}}), false),
-            (json!({"And": [{"Variable": "$.n", "IsNumeric": true}, {"Variable": "$.n", "NumericGreaterThan": 4}]}), true),
-            (json!({"Or": [{"Variable": "$.n", "NumericGreaterThan": 9}, {"Variable": "$.s", "StringEquals": "x"}]}), false),
+            (
+                json!({"Not": {"Variable": "$.b", "IsBoolean": true}}),
+                false,
+            ),
+            (
+                json!({"And": [{"Variable": "$.n", "IsNumeric": true}, {"Variable": "$.n", "NumericGreaterThan": 4}]}),
+                true,
+            ),
+            (
+                json!({"Or": [{"Variable": "$.n", "NumericGreaterThan": 9}, {"Variable": "$.s", "StringEquals": "x"}]}),
+                false,
+            ),
         ];
         for (rule, expected) in cases {
             assert_eq!(holds(rule.clone(), data.clone()), expected, "{rule}");

@@ -61,7 +61,8 @@ impl VirtualClock {
 
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        let elapsed = chrono::Duration::from_std(self.elapsed()).unwrap_or(chrono::Duration::zero());
+        let elapsed =
+            chrono::Duration::from_std(self.elapsed()).unwrap_or(chrono::Duration::zero());
         self.epoch + elapsed
     }
 
@@ -76,7 +77,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn virtual_time_advances_without_waiting() {
-        let epoch = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let epoch = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let clock = VirtualClock::starting_at(epoch);
         let wall = std::time::Instant::now();
         clock.sleep(Duration::from_secs(3600)).await;

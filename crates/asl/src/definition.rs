@@ -341,7 +341,11 @@ impl Definition {
             Some(v) => match v.as_u64().filter(|s| *s > 0) {
                 Some(s) => Some(s),
                 None => {
-                    problems.push(problem(SCHEMA, "/TimeoutSeconds", "must be a positive integer"));
+                    problems.push(problem(
+                        SCHEMA,
+                        "/TimeoutSeconds",
+                        "must be a positive integer",
+                    ));
                     None
                 }
             },
@@ -369,7 +373,13 @@ impl Definition {
 /// not resolved because the rest of the machine is not there.
 pub fn parse_single_state(name: &str, document: &Value) -> Result<Arc<State>, DefinitionError> {
     let mut problems = Vec::new();
-    let state = parse_state(name, document, &format!("/States/{name}"), &mut problems, false);
+    let state = parse_state(
+        name,
+        document,
+        &format!("/States/{name}"),
+        &mut problems,
+        false,
+    );
     match state {
         Some(state) if problems.is_empty() => Ok(Arc::new(state)),
         _ => Err(DefinitionError { problems }),
@@ -379,7 +389,11 @@ pub fn parse_single_state(name: &str, document: &Value) -> Result<Arc<State>, De
 fn problem(code: &'static str, location: &str, message: &str) -> Problem {
     Problem {
         code,
-        location: if location.is_empty() { "/".into() } else { location.into() },
+        location: if location.is_empty() {
+            "/".into()
+        } else {
+            location.into()
+        },
         message: message.into(),
     }
 }
@@ -388,7 +402,12 @@ fn is_jsonata(value: Option<&Value>) -> bool {
     value.and_then(Value::as_str) == Some("JSONata")
 }
 
-fn parse_machine(document: &Value, at: &str, problems: &mut Vec<Problem>, top: bool) -> Option<StateMachine> {
+fn parse_machine(
+    document: &Value,
+    at: &str,
+    problems: &mut Vec<Problem>,
+    top: bool,
+) -> Option<StateMachine> {
     let Some(object) = document.as_object() else {
         problems.push(problem(SCHEMA, at, "a state machine must be a JSON object"));
         return None;
@@ -402,9 +421,22 @@ fn parse_machine(document: &Value, at: &str, problems: &mut Vec<Problem>, top: b
         return None;
     }
     let allowed: &[&str] = if top {
-        &["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"]
+        &[
+            "StartAt",
+            "States",
+            "Comment",
+            "Version",
+            "TimeoutSeconds",
+            "QueryLanguage",
+        ]
     } else {
-        &["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"]
+        &[
+            "StartAt",
+            "States",
+            "Comment",
+            "ProcessorConfig",
+            "QueryLanguage",
+        ]
     };
     for key in object.keys() {
         if !allowed.contains(&key.as_str()) {
@@ -418,7 +450,11 @@ fn parse_machine(document: &Value, at: &str, problems: &mut Vec<Problem>, top: b
     let start_at = match object.get("StartAt") {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            problems.push(problem(SCHEMA, &format!("{at}/StartAt"), "'StartAt' must be a string"));
+            problems.push(problem(
+                SCHEMA,
+                &format!("{at}/StartAt"),
+                "'StartAt' must be a string",
+            ));
             None
         }
         None => {
@@ -431,7 +467,11 @@ fn parse_machine(document: &Value, at: &str, problems: &mut Vec<Problem>, top: b
         return None;
     };
     let Some(states_object) = states_value.as_object().filter(|o| !o.is_empty()) else {
-        problems.push(problem(SCHEMA, &format!("{at}/States"), "'States' must be a non-empty object"));
+        problems.push(problem(
+            SCHEMA,
+            &format!("{at}/States"),
+            "'States' must be a non-empty object",
+        ));
         return None;
     };
     let mut states = HashMap::new();
@@ -443,7 +483,9 @@ fn parse_machine(document: &Value, at: &str, problems: &mut Vec<Problem>, top: b
                 "a state name must be 1 to 80 characters",
             ));
         }
-        if let Some(state) = parse_state(name, value, &format!("{at}/States/{name}"), problems, true) {
+        if let Some(state) =
+            parse_state(name, value, &format!("{at}/States/{name}"), problems, true)
+        {
             states.insert(name.clone(), Arc::new(state));
         }
     }
@@ -525,7 +567,16 @@ const COMMON_FIELDS: &[&str] = &["Type", "Comment", "QueryLanguage"];
 
 fn allowed_fields(kind: &str) -> &'static [&'static str] {
     match kind {
-        "Pass" => &["Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "Result", "Assign"],
+        "Pass" => &[
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "Parameters",
+            "ResultPath",
+            "Result",
+            "Assign",
+        ],
         "Task" => &[
             "Next",
             "End",
@@ -692,11 +743,23 @@ impl Fields<'_> {
         self.template(field)
     }
 
-    fn number_source(&mut self, field: &str, check: fn(&Value) -> bool, rule: &str) -> Option<NumberSource> {
+    fn number_source(
+        &mut self,
+        field: &str,
+        check: fn(&Value) -> bool,
+        rule: &str,
+    ) -> Option<NumberSource> {
         let path_field = format!("{field}Path");
-        match (self.object.get(field), self.object.contains_key(&path_field)) {
+        match (
+            self.object.get(field),
+            self.object.contains_key(&path_field),
+        ) {
             (Some(_), true) => {
-                self.report(SCHEMA, field, &format!("'{field}' and '{path_field}' are mutually exclusive"));
+                self.report(
+                    SCHEMA,
+                    field,
+                    &format!("'{field}' and '{path_field}' are mutually exclusive"),
+                );
                 None
             }
             (Some(v), false) => {
@@ -713,7 +776,13 @@ impl Fields<'_> {
     }
 }
 
-fn parse_state(name: &str, value: &Value, at: &str, problems: &mut Vec<Problem>, resolve: bool) -> Option<State> {
+fn parse_state(
+    name: &str,
+    value: &Value,
+    at: &str,
+    problems: &mut Vec<Problem>,
+    resolve: bool,
+) -> Option<State> {
     let Some(object) = value.as_object() else {
         problems.push(problem(SCHEMA, at, "a state must be a JSON object"));
         return None;
@@ -726,7 +795,11 @@ fn parse_state(name: &str, value: &Value, at: &str, problems: &mut Vec<Problem>,
         ));
         return None;
     }
-    let mut f = Fields { object, at, problems };
+    let mut f = Fields {
+        object,
+        at,
+        problems,
+    };
     let type_name = match object.get("Type") {
         Some(Value::String(t)) => t.as_str(),
         Some(_) => {
@@ -749,7 +822,9 @@ fn parse_state(name: &str, value: &Value, at: &str, problems: &mut Vec<Problem>,
             let message = if ["Arguments", "Output", "Items"].contains(&key.as_str()) {
                 format!("the field '{key}' is JSONata; this interpreter supports JSONPath only")
             } else {
-                format!("the field '{key}' is not supported by Step Functions for a {type_name} state")
+                format!(
+                    "the field '{key}' is not supported by Step Functions for a {type_name} state"
+                )
             };
             f.report(SCHEMA, key, &message);
         }
@@ -759,7 +834,9 @@ fn parse_state(name: &str, value: &Value, at: &str, problems: &mut Vec<Problem>,
         Transition::End
     } else {
         match (object.get("Next"), object.get("End")) {
-            (Some(Value::String(next)), None | Some(Value::Bool(false))) => Transition::Next(next.clone()),
+            (Some(Value::String(next)), None | Some(Value::Bool(false))) => {
+                Transition::Next(next.clone())
+            }
             (None, Some(Value::Bool(true))) => Transition::End,
             (Some(_), Some(Value::Bool(true))) => {
                 f.report(SCHEMA, "End", "'Next' and 'End' are mutually exclusive");
@@ -770,7 +847,11 @@ fn parse_state(name: &str, value: &Value, at: &str, problems: &mut Vec<Problem>,
                 Transition::End
             }
             _ => {
-                f.report(SCHEMA, "", "a non-terminal state needs 'Next' or 'End: true'");
+                f.report(
+                    SCHEMA,
+                    "",
+                    "a non-terminal state needs 'Next' or 'End: true'",
+                );
                 Transition::End
             }
         }
@@ -821,16 +902,35 @@ fn parse_state(name: &str, value: &Value, at: &str, problems: &mut Vec<Problem>,
 }
 
 fn error_equals(f: &mut Fields<'_>, value: &Value, at: &str) -> Vec<String> {
-    let Some(list) = value.get("ErrorEquals").and_then(Value::as_array).filter(|l| !l.is_empty()) else {
-        f.report(SCHEMA, at, "'ErrorEquals' must be a non-empty array of strings");
+    let Some(list) = value
+        .get("ErrorEquals")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    else {
+        f.report(
+            SCHEMA,
+            at,
+            "'ErrorEquals' must be a non-empty array of strings",
+        );
         return Vec::new();
     };
-    let names: Vec<String> = list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    let names: Vec<String> = list
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     if names.len() != list.len() {
-        f.report(SCHEMA, &format!("{at}/ErrorEquals"), "'ErrorEquals' must hold strings");
+        f.report(
+            SCHEMA,
+            &format!("{at}/ErrorEquals"),
+            "'ErrorEquals' must hold strings",
+        );
     }
     if names.len() > 1 && names.iter().any(|n| n == crate::errors::ALL) {
-        f.report(SCHEMA, &format!("{at}/ErrorEquals"), "'States.ALL' must appear alone in 'ErrorEquals'");
+        f.report(
+            SCHEMA,
+            &format!("{at}/ErrorEquals"),
+            "'States.ALL' must appear alone in 'ErrorEquals'",
+        );
     }
     names
 }
@@ -857,7 +957,11 @@ fn parse_retry(f: &mut Fields<'_>) -> Vec<Retrier> {
                 Some(v) => match v.as_u64().filter(|n| *n >= min && *n <= 99_999_999) {
                     Some(n) => n,
                     None => {
-                        f.report(SCHEMA, &format!("{at}/{key}"), &format!("'{key}' must be an integer >= {min}"));
+                        f.report(
+                            SCHEMA,
+                            &format!("{at}/{key}"),
+                            &format!("'{key}' must be an integer >= {min}"),
+                        );
                         default
                     }
                 },
@@ -865,13 +969,19 @@ fn parse_retry(f: &mut Fields<'_>) -> Vec<Retrier> {
         };
         let interval_seconds = uint(f, "IntervalSeconds", 1, 1);
         let max_attempts = uint(f, "MaxAttempts", 3, 0);
-        let max_delay_seconds = entry.get("MaxDelaySeconds").map(|_| uint(f, "MaxDelaySeconds", 1, 1));
+        let max_delay_seconds = entry
+            .get("MaxDelaySeconds")
+            .map(|_| uint(f, "MaxDelaySeconds", 1, 1));
         let backoff_rate = match entry.get("BackoffRate") {
             None => 2.0,
             Some(v) => match v.as_f64().filter(|r| *r >= 1.0) {
                 Some(r) => r,
                 None => {
-                    f.report(SCHEMA, &format!("{at}/BackoffRate"), "'BackoffRate' must be a number >= 1.0");
+                    f.report(
+                        SCHEMA,
+                        &format!("{at}/BackoffRate"),
+                        "'BackoffRate' must be a number >= 1.0",
+                    );
                     2.0
                 }
             },
@@ -880,7 +990,11 @@ fn parse_retry(f: &mut Fields<'_>) -> Vec<Retrier> {
             None | Some(Some("NONE")) => false,
             Some(Some("FULL")) => true,
             Some(_) => {
-                f.report(SCHEMA, &format!("{at}/JitterStrategy"), "'JitterStrategy' must be FULL or NONE");
+                f.report(
+                    SCHEMA,
+                    &format!("{at}/JitterStrategy"),
+                    "'JitterStrategy' must be FULL or NONE",
+                );
                 false
             }
         };
@@ -898,7 +1012,11 @@ fn parse_retry(f: &mut Fields<'_>) -> Vec<Retrier> {
                 .contains(&k.as_str())
             })
         }) {
-            f.report(SCHEMA, &format!("{at}/{key}"), &format!("the field '{key}' is not supported in a retrier"));
+            f.report(
+                SCHEMA,
+                &format!("{at}/{key}"),
+                &format!("the field '{key}' is not supported in a retrier"),
+            );
         }
         out.push(Retrier {
             error_equals,
@@ -939,11 +1057,22 @@ fn parse_catch(f: &mut Fields<'_>) -> Vec<Catcher> {
         };
         let result_path = inner.result_path("ResultPath");
         let assign = inner.object_template("Assign");
-        if let Some(key) = object
-            .keys()
-            .find(|k| !["ErrorEquals", "Next", "ResultPath", "Assign", "Comment", "Output"].contains(&k.as_str()))
-        {
-            f.report(SCHEMA, &format!("{at}/{key}"), &format!("the field '{key}' is not supported in a catcher"));
+        if let Some(key) = object.keys().find(|k| {
+            ![
+                "ErrorEquals",
+                "Next",
+                "ResultPath",
+                "Assign",
+                "Comment",
+                "Output",
+            ]
+            .contains(&k.as_str())
+        }) {
+            f.report(
+                SCHEMA,
+                &format!("{at}/{key}"),
+                &format!("the field '{key}' is not supported in a catcher"),
+            );
         }
         out.push(Catcher {
             error_equals,
@@ -974,12 +1103,24 @@ fn parse_task(f: &mut Fields<'_>) -> Option<StateKind> {
     } else {
         IntegrationPattern::RequestResponse
     };
-    let timeout = f.number_source("TimeoutSeconds", positive_integer, "must be a positive integer");
-    let heartbeat = f.number_source("HeartbeatSeconds", positive_integer, "must be a positive integer");
+    let timeout = f.number_source(
+        "TimeoutSeconds",
+        positive_integer,
+        "must be a positive integer",
+    );
+    let heartbeat = f.number_source(
+        "HeartbeatSeconds",
+        positive_integer,
+        "must be a positive integer",
+    );
     if let (Some(NumberSource::Literal(t)), Some(NumberSource::Literal(h))) = (&timeout, &heartbeat)
         && h.as_u64() >= t.as_u64()
     {
-        f.report(SCHEMA, "HeartbeatSeconds", "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'");
+        f.report(
+            SCHEMA,
+            "HeartbeatSeconds",
+            "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'",
+        );
     }
     Some(StateKind::Task(TaskSpec {
         resource,
@@ -997,13 +1138,21 @@ fn parse_choice(f: &mut Fields<'_>) -> StateKind {
                 match ChoiceRule::parse(rule) {
                     Ok(r) => rules.push(r),
                     Err(e) => {
-                        let code = if e.contains("JSONata") { UNSUPPORTED_JSONATA } else { SCHEMA };
+                        let code = if e.contains("JSONata") {
+                            UNSUPPORTED_JSONATA
+                        } else {
+                            SCHEMA
+                        };
                         f.report(code, &format!("Choices/{i}"), &e);
                     }
                 }
             }
         }
-        _ => f.report(SCHEMA, "Choices", "a Choice state needs a non-empty 'Choices' array"),
+        _ => f.report(
+            SCHEMA,
+            "Choices",
+            "a Choice state needs a non-empty 'Choices' array",
+        ),
     }
     let default = f.string("Default");
     StateKind::Choice { rules, default }
@@ -1023,17 +1172,35 @@ fn parse_wait(f: &mut Fields<'_>) -> Option<StateKind> {
         return None;
     }
     let spec = match given[0] {
-        "Seconds" => match f.object.get("Seconds").and_then(Value::as_u64).filter(|s| *s <= 99_999_999) {
+        "Seconds" => match f
+            .object
+            .get("Seconds")
+            .and_then(Value::as_u64)
+            .filter(|s| *s <= 99_999_999)
+        {
             Some(s) => WaitSpec::Seconds(s),
             None => {
-                f.report(SCHEMA, "Seconds", "'Seconds' must be a non-negative integer");
+                f.report(
+                    SCHEMA,
+                    "Seconds",
+                    "'Seconds' must be a non-negative integer",
+                );
                 return None;
             }
         },
-        "Timestamp" => match f.object.get("Timestamp").and_then(Value::as_str).and_then(parse_timestamp) {
+        "Timestamp" => match f
+            .object
+            .get("Timestamp")
+            .and_then(Value::as_str)
+            .and_then(parse_timestamp)
+        {
             Some(t) => WaitSpec::Timestamp(t),
             None => {
-                f.report(SCHEMA, "Timestamp", "'Timestamp' must be an RFC 3339 timestamp");
+                f.report(
+                    SCHEMA,
+                    "Timestamp",
+                    "'Timestamp' must be an RFC 3339 timestamp",
+                );
                 return None;
             }
         },
@@ -1047,7 +1214,11 @@ fn fail_text(f: &mut Fields<'_>, field: &str) -> FailText {
     let path_field = format!("{field}Path");
     match (f.object.get(field), f.object.get(&path_field)) {
         (Some(_), Some(_)) => {
-            f.report(SCHEMA, field, &format!("'{field}' and '{path_field}' are mutually exclusive"));
+            f.report(
+                SCHEMA,
+                field,
+                &format!("'{field}' and '{path_field}' are mutually exclusive"),
+            );
             FailText::Absent
         }
         (Some(Value::String(s)), None) => FailText::Literal(s.clone()),
@@ -1069,7 +1240,11 @@ fn fail_text(f: &mut Fields<'_>, field: &str) -> FailText {
             }
         }
         (None, Some(_)) => {
-            f.report(SCHEMA, &path_field, &format!("'{path_field}' must be a string"));
+            f.report(
+                SCHEMA,
+                &path_field,
+                &format!("'{path_field}' must be a string"),
+            );
             FailText::Absent
         }
         (None, None) => FailText::Absent,
@@ -1077,8 +1252,17 @@ fn fail_text(f: &mut Fields<'_>, field: &str) -> FailText {
 }
 
 fn parse_parallel(f: &mut Fields<'_>, _resolve: bool) -> Option<StateKind> {
-    let Some(list) = f.object.get("Branches").and_then(Value::as_array).filter(|l| !l.is_empty()) else {
-        f.report(SCHEMA, "Branches", "a Parallel state needs a non-empty 'Branches' array");
+    let Some(list) = f
+        .object
+        .get("Branches")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    else {
+        f.report(
+            SCHEMA,
+            "Branches",
+            "a Parallel state needs a non-empty 'Branches' array",
+        );
         return None;
     };
     let mut branches = Vec::new();
@@ -1096,7 +1280,11 @@ fn parse_map(f: &mut Fields<'_>, _resolve: bool) -> Option<StateKind> {
         (Some(p), None) => ("ItemProcessor", p),
         (None, Some(i)) => ("Iterator", i),
         (Some(_), Some(_)) => {
-            f.report(SCHEMA, "Iterator", "'ItemProcessor' and 'Iterator' are mutually exclusive");
+            f.report(
+                SCHEMA,
+                "Iterator",
+                "'ItemProcessor' and 'Iterator' are mutually exclusive",
+            );
             return None;
         }
         (None, None) => {
@@ -1122,9 +1310,16 @@ fn parse_map(f: &mut Fields<'_>, _resolve: bool) -> Option<StateKind> {
     } else {
         None
     };
-    let item_selector = match (f.object.contains_key("ItemSelector"), f.object.contains_key("Parameters")) {
+    let item_selector = match (
+        f.object.contains_key("ItemSelector"),
+        f.object.contains_key("Parameters"),
+    ) {
         (true, true) => {
-            f.report(SCHEMA, "ItemSelector", "'ItemSelector' and 'Parameters' are mutually exclusive");
+            f.report(
+                SCHEMA,
+                "ItemSelector",
+                "'ItemSelector' and 'Parameters' are mutually exclusive",
+            );
             None
         }
         (true, false) => f.object_template("ItemSelector"),
@@ -1132,9 +1327,16 @@ fn parse_map(f: &mut Fields<'_>, _resolve: bool) -> Option<StateKind> {
         (false, false) => None,
     };
     let non_negative = |v: &Value| v.as_u64().is_some();
-    let max_concurrency = f.number_source("MaxConcurrency", non_negative, "must be a non-negative integer");
-    let tolerated_failure_count =
-        f.number_source("ToleratedFailureCount", non_negative, "must be a non-negative integer");
+    let max_concurrency = f.number_source(
+        "MaxConcurrency",
+        non_negative,
+        "must be a non-negative integer",
+    );
+    let tolerated_failure_count = f.number_source(
+        "ToleratedFailureCount",
+        non_negative,
+        "must be a non-negative integer",
+    );
     let tolerated_failure_percentage = f.number_source(
         "ToleratedFailurePercentage",
         |v| v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)),
@@ -1177,7 +1379,10 @@ mod tests {
     #[test]
     fn names_the_state_and_field() {
         let cases = [
-            (json!({"States": {"A": {"Type": "Succeed"}}}), "SCHEMA_VALIDATION_FAILED: the field 'StartAt' is required at /"),
+            (
+                json!({"States": {"A": {"Type": "Succeed"}}}),
+                "SCHEMA_VALIDATION_FAILED: the field 'StartAt' is required at /",
+            ),
             (
                 json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nope"}}}),
                 "MISSING_TRANSITION_TARGET: Missing 'Next' target: Nope at /States/A/Next",

@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::definition::Definition;
 use crate::history::{EventDetails, EventType, HistoryEvent};
-use crate::interpreter::{ExecutionInfo, ExecutionStatus, Outcome, ResumePointHandle, Runtime, drive};
+use crate::interpreter::{
+    ExecutionInfo, ExecutionStatus, Outcome, ResumePointHandle, Runtime, drive,
+};
 use crate::task::{TaskError, TaskHandler};
 use crate::tokens::{TaskTokens, TokenError, TokenMessage};
 
@@ -87,7 +89,9 @@ struct EntryState {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs executions.
@@ -126,7 +130,10 @@ impl Engine {
         input: Value,
     ) -> Result<String, EngineError> {
         let name = name.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-        let execution_arn = format!("{}:{name}", machine.arn.replacen(":stateMachine:", ":execution:", 1));
+        let execution_arn = format!(
+            "{}:{name}",
+            machine.arn.replacen(":stateMachine:", ":execution:", 1)
+        );
         let mut executions = lock(&self.executions);
         if let Some(existing) = executions.get(&execution_arn) {
             let same_input = lock(&existing.runtime.info).input == input;
@@ -192,7 +199,9 @@ impl Engine {
             execution_arn: info.execution_arn,
             state_machine_arn: info.state_machine_arn,
             name: info.name,
-            status: outcome.as_ref().map_or(ExecutionStatus::Running, |o| o.status),
+            status: outcome
+                .as_ref()
+                .map_or(ExecutionStatus::Running, |o| o.status),
             input: info.input,
             output: outcome.as_ref().and_then(|o| o.output.clone()),
             error: outcome.as_ref().and_then(|o| o.error.clone()),
@@ -218,7 +227,12 @@ impl Engine {
     }
 
     /// `StopExecution`: aborts a running execution.
-    pub fn stop(&self, execution_arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), EngineError> {
+    pub fn stop(
+        &self,
+        execution_arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<(), EngineError> {
         let entry = self.entry(execution_arn)?;
         let mut inner = lock(&entry.inner);
         if inner.outcome.is_some() {
@@ -230,7 +244,10 @@ impl Engine {
         let history = &entry.runtime;
         let last = history.history().len() as u64;
         {
-            let mut events = history.history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut events = history
+                .history
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             events.push(HistoryEvent {
                 id: last + 1,
                 previous_event_id: last,
@@ -262,7 +279,10 @@ impl Engine {
     pub fn redrive(&self, execution_arn: &str) -> Result<u32, EngineError> {
         let entry = self.entry(execution_arn)?;
         let mut inner = lock(&entry.inner);
-        let status = inner.outcome.as_ref().map_or(ExecutionStatus::Running, |o| o.status);
+        let status = inner
+            .outcome
+            .as_ref()
+            .map_or(ExecutionStatus::Running, |o| o.status);
         if !matches!(
             status,
             ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted

@@ -43,9 +43,7 @@ pub fn matches(error_equals: &[String], error: &str) -> bool {
         return false;
     }
     error_equals.iter().any(|candidate| {
-        candidate == error
-            || candidate == ALL
-            || (candidate == TASK_FAILED && error != TIMEOUT)
+        candidate == error || candidate == ALL || (candidate == TASK_FAILED && error != TIMEOUT)
     })
 }
 

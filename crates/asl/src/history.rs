@@ -142,6 +142,9 @@ impl EventType {
 /// state and the entered event of the next (they carry the same payload).
 pub type JsonText = Arc<str>;
 
+/// Variables a state assigned: name and JSON text of the value.
+pub type AssignedVariables = Box<[(Box<str>, JsonText)]>;
+
 /// An integration task's service and action (`lambda` / `invoke`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResource {
@@ -186,7 +189,7 @@ pub enum EventDetails {
     StateExited {
         name: Box<str>,
         output: JsonText,
-        assigned: Option<Box<[(Box<str>, JsonText)]>>,
+        assigned: Option<AssignedVariables>,
     },
     /// `LambdaFunctionScheduled`.
     LambdaScheduled {
@@ -199,7 +202,10 @@ pub enum EventDetails {
     /// `TaskStarted`, `TaskSubmitted`.
     Task { task: TaskResource },
     /// `TaskSucceeded`.
-    TaskSucceeded { task: TaskResource, output: JsonText },
+    TaskSucceeded {
+        task: TaskResource,
+        output: JsonText,
+    },
     /// `TaskFailed`, `TaskTimedOut`.
     TaskFailed {
         task: TaskResource,
@@ -274,7 +280,9 @@ impl HistoryEvent {
     /// The error name of a failure event.
     pub fn error(&self) -> Option<&str> {
         match &self.details {
-            EventDetails::Error { error, .. } | EventDetails::TaskFailed { error, .. } => error.as_deref(),
+            EventDetails::Error { error, .. } | EventDetails::TaskFailed { error, .. } => {
+                error.as_deref()
+            }
             _ => None,
         }
     }
@@ -282,7 +290,9 @@ impl HistoryEvent {
     /// The cause of a failure event.
     pub fn cause(&self) -> Option<&str> {
         match &self.details {
-            EventDetails::Error { cause, .. } | EventDetails::TaskFailed { cause, .. } => cause.as_deref(),
+            EventDetails::Error { cause, .. } | EventDetails::TaskFailed { cause, .. } => {
+                cause.as_deref()
+            }
             _ => None,
         }
     }
@@ -302,7 +312,9 @@ impl HistoryEvent {
             EventDetails::None => (String::new(), None),
             EventDetails::ExecutionStarted { input, role_arn } => (
                 "executionStartedEventDetails".into(),
-                Some(json!({"input": &**input, "inputDetails": no_truncation, "roleArn": &**role_arn})),
+                Some(
+                    json!({"input": &**input, "inputDetails": no_truncation, "roleArn": &**role_arn}),
+                ),
             ),
             EventDetails::Output { output } => (
                 details_key(self.event_type),
@@ -322,11 +334,18 @@ impl HistoryEvent {
                 "stateEnteredEventDetails".into(),
                 Some(json!({"name": &**name, "input": &**input, "inputDetails": no_truncation})),
             ),
-            EventDetails::StateExited { name, output, assigned } => {
-                let mut d = json!({"name": &**name, "output": &**output, "outputDetails": no_truncation});
+            EventDetails::StateExited {
+                name,
+                output,
+                assigned,
+            } => {
+                let mut d =
+                    json!({"name": &**name, "output": &**output, "outputDetails": no_truncation});
                 if let Some(assigned) = assigned {
-                    let vars: Map<String, Value> =
-                        assigned.iter().map(|(k, v)| (k.to_string(), text(v))).collect();
+                    let vars: Map<String, Value> = assigned
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), text(v)))
+                        .collect();
                     d["assignedVariables"] = Value::Object(vars);
                     d["assignedVariablesDetails"] = no_truncation.clone();
                 }
@@ -367,11 +386,14 @@ impl HistoryEvent {
             ),
             EventDetails::TaskSucceeded { task, output } => (
                 "taskSucceededEventDetails".into(),
-                Some(json!({"resourceType": &*task.resource_type, "resource": &*task.resource,
-                            "output": &**output, "outputDetails": no_truncation})),
+                Some(
+                    json!({"resourceType": &*task.resource_type, "resource": &*task.resource,
+                            "output": &**output, "outputDetails": no_truncation}),
+                ),
             ),
             EventDetails::TaskFailed { task, error, cause } => {
-                let mut d = json!({"resourceType": &*task.resource_type, "resource": &*task.resource});
+                let mut d =
+                    json!({"resourceType": &*task.resource_type, "resource": &*task.resource});
                 if let Some(e) = error {
                     d["error"] = text(e);
                 }
@@ -380,9 +402,10 @@ impl HistoryEvent {
                 }
                 (details_key(self.event_type), Some(d))
             }
-            EventDetails::MapStarted { length } => {
-                ("mapStateStartedEventDetails".into(), Some(json!({"length": length})))
-            }
+            EventDetails::MapStarted { length } => (
+                "mapStateStartedEventDetails".into(),
+                Some(json!({"length": length})),
+            ),
             EventDetails::MapIteration { name, index } => (
                 details_key(self.event_type),
                 Some(json!({"name": &**name, "index": index})),
@@ -407,6 +430,9 @@ impl HistoryEvent {
 fn details_key(event_type: EventType) -> String {
     let name = event_type.name();
     let mut chars = name.chars();
-    let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+    let first = chars
+        .next()
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_default();
     format!("{first}{}EventDetails", chars.as_str())
 }

@@ -26,16 +26,18 @@ use serde_json::{Map, Value, json};
 use crate::choice::parse_timestamp;
 use crate::clock::Clock;
 use crate::definition::{
-    Catcher, Definition, FailText, IntegrationPattern, MapSpec, NumberSource, ResultPath, Selector, State,
-    StateKind, StateMachine, TaskSpec, Transition, WaitSpec,
+    Catcher, Definition, FailText, IntegrationPattern, MapSpec, NumberSource, ResultPath, Selector,
+    State, StateKind, StateMachine, TaskSpec, Transition, WaitSpec,
 };
 use crate::errors;
-use crate::history::{EventDetails, EventType, HistoryEvent, JsonText, StateType, TaskResource};
+use crate::history::{
+    AssignedVariables, EventDetails, EventType, HistoryEvent, JsonText, StateType, TaskResource,
+};
 use crate::intrinsics::render_plain;
 use crate::path::{JsonPath, PathRoot};
 use crate::scope::{Failure, LazyContext, LookupError, Scope, Variables};
 use crate::task::{TaskError, TaskHandler, TaskRequest};
-use crate::tokens::{TaskTokens, TokenMessage};
+use crate::tokens::{IssuedToken, TaskTokens, TokenMessage};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -64,7 +66,12 @@ pub struct ExecutionInfo {
 
 impl ExecutionInfo {
     /// Identity in the default local account and region.
-    pub fn local(state_machine_name: &str, execution_name: &str, input: Value, start_time: DateTime<Utc>) -> Self {
+    pub fn local(
+        state_machine_name: &str,
+        execution_name: &str,
+        input: Value,
+        start_time: DateTime<Utc>,
+    ) -> Self {
         let prefix = "arn:aws:states:us-east-1:000000000000";
         Self {
             execution_arn: format!("{prefix}:execution:{state_machine_name}:{execution_name}"),
@@ -161,7 +168,9 @@ pub struct Runtime {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means another thread panicked while holding it;
     // the data (append-only history) is still consistent.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Compact JSON text.
@@ -412,7 +421,11 @@ fn select(scope: &Scope<'_>, selector: &Selector) -> Result<Value, Failure> {
     }
 }
 
-fn apply_result_path(result_path: &ResultPath, raw_input: &Value, result: Value) -> Result<Value, Failure> {
+fn apply_result_path(
+    result_path: &ResultPath,
+    raw_input: &Value,
+    result: Value,
+) -> Result<Value, Failure> {
     match result_path {
         ResultPath::Replace => Ok(result),
         ResultPath::Discard => Ok(raw_input.clone()),
@@ -421,7 +434,9 @@ fn apply_result_path(result_path: &ResultPath, raw_input: &Value, result: Value)
             path.write(&mut combined, result).map_err(|_| {
                 Failure::new(
                     errors::RESULT_PATH_MATCH_FAILURE,
-                    Some(format!("Unable to apply ReferencePath {path} to input '{raw_input}'")),
+                    Some(format!(
+                        "Unable to apply ReferencePath {path} to input '{raw_input}'"
+                    )),
                 )
             })?;
             Ok(combined)
@@ -437,7 +452,12 @@ fn json_size(value: &Value) -> usize {
         Value::Number(_) => 8,
         Value::String(s) => s.len() + 2,
         Value::Array(a) => 2 + a.iter().map(|v| json_size(v) + 1).sum::<usize>(),
-        Value::Object(o) => 2 + o.iter().map(|(k, v)| k.len() + 4 + json_size(v)).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_size(v))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -461,7 +481,7 @@ fn assign(
     facts: &StateFacts<'_>,
     template: Option<&crate::template::Template>,
     data: &Value,
-) -> Result<Option<Box<[(Box<str>, JsonText)]>>, Failure> {
+) -> Result<Option<AssignedVariables>, Failure> {
     let Some(template) = template else {
         return Ok(None);
     };
@@ -508,11 +528,10 @@ pub(crate) fn run_machine<'a>(
                     Some(format!("The state '{name}' does not exist")),
                 ));
             };
-            if frame.main {
-                if !first {
-                    // Redrive reuse applies to the resumed state only.
-                    lock(&rt.journal).reuse = false;
-                }
+            if frame.main && !first {
+                // Redrive reuse applies to the resumed state only, and the
+                // journal only ever describes the current state.
+                lock(&rt.journal).reuse = false;
                 rt.clear_journal_for_new_state();
             }
             first = false;
@@ -550,7 +569,13 @@ pub(crate) fn run_machine<'a>(
     })
 }
 
-async fn run_state(rt: &Runtime, state: &State, raw_input: &Value, entered_id: u64, frame: &mut Frame) -> Result<Step, Failure> {
+async fn run_state(
+    rt: &Runtime,
+    state: &State,
+    raw_input: &Value,
+    entered_id: u64,
+    frame: &mut Frame,
+) -> Result<Step, Failure> {
     let entered = rt.clock.now();
     let facts = StateFacts {
         name: &state.name,
@@ -563,10 +588,13 @@ async fn run_state(rt: &Runtime, state: &State, raw_input: &Value, entered_id: u
     match &state.kind {
         StateKind::Pass { result } => {
             let (output, assigned) = {
-                let effective = rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
+                let effective =
+                    rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
                 let result = match (result, &state.parameters) {
                     (Some(result), _) => result.clone(),
-                    (None, Some(template)) => rt.with_scope(frame, &facts, &effective, |s| template.evaluate(s))?,
+                    (None, Some(template)) => {
+                        rt.with_scope(frame, &facts, &effective, |s| template.evaluate(s))?
+                    }
                     (None, None) => effective,
                 };
                 finish(rt, state, frame, &facts, raw_input, result)?
@@ -575,8 +603,10 @@ async fn run_state(rt: &Runtime, state: &State, raw_input: &Value, entered_id: u
             Ok(transition_step(state, output))
         }
         StateKind::Succeed => {
-            let effective = rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
-            let output = rt.with_scope(frame, &facts, &effective, |s| select(s, &state.output_path))?;
+            let effective =
+                rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
+            let output =
+                rt.with_scope(frame, &facts, &effective, |s| select(s, &state.output_path))?;
             rt.emit(frame, exit_type, exited(state, &output, None));
             Ok(Step::End(output))
         }
@@ -586,7 +616,8 @@ async fn run_state(rt: &Runtime, state: &State, raw_input: &Value, entered_id: u
             Err(Failure::new(error.unwrap_or_default(), cause).with_optional_error())
         }
         StateKind::Choice { rules, default } => {
-            let effective = rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
+            let effective =
+                rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
             let chosen = rt.with_scope(frame, &facts, &effective, |scope| {
                 rules.iter().find(|rule| rule.condition.holds(scope))
             });
@@ -609,18 +640,21 @@ async fn run_state(rt: &Runtime, state: &State, raw_input: &Value, entered_id: u
                 all.extend(more.into_vec());
                 assigned = Some(all.into_boxed_slice());
             }
-            let output = rt.with_scope(frame, &facts, &effective, |s| select(s, &state.output_path))?;
+            let output =
+                rt.with_scope(frame, &facts, &effective, |s| select(s, &state.output_path))?;
             rt.emit(frame, exit_type, exited(state, &output, assigned));
             Ok(Step::Next(next, output))
         }
         StateKind::Wait(spec) => {
-            let effective = rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
+            let effective =
+                rt.with_scope(frame, &facts, raw_input, |s| select(s, &state.input_path))?;
             let delay = wait_delay(rt, frame, &facts, &effective, spec)?;
             if !delay.is_zero() {
                 rt.clock.sleep(delay).await;
             }
             let assigned = assign(rt, frame, &facts, state.assign.as_ref(), &effective)?;
-            let output = rt.with_scope(frame, &facts, &effective, |s| select(s, &state.output_path))?;
+            let output =
+                rt.with_scope(frame, &facts, &effective, |s| select(s, &state.output_path))?;
             rt.emit(frame, exit_type, exited(state, &output, assigned));
             Ok(transition_step(state, output))
         }
@@ -639,7 +673,7 @@ impl Failure {
     }
 }
 
-fn exited(state: &State, output: &Value, assigned: Option<Box<[(Box<str>, JsonText)]>>) -> EventDetails {
+fn exited(state: &State, output: &Value, assigned: Option<AssignedVariables>) -> EventDetails {
     EventDetails::StateExited {
         name: state.name.clone().into_boxed_str(),
         output: json_text(output),
@@ -656,7 +690,7 @@ fn finish(
     facts: &StateFacts<'_>,
     raw_input: &Value,
     result: Value,
-) -> Result<(Value, Option<Box<[(Box<str>, JsonText)]>>), Failure> {
+) -> Result<(Value, Option<AssignedVariables>), Failure> {
     let assigned = assign(rt, frame, facts, state.assign.as_ref(), &result)?;
     let combined = apply_result_path(&state.result_path, raw_input, result)?;
     let output = rt.with_scope(frame, facts, &combined, |s| select(s, &state.output_path))?;
@@ -708,7 +742,9 @@ fn wait_delay(
         WaitSpec::Timestamp(t) => until(*t),
         WaitSpec::SecondsPath(path) => {
             let value = rt
-                .with_scope(frame, facts, effective, |s| s.lookup(path).map(std::borrow::Cow::into_owned))
+                .with_scope(frame, facts, effective, |s| {
+                    s.lookup(path).map(std::borrow::Cow::into_owned)
+                })
                 .map_err(|e| lookup_failure(path, e))?;
             match value.as_i64() {
                 Some(s) if s >= 0 => Ok(Duration::from_secs(s.unsigned_abs())),
@@ -723,7 +759,9 @@ fn wait_delay(
         }
         WaitSpec::TimestampPath(path) => {
             let value = rt
-                .with_scope(frame, facts, effective, |s| s.lookup(path).map(std::borrow::Cow::into_owned))
+                .with_scope(frame, facts, effective, |s| {
+                    s.lookup(path).map(std::borrow::Cow::into_owned)
+                })
                 .map_err(|e| lookup_failure(path, e))?;
             match value.as_str().and_then(parse_timestamp) {
                 Some(t) => until(t),
@@ -736,7 +774,13 @@ fn wait_delay(
     }
 }
 
-fn retry_delay(interval: u64, backoff: f64, attempt: u64, max_delay: Option<u64>, full_jitter: bool) -> Duration {
+fn retry_delay(
+    interval: u64,
+    backoff: f64,
+    attempt: u64,
+    max_delay: Option<u64>,
+    full_jitter: bool,
+) -> Duration {
     let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
     #[allow(clippy::cast_precision_loss)]
     let mut seconds = interval as f64 * backoff.powi(exponent);
@@ -830,7 +874,14 @@ async fn run_with_recovery(
             .iter()
             .find(|c| errors::matches(&c.error_equals, &failure.error))
         {
-            let output = catch_output(rt, frame, &facts_for(state, entered, retry_count), catcher, raw_input, &failure)?;
+            let output = catch_output(
+                rt,
+                frame,
+                &facts_for(state, entered, retry_count),
+                catcher,
+                raw_input,
+                &failure,
+            )?;
             let (output, assigned) = output;
             rt.emit(
                 frame,
@@ -848,7 +899,9 @@ async fn run_with_recovery(
 fn frame_started_work(state: &State, failure: &Failure) -> bool {
     match state.kind {
         StateKind::Parallel { .. } => failure.error != errors::RESULT_PATH_MATCH_FAILURE,
-        StateKind::Map(_) => failure.error != errors::RUNTIME && failure.error != errors::RESULT_PATH_MATCH_FAILURE,
+        StateKind::Map(_) => {
+            failure.error != errors::RUNTIME && failure.error != errors::RESULT_PATH_MATCH_FAILURE
+        }
         _ => false,
     }
 }
@@ -888,7 +941,7 @@ fn catch_output(
     catcher: &Catcher,
     raw_input: &Value,
     failure: &Failure,
-) -> Result<(Value, Option<Box<[(Box<str>, JsonText)]>>), Failure> {
+) -> Result<(Value, Option<AssignedVariables>), Failure> {
     let mut error_output = Map::new();
     error_output.insert("Error".into(), Value::String(failure.error.clone()));
     if let Some(cause) = &failure.cause {
@@ -907,15 +960,35 @@ async fn attempt_state(
     raw_input: &Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
-) -> Result<(Value, Option<Box<[(Box<str>, JsonText)]>>), Failure> {
+) -> Result<(Value, Option<AssignedVariables>), Failure> {
     let effective = rt.with_scope(frame, facts, raw_input, |s| select(s, &state.input_path))?;
     let result = match &state.kind {
         StateKind::Task(spec) => {
-            let parameters = match &state.parameters {
-                Some(t) => rt.with_scope(frame, facts, &effective, |s| t.evaluate(s))?,
-                None => effective,
+            // The token exists before Parameters run, so `$$.Task.Token`
+            // can pass it on.
+            let issued =
+                (spec.pattern == IntegrationPattern::WaitForTaskToken).then(|| rt.tokens.issue());
+            let token_facts = StateFacts {
+                name: facts.name,
+                entered: facts.entered,
+                retry_count: facts.retry_count,
+                token: issued.as_ref().map(|t| t.token.as_str()),
+                map_item: None,
             };
-            run_task(rt, state, spec, parameters, facts, frame).await?
+            let parameters = match &state.parameters {
+                Some(t) => rt.with_scope(frame, &token_facts, &effective, |s| t.evaluate(s)),
+                None => Ok(effective),
+            };
+            let parameters = match parameters {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Some(issued) = &issued {
+                        rt.tokens.retire(&issued.token);
+                    }
+                    return Err(e);
+                }
+            };
+            run_task(rt, state, spec, parameters, facts, issued, frame).await?
         }
         StateKind::Parallel { branches } => {
             let input = match &state.parameters {
@@ -956,7 +1029,9 @@ fn number_value(
     match source {
         NumberSource::Literal(v) => Ok(v.clone()),
         NumberSource::Path(path) => rt
-            .with_scope(frame, facts, data, |s| s.lookup(path).map(std::borrow::Cow::into_owned))
+            .with_scope(frame, facts, data, |s| {
+                s.lookup(path).map(std::borrow::Cow::into_owned)
+            })
             .map(numeric)
             .map_err(|e| lookup_failure(path, e)),
     }
@@ -1015,10 +1090,37 @@ async fn run_task(
     spec: &TaskSpec,
     parameters: Value,
     facts: &StateFacts<'_>,
+    token: Option<IssuedToken>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
-    let timeout = seconds_value(rt, frame, facts, &parameters, spec.timeout.as_ref(), "TimeoutSeconds")?;
-    let heartbeat = seconds_value(rt, frame, facts, &parameters, spec.heartbeat.as_ref(), "HeartbeatSeconds")?;
+    let limits = seconds_value(
+        rt,
+        frame,
+        facts,
+        &parameters,
+        spec.timeout.as_ref(),
+        "TimeoutSeconds",
+    )
+    .and_then(|t| {
+        seconds_value(
+            rt,
+            frame,
+            facts,
+            &parameters,
+            spec.heartbeat.as_ref(),
+            "HeartbeatSeconds",
+        )
+        .map(|h| (t, h))
+    });
+    let (timeout, heartbeat) = match limits {
+        Ok(limits) => limits,
+        Err(e) => {
+            if let Some(issued) = &token {
+                rt.tokens.retire(&issued.token);
+            }
+            return Err(e);
+        }
+    };
     let lambda = is_lambda_function_arn(&spec.resource);
     let task = task_resource(&spec.resource);
     let region = lock(&rt.info).region.clone();
@@ -1045,10 +1147,13 @@ async fn run_task(
                 heartbeat_seconds: heartbeat,
             })),
         );
-        rt.emit(frame, EventType::TaskStarted, EventDetails::Task { task: task.clone() });
+        rt.emit(
+            frame,
+            EventType::TaskStarted,
+            EventDetails::Task { task: task.clone() },
+        );
     }
 
-    let token = (spec.pattern == IntegrationPattern::WaitForTaskToken).then(|| rt.tokens.issue());
     let token_text = token.as_ref().map(|t| t.token.clone());
     let context = rt.context_object(&StateFacts {
         name: facts.name,
@@ -1086,7 +1191,11 @@ async fn run_task(
                         return TaskEnd::Done(Err(e));
                     }
                     if !lambda {
-                        rt.emit(frame, EventType::TaskSubmitted, EventDetails::Task { task: task.clone() });
+                        rt.emit(
+                            frame,
+                            EventType::TaskSubmitted,
+                            EventDetails::Task { task: task.clone() },
+                        );
                     }
                     loop {
                         let next = match heartbeat {
@@ -1133,7 +1242,9 @@ async fn run_task(
                 rt.emit(
                     frame,
                     EventType::LambdaFunctionSucceeded,
-                    EventDetails::Output { output: json_text(&output) },
+                    EventDetails::Output {
+                        output: json_text(&output),
+                    },
                 );
             } else {
                 rt.emit(
@@ -1264,11 +1375,16 @@ async fn run_map(
     let items = match &spec.items_path {
         None => effective.clone(),
         Some(path) => rt
-            .with_scope(frame, facts, &effective, |s| s.lookup(path).map(std::borrow::Cow::into_owned))
+            .with_scope(frame, facts, &effective, |s| {
+                s.lookup(path).map(std::borrow::Cow::into_owned)
+            })
             .map_err(|e| lookup_failure(path, e))?,
     };
     let Value::Array(items) = items else {
-        let shown = spec.items_path.as_ref().map_or_else(|| "$".to_owned(), path_text_for_array_error);
+        let shown = spec
+            .items_path
+            .as_ref()
+            .map_or_else(|| "$".to_owned(), path_text_for_array_error);
         return Err(Failure {
             state_prefix: rt.mock.is_none(),
             ..Failure::runtime(format!("Reference path \"{shown}\" must point to array."))
@@ -1293,13 +1409,23 @@ async fn run_map(
             }
         }
     };
-    rt.emit(frame, EventType::MapStateStarted, EventDetails::MapStarted { length: items.len() });
+    rt.emit(
+        frame,
+        EventType::MapStateStarted,
+        EventDetails::MapStarted {
+            length: items.len(),
+        },
+    );
     let tolerated_count = match &spec.tolerated_failure_count {
         None => None,
         Some(source) => {
             let value = number_value(rt, frame, facts, &effective, source)?;
             match value.as_i64() {
-                Some(n) if n < 0 => return Err(Failure::runtime("ToleratedFailureCount cannot be negative.")),
+                Some(n) if n < 0 => {
+                    return Err(Failure::runtime(
+                        "ToleratedFailureCount cannot be negative.",
+                    ));
+                }
                 Some(n) => Some(n.unsigned_abs()),
                 None => {
                     return Err(Failure::runtime(format!(
@@ -1317,7 +1443,9 @@ async fn run_map(
             let value = number_value(rt, frame, facts, &effective, source)?;
             match value.as_f64() {
                 Some(p) if !(0.0..=100.0).contains(&p) => {
-                    return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+                    return Err(Failure::runtime(
+                        "ToleratedFailurePercentage must be between 0 and 100.",
+                    ));
                 }
                 Some(p) => Some(p),
                 None => {
@@ -1367,7 +1495,11 @@ async fn run_map(
     let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
     let map_cursor = AtomicU64::new(frame.cursor);
     let last_end = AtomicU64::new(0);
-    let limit = if max_concurrency == 0 { inputs.len().max(1) } else { max_concurrency };
+    let limit = if max_concurrency == 0 {
+        inputs.len().max(1)
+    } else {
+        max_concurrency
+    };
     let child_silent = frame.silent || spec.distributed;
     let base_key = format!("{}/{}", frame.key, state.name);
     let variables = frame.variables.clone();
@@ -1400,7 +1532,8 @@ async fn run_map(
                     index,
                 },
             );
-            let outcome = run_machine(rt, processor, processor.start_at.clone(), input, &mut child).await;
+            let outcome =
+                run_machine(rt, processor, processor.start_at.clone(), input, &mut child).await;
             let inner_last = child.cursor;
             let event_type = if outcome.is_ok() {
                 EventType::MapIterationSucceeded
@@ -1416,7 +1549,10 @@ async fn run_map(
                 },
             );
             map_cursor_ref.store(inner_last, Ordering::SeqCst);
-            last_end_ref.store(if child_silent { inner_last } else { end }, Ordering::SeqCst);
+            last_end_ref.store(
+                if child_silent { inner_last } else { end },
+                Ordering::SeqCst,
+            );
             match outcome {
                 Ok(output) => {
                     rt.remember(key, &output);
@@ -1455,9 +1591,11 @@ async fn run_map(
     let exceeded = failures > 0
         && (!tolerant
             || tolerated_count.is_some_and(|c| failures as u64 > c)
-            || tolerated_percentage.is_some_and(|p| (failures as f64) * 100.0 / (total as f64) > p));
+            || tolerated_percentage
+                .is_some_and(|p| (failures as f64) * 100.0 / (total as f64) > p));
     if exceeded {
-        let (failure, cursor) = first_failure.unwrap_or((Failure::new(errors::RUNTIME, None), frame.cursor));
+        let (failure, cursor) =
+            first_failure.unwrap_or((Failure::new(errors::RUNTIME, None), frame.cursor));
         let failure = if tolerant {
             Failure::new(
                 errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -1502,7 +1640,11 @@ fn source_path(source: &NumberSource) -> String {
 
 /// Runs a whole execution (or continues a redriven one) to its end and
 /// records the closing event.
-pub async fn drive(rt: &Runtime, definition: &Definition, resume: Option<ResumePointHandle>) -> Outcome {
+pub async fn drive(
+    rt: &Runtime,
+    definition: &Definition,
+    resume: Option<ResumePointHandle>,
+) -> Outcome {
     let (start, input, mut frame) = match resume {
         None => {
             let input = lock(&rt.info).input.clone();
@@ -1522,7 +1664,13 @@ pub async fn drive(rt: &Runtime, definition: &Definition, resume: Option<ResumeP
         }
         Some(ResumePointHandle(point, count)) => {
             let last = rt.last_event_id();
-            let id = rt.emit_raw(last, EventType::ExecutionRedriven, EventDetails::Redriven { redrive_count: count });
+            let id = rt.emit_raw(
+                last,
+                EventType::ExecutionRedriven,
+                EventDetails::Redriven {
+                    redrive_count: count,
+                },
+            );
             lock(&rt.journal).reuse = true;
             (point.state, point.input, Frame::main(point.variables, id))
         }
@@ -1589,7 +1737,10 @@ fn finish_execution(
             rt.emit_raw(
                 last,
                 EventType::ExecutionTimedOut,
-                EventDetails::Error { error: None, cause: None },
+                EventDetails::Error {
+                    error: None,
+                    cause: None,
+                },
             );
             Outcome {
                 status: ExecutionStatus::TimedOut,
@@ -1620,7 +1771,12 @@ pub struct TestStateOutcome {
 }
 
 /// Runs one state on its own, as the TestState API does.
-pub async fn test_state(rt: &Runtime, state: &State, input: Value, variables: Variables) -> TestStateOutcome {
+pub async fn test_state(
+    rt: &Runtime,
+    state: &State,
+    input: Value,
+    variables: Variables,
+) -> TestStateOutcome {
     let mut frame = Frame::main(variables, 0);
     let entered_id = rt.emit(
         &mut frame,
@@ -1646,7 +1802,11 @@ pub async fn test_state(rt: &Runtime, state: &State, input: Value, variables: Va
                 Step::End(output) => (output, None),
             };
             TestStateOutcome {
-                status: if recovery == Recovery::Caught { "CAUGHT_ERROR" } else { "SUCCEEDED" },
+                status: if recovery == Recovery::Caught {
+                    "CAUGHT_ERROR"
+                } else {
+                    "SUCCEEDED"
+                },
                 output: Some(output),
                 next_state: next,
                 error: None,
@@ -1683,7 +1843,11 @@ mod tests {
     fn task_resources_split_like_aws() {
         for (arn, kind, name) in [
             ("arn:aws:states:::lambda:invoke", "lambda", "invoke"),
-            ("arn:aws:states:::sqs:sendMessage.waitForTaskToken", "sqs", "sendMessage.waitForTaskToken"),
+            (
+                "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "sqs",
+                "sendMessage.waitForTaskToken",
+            ),
             ("arn:aws:states:us-east-1:1:activity:work", "states", "work"),
         ] {
             let r = task_resource(arn);
@@ -1695,7 +1859,10 @@ mod tests {
     fn retry_delays_back_off_and_cap() {
         assert_eq!(retry_delay(3, 2.0, 0, None, false), Duration::from_secs(3));
         assert_eq!(retry_delay(3, 2.0, 2, None, false), Duration::from_secs(12));
-        assert_eq!(retry_delay(3, 2.0, 2, Some(5), false), Duration::from_secs(5));
+        assert_eq!(
+            retry_delay(3, 2.0, 2, Some(5), false),
+            Duration::from_secs(5)
+        );
         assert!(retry_delay(3, 2.0, 2, Some(5), true) <= Duration::from_secs(5));
     }
 }

@@ -147,7 +147,10 @@ impl Call {
     /// Parses a complete call, e.g. `States.MathAdd($.a, 1)`.
     pub fn parse(text: &str) -> Result<Self, CallSyntaxError> {
         let chars: Vec<char> = text.chars().collect();
-        let mut parser = Parser { chars: &chars, pos: 0 };
+        let mut parser = Parser {
+            chars: &chars,
+            pos: 0,
+        };
         let call = parser.call().map_err(|reason| CallSyntaxError {
             text: text.to_owned(),
             reason,
@@ -220,7 +223,8 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let name: String = self.chars[start..self.pos].iter().collect();
-        let function = Function::from_name(&name).ok_or_else(|| format!("unknown function '{name}'"))?;
+        let function =
+            Function::from_name(&name).ok_or_else(|| format!("unknown function '{name}'"))?;
         self.skip_ws();
         if self.peek() != Some('(') {
             return Err(format!("expected '(' after {name}"));
@@ -333,7 +337,9 @@ impl Parser<'_> {
                 let text: String = self.chars[start..self.pos].iter().collect();
                 let text = text.trim();
                 match serde_json::from_str::<Value>(text) {
-                    Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => Ok(Argument::Literal(v)),
+                    Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => {
+                        Ok(Argument::Literal(v))
+                    }
                     _ => Err(format!("'{text}' is not a valid argument")),
                 }
             }
@@ -357,20 +363,26 @@ fn integer_arg(function: Function, value: &Value, what: &str) -> Result<i64, Fai
                 #[allow(clippy::cast_possible_truncation)]
                 Ok((f + 0.5).floor() as i64)
             } else {
-                Err(fail(function, format!("{what} must be an integer, got {value}")))
+                Err(fail(
+                    function,
+                    format!("{what} must be an integer, got {value}"),
+                ))
             }
         }
-        _ => Err(fail(function, format!("{what} must be an integer, got {value}"))),
+        _ => Err(fail(
+            function,
+            format!("{what} must be an integer, got {value}"),
+        )),
     }
 }
 
-fn array_arg<'v>(function: Function, value: &'v Value) -> Result<&'v Vec<Value>, Failure> {
+fn array_arg(function: Function, value: &Value) -> Result<&Vec<Value>, Failure> {
     value
         .as_array()
         .ok_or_else(|| fail(function, format!("expected an array, got {value}")))
 }
 
-fn string_arg<'v>(function: Function, value: &'v Value) -> Result<&'v str, Failure> {
+fn string_arg(function: Function, value: &Value) -> Result<&str, Failure> {
     value
         .as_str()
         .ok_or_else(|| fail(function, format!("expected a string, got {value}")))
@@ -390,7 +402,10 @@ pub fn render_plain(value: &Value) -> String {
 fn render_java(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(render_java).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(render_java).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
@@ -450,7 +465,10 @@ fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
                 .filter(|s| *s > 0)
                 .ok_or_else(|| fail(function, "the chunk size must be greater than 0"))?;
             Ok(Value::Array(
-                items.chunks(size).map(|c| Value::Array(c.to_vec())).collect(),
+                items
+                    .chunks(size)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
             ))
         }
         F::ArrayContains => {
@@ -500,7 +518,9 @@ fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
         }
         F::Base64Encode => {
             let text = string_arg(function, arg(0))?;
-            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(text)))
+            Ok(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(text),
+            ))
         }
         F::Base64Decode => {
             let text = string_arg(function, arg(0))?;
@@ -523,7 +543,9 @@ fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
                 other => {
                     return Err(fail(
                         function,
-                        format!("unsupported algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"),
+                        format!(
+                            "unsupported algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
+                        ),
                     ));
                 }
             };
@@ -598,7 +620,9 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -620,12 +644,14 @@ mod tests {
             context: &context,
             variables: &variables,
         };
-        call.evaluate(&scope).map_err(|f| f.cause.unwrap_or_default())
+        call.evaluate(&scope)
+            .map_err(|f| f.cause.unwrap_or_default())
     }
 
     #[test]
     fn evaluates_every_function() {
-        let data = json!({"a": [1, 2, 2, 3], "s": "a,b,,c", "o1": {"x": 1}, "o2": {"y": 2}, "n": 4});
+        let data =
+            json!({"a": [1, 2, 2, 3], "s": "a,b,,c", "o1": {"x": 1}, "o2": {"y": 2}, "n": 4});
         let cases = [
             ("States.Format('{} and {}', $.n, 'x')", json!("4 and x")),
             ("States.Format('lit \\{}')", json!("lit {}")),
@@ -639,10 +665,22 @@ mod tests {
             ("States.ArrayGetItem($.a, 3)", json!(3)),
             ("States.ArrayLength($.a)", json!(4)),
             ("States.ArrayUnique($.a)", json!([1, 2, 3])),
-            ("States.Base64Encode('Hello World')", json!("SGVsbG8gV29ybGQ=")),
-            ("States.Base64Decode('SGVsbG8gV29ybGQ=')", json!("Hello World")),
-            ("States.Hash('abc', 'MD5')", json!("900150983cd24fb0d6963f7d28e17f72")),
-            ("States.JsonMerge($.o1, $.o2, false)", json!({"x": 1, "y": 2})),
+            (
+                "States.Base64Encode('Hello World')",
+                json!("SGVsbG8gV29ybGQ="),
+            ),
+            (
+                "States.Base64Decode('SGVsbG8gV29ybGQ=')",
+                json!("Hello World"),
+            ),
+            (
+                "States.Hash('abc', 'MD5')",
+                json!("900150983cd24fb0d6963f7d28e17f72"),
+            ),
+            (
+                "States.JsonMerge($.o1, $.o2, false)",
+                json!({"x": 1, "y": 2}),
+            ),
             ("States.MathRandom(3, 4)", json!(3)),
             ("States.MathAdd(1.5, -1.5)", json!(1)),
             ("States.Format('{}', $.o1)", json!("{x=1}")),
@@ -654,7 +692,10 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(eval(text, data.clone()), Ok(expected), "{text}");
         }
-        assert_eq!(eval("States.UUID()", json!({})).map(|v| v.as_str().map(str::len)), Ok(Some(36)));
+        assert_eq!(
+            eval("States.UUID()", json!({})).map(|v| v.as_str().map(str::len)),
+            Ok(Some(36))
+        );
     }
 
     #[test]

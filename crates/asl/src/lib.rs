@@ -55,7 +55,12 @@ pub async fn execute(
     handler: Arc<dyn TaskHandler>,
     clock: Arc<dyn Clock>,
 ) -> Finished {
-    let runtime = interpreter::Runtime::new(info, clock, handler, Arc::new(tokens::TaskTokens::default()));
+    let runtime = interpreter::Runtime::new(
+        info,
+        clock,
+        handler,
+        Arc::new(tokens::TaskTokens::default()),
+    );
     let outcome = interpreter::drive(&runtime, definition, None).await;
     Finished {
         outcome,
@@ -106,6 +111,12 @@ async fn run_test_state(
     clock: Arc<dyn Clock>,
 ) -> Result<TestStateOutcome, DefinitionError> {
     let info = ExecutionInfo::local("TestStateMachine", "test-state", input.clone(), clock.now());
-    let runtime = interpreter::Runtime::new(info, clock, handler, Arc::new(tokens::TaskTokens::default())).with_mock(mock);
+    let runtime = interpreter::Runtime::new(
+        info,
+        clock,
+        handler,
+        Arc::new(tokens::TaskTokens::default()),
+    )
+    .with_mock(mock);
     Ok(interpreter::test_state(&runtime, state, input, scope::Variables::default()).await)
 }

@@ -143,7 +143,8 @@ impl JsonPath {
                             if start == pos {
                                 return Err(err("'..' must be followed by a name or '*'"));
                             }
-                            segments.push(Segment::Descend(Some(chars[start..pos].iter().collect())));
+                            segments
+                                .push(Segment::Descend(Some(chars[start..pos].iter().collect())));
                         }
                     } else if chars.get(pos) == Some(&'*') {
                         pos += 1;
@@ -209,7 +210,9 @@ impl JsonPath {
                     }
                     Segment::Index(index) => {
                         rendered.push_str(&format!("[{index}]"));
-                        current.as_array().and_then(|a| index_in(a.len(), *index).map(|i| &a[i]))
+                        current
+                            .as_array()
+                            .and_then(|a| index_in(a.len(), *index).map(|i| &a[i]))
                     }
                     _ => None,
                 };
@@ -233,7 +236,9 @@ impl JsonPath {
             }
             current = next;
         }
-        Ok(Cow::Owned(Value::Array(current.into_iter().cloned().collect())))
+        Ok(Cow::Owned(Value::Array(
+            current.into_iter().cloned().collect(),
+        )))
     }
 
     /// Writes `new_value` at this (definite) path inside `target`, creating
@@ -254,7 +259,10 @@ impl JsonPath {
             match segment {
                 Segment::Name(name) => {
                     let Value::Object(map) = current else {
-                        return Err(format!("Unable to apply ReferencePath {} to input", self.text));
+                        return Err(format!(
+                            "Unable to apply ReferencePath {} to input",
+                            self.text
+                        ));
                     };
                     if last {
                         map.insert(name.clone(), pending.take().unwrap_or(Value::Null));
@@ -266,10 +274,16 @@ impl JsonPath {
                 }
                 Segment::Index(index) => {
                     let Value::Array(items) = current else {
-                        return Err(format!("Unable to apply ReferencePath {} to input", self.text));
+                        return Err(format!(
+                            "Unable to apply ReferencePath {} to input",
+                            self.text
+                        ));
                     };
                     let Some(at) = index_in(items.len(), *index) else {
-                        return Err(format!("Unable to apply ReferencePath {} to input", self.text));
+                        return Err(format!(
+                            "Unable to apply ReferencePath {} to input",
+                            self.text
+                        ));
                     };
                     if last {
                         items[at] = pending.take().unwrap_or(Value::Null);
@@ -435,19 +449,28 @@ fn parse_filter(text: &str) -> Result<Filter, String> {
         ("<", FilterOp::Lt),
         (">", FilterOp::Gt),
     ];
-    let (lhs, comparison) = match ops.iter().find_map(|(sym, op)| body.find(sym).map(|i| (i, *sym, *op))) {
+    let (lhs, comparison) = match ops
+        .iter()
+        .find_map(|(sym, op)| body.find(sym).map(|i| (i, *sym, *op)))
+    {
         Some((i, sym, op)) => {
             let literal = body[i + sym.len()..].trim();
-            let literal = if let Some(s) = literal.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+            let literal = if let Some(s) = literal
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+            {
                 Value::String(s.to_owned())
             } else {
-                serde_json::from_str(literal).map_err(|_| format!("'{literal}' is not a literal"))?
+                serde_json::from_str(literal)
+                    .map_err(|_| format!("'{literal}' is not a literal"))?
             };
             (body[..i].trim(), Some((op, literal)))
         }
         None => (body, None),
     };
-    let field = lhs.strip_prefix('@').ok_or("a filter compares a field of '@'")?;
+    let field = lhs
+        .strip_prefix('@')
+        .ok_or("a filter compares a field of '@'")?;
     let field = field
         .split('.')
         .filter(|s| !s.is_empty())
@@ -482,7 +505,11 @@ fn apply_segment<'a>(segment: &Segment, value: &'a Value, out: &mut Vec<&'a Valu
         }
         Segment::Indices(indices) => {
             if let Some(a) = value.as_array() {
-                out.extend(indices.iter().filter_map(|i| index_in(a.len(), *i).map(|i| &a[i])));
+                out.extend(
+                    indices
+                        .iter()
+                        .filter_map(|i| index_in(a.len(), *i).map(|i| &a[i])),
+                );
             }
         }
         Segment::Slice(start, end, step) => {
@@ -559,7 +586,10 @@ fn filter_matches(filter: &Filter, candidate: &Value) -> bool {
         return true;
     };
     let ordering = match (current, literal) {
-        (Value::Number(a), Value::Number(b)) => a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
         (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
         (a, b) => {
             return match op {
@@ -589,7 +619,9 @@ mod tests {
 
     fn select(path: &str, value: Value) -> Result<Value, String> {
         let path = JsonPath::parse(path).map_err(|e| e.to_string())?;
-        path.select(&value).map(Cow::into_owned).map_err(|m| m.describe())
+        path.select(&value)
+            .map(Cow::into_owned)
+            .map_err(|m| m.describe())
     }
 
     #[test]
@@ -615,7 +647,10 @@ mod tests {
 
     #[test]
     fn parses_roots_and_rejects_garbage() {
-        assert_eq!(JsonPath::parse("$$.Execution.Id").unwrap().root(), &PathRoot::Context);
+        assert_eq!(
+            JsonPath::parse("$$.Execution.Id").unwrap().root(),
+            &PathRoot::Context
+        );
         assert_eq!(
             JsonPath::parse("$var.x").unwrap().root(),
             &PathRoot::Variable("var".into())
@@ -628,9 +663,17 @@ mod tests {
     #[test]
     fn writes_reference_paths() {
         let mut doc = json!({"a": 1});
-        JsonPath::parse("$.b.c").unwrap().write(&mut doc, json!(2)).unwrap();
+        JsonPath::parse("$.b.c")
+            .unwrap()
+            .write(&mut doc, json!(2))
+            .unwrap();
         assert_eq!(doc, json!({"a": 1, "b": {"c": 2}}));
         let mut scalar = json!("s");
-        assert!(JsonPath::parse("$.x").unwrap().write(&mut scalar, json!(1)).is_err());
+        assert!(
+            JsonPath::parse("$.x")
+                .unwrap()
+                .write(&mut scalar, json!(1))
+                .is_err()
+        );
     }
 }

@@ -40,12 +40,14 @@ impl Template {
                         };
                         let node = if intrinsics::looks_like_call(text) {
                             Template::Call {
-                                call: Call::parse(text).map_err(|e| format!("field '{key}': {e}"))?,
+                                call: Call::parse(text)
+                                    .map_err(|e| format!("field '{key}': {e}"))?,
                                 field: key.clone(),
                             }
                         } else {
                             Template::Path {
-                                path: JsonPath::parse(text).map_err(|e| format!("field '{key}': {e}"))?,
+                                path: JsonPath::parse(text)
+                                    .map_err(|e| format!("field '{key}': {e}"))?,
                                 field: key.clone(),
                             }
                         };
@@ -64,7 +66,10 @@ impl Template {
                 })
             }
             Value::Array(items) => {
-                let nodes = items.iter().map(Template::compile).collect::<Result<Vec<_>, _>>()?;
+                let nodes = items
+                    .iter()
+                    .map(Template::compile)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(if nodes.iter().all(|n| matches!(n, Template::Literal(_))) {
                     Template::Literal(value.clone())
                 } else {
@@ -155,13 +160,19 @@ mod tests {
         let failure = missing.evaluate(&scope).unwrap_err();
         assert_eq!(
             failure.cause.as_deref(),
-            Some("The JSONPath '$.nope' specified for the field 'm.$' could not be found in the input '{\"x\":7}'")
+            Some(
+                "The JSONPath '$.nope' specified for the field 'm.$' could not be found in the input '{\"x\":7}'"
+            )
         );
     }
 
     #[test]
     fn rejects_bad_dynamic_values() {
-        for bad in [json!({"a.$": 1}), json!({"a.$": "nope"}), json!({"a.$": "States.Bad()"})] {
+        for bad in [
+            json!({"a.$": 1}),
+            json!({"a.$": "nope"}),
+            json!({"a.$": "States.Bad()"}),
+        ] {
             assert!(Template::compile(&bad).is_err(), "{bad}");
         }
     }

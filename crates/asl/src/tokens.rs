@@ -46,13 +46,21 @@ pub struct TaskTokens {
 }
 
 impl TaskTokens {
-    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<TokenMessage>>> {
-        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn waiting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<TokenMessage>>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Issues a fresh token.
     pub fn issue(&self) -> IssuedToken {
-        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let (sender, receiver) = mpsc::unbounded_channel();
         self.waiting().insert(token.clone(), sender);
         IssuedToken { token, receiver }

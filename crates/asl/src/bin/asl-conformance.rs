@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asl::{
-    Clock, Definition, EchoHandler, ExecutionInfo, HistoryEvent, TaskError, TaskHandler, TaskRequest, TestStateMock,
-    VirtualClock,
+    Clock, Definition, EchoHandler, ExecutionInfo, HistoryEvent, TaskError, TaskHandler,
+    TaskRequest, TestStateMock, VirtualClock,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -44,7 +44,10 @@ fn parse_case(line: &str) -> Result<Case, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let field = |k: &str| value.get(k).ok_or_else(|| format!("missing field '{k}'"));
     let text = |k: &str| -> Result<String, String> {
-        field(k)?.as_str().map(str::to_owned).ok_or_else(|| format!("field '{k}' must be a string"))
+        field(k)?
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("field '{k}' must be a string"))
     };
     let expected = field("expected")?.clone();
     if expected.get("status").and_then(Value::as_str).is_none() {
@@ -53,7 +56,11 @@ fn parse_case(line: &str) -> Result<Case, String> {
     let features: Vec<String> = value
         .get("features")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let kind = text("kind")?;
     if kind != "execution" && kind != "test_state" {
@@ -61,19 +68,36 @@ fn parse_case(line: &str) -> Result<Case, String> {
     }
     Ok(Case {
         name: text("name")?,
-        category: value.get("category").and_then(Value::as_str).unwrap_or("uncategorised").to_owned(),
+        category: value
+            .get("category")
+            .and_then(Value::as_str)
+            .unwrap_or("uncategorised")
+            .to_owned(),
         kind,
-        jsonata: features.iter().any(|f| f == "jsonata") || line.contains("\"QueryLanguage\": \"JSONata\""),
+        jsonata: features.iter().any(|f| f == "jsonata")
+            || line.contains("\"QueryLanguage\": \"JSONata\""),
         definition: field("definition")?.clone(),
         input: field("input")?.clone(),
         expected,
-        trace: value.get("trace").and_then(Value::as_array).cloned().unwrap_or_default(),
-        lambda_mocks: value.get("lambda_mocks").and_then(Value::as_object).cloned().unwrap_or_default(),
+        trace: value
+            .get("trace")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        lambda_mocks: value
+            .get("lambda_mocks")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         test_state_args: value.get("test_state_args").cloned().unwrap_or(Value::Null),
         flags: value
             .get("flags")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
@@ -88,7 +112,12 @@ struct MockLambdas {
 impl TaskHandler for MockLambdas {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
         let function = if request.resource.ends_with(":lambda:invoke") {
-            request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or("").to_owned()
+            request
+                .parameters
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
         } else {
             request.resource.clone()
         };
@@ -101,16 +130,26 @@ impl TaskHandler for MockLambdas {
             return Ok(request.parameters);
         };
         if let Some(delay) = mock.get("delay_seconds").and_then(Value::as_f64) {
-            self.clock.sleep(Duration::from_secs_f64(delay.max(0.0))).await;
+            self.clock
+                .sleep(Duration::from_secs_f64(delay.max(0.0)))
+                .await;
         }
         let payload = if request.resource.ends_with(":lambda:invoke") {
-            request.parameters.get("Payload").cloned().unwrap_or(Value::Null)
+            request
+                .parameters
+                .get("Payload")
+                .cloned()
+                .unwrap_or(Value::Null)
         } else {
             request.parameters.clone()
         };
         let result = match mock.get("kind").and_then(Value::as_str) {
             Some("raise") => {
-                let error = mock.get("error").and_then(Value::as_str).unwrap_or("Exception").to_owned();
+                let error = mock
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Exception")
+                    .to_owned();
                 let mut cause = mock.get("cause").cloned().unwrap_or(Value::Null);
                 if let Some(id) = cause.get_mut("requestId") {
                     *id = Value::String(uuid::Uuid::new_v4().to_string());
@@ -136,7 +175,10 @@ impl TaskHandler for MockLambdas {
 /// how the recorded Lambda errors spell their cause.
 fn python_json(value: &Value) -> String {
     match value {
-        Value::Array(items) => format!("[{}]", items.iter().map(python_json).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_json).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
@@ -154,7 +196,10 @@ fn matches(expected: &Value, actual: &Value) -> bool {
         (Value::String(e), _) if e == "date" || e == "timestamp" => true,
         (Value::String(e), Value::String(a)) => {
             string_matches(e, a)
-                || match (serde_json::from_str::<Value>(e), serde_json::from_str::<Value>(a)) {
+                || match (
+                    serde_json::from_str::<Value>(e),
+                    serde_json::from_str::<Value>(a),
+                ) {
                     (Ok(pe), Ok(pa)) if pe != *expected || pa != *actual => matches(&pe, &pa),
                     _ => false,
                 }
@@ -168,16 +213,22 @@ fn matches(expected: &Value, actual: &Value) -> bool {
             Err(_) => false,
         },
         (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
-        (Value::Array(e), Value::Array(a)) => e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, y)),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, y))
+        }
         (Value::Object(e), Value::Object(a)) => {
-            e.len() == a.len() && e.iter().all(|(k, v)| a.get(k).is_some_and(|w| matches(v, w)))
+            e.len() == a.len()
+                && e.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|w| matches(v, w)))
         }
         _ => expected == actual,
     }
 }
 
 fn normalise(actual: &str) -> String {
-    actual.replace("arn:aws:", "arn:<partition>:").replace("us-east-1", "<region>")
+    actual
+        .replace("arn:aws:", "arn:<partition>:")
+        .replace("us-east-1", "<region>")
 }
 
 fn string_matches(expected: &str, actual: &str) -> bool {
@@ -225,7 +276,8 @@ fn flat_event(event: &HistoryEvent) -> Value {
     flat.insert("id".into(), json!(event.id));
     flat.insert("previousEventId".into(), json!(event.previous_event_id));
     flat.insert("type".into(), json!(event.event_type.name()));
-    let parse = |t: &str| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.to_owned()));
+    let parse =
+        |t: &str| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.to_owned()));
     if let Some(name) = event.name() {
         flat.insert("name".into(), json!(name));
     }
@@ -248,12 +300,19 @@ fn flat_event(event: &HistoryEvent) -> Value {
         asl::history::EventDetails::MapIteration { index, .. } => {
             flat.insert("index".into(), json!(index));
         }
-        asl::history::EventDetails::StateExited { assigned: Some(vars), .. } => {
-            let vars: Map<String, Value> = vars.iter().map(|(k, v)| (k.to_string(), json!(&**v))).collect();
+        asl::history::EventDetails::StateExited {
+            assigned: Some(vars),
+            ..
+        } => {
+            let vars: Map<String, Value> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(&**v)))
+                .collect();
             flat.insert("assignedVariables".into(), Value::Object(vars));
         }
         asl::history::EventDetails::LambdaScheduled {
-            timeout_seconds: Some(t), ..
+            timeout_seconds: Some(t),
+            ..
         } => {
             flat.insert("timeoutInSeconds".into(), json!(t));
         }
@@ -298,18 +357,28 @@ fn event_matches(expected: &Value, actual: &Value, compare_ids: bool) -> Option<
     None
 }
 
-fn compare_trace(expected: &[Value], history: &[HistoryEvent], reordered: bool) -> Result<(), String> {
+fn compare_trace(
+    expected: &[Value],
+    history: &[HistoryEvent],
+    reordered: bool,
+) -> Result<(), String> {
     // The recorder left out ParallelStateSucceeded events; leave them out
     // of the comparison too when the expectation has none.
-    let keep_parallel_succeeded = expected.iter().any(|e| e["type"] == "ParallelStateSucceeded");
+    let keep_parallel_succeeded = expected
+        .iter()
+        .any(|e| e["type"] == "ParallelStateSucceeded");
     let actual: Vec<Value> = history
         .iter()
-        .filter(|e| keep_parallel_succeeded || e.event_type != asl::EventType::ParallelStateSucceeded)
+        .filter(|e| {
+            keep_parallel_succeeded || e.event_type != asl::EventType::ParallelStateSucceeded
+        })
         .map(flat_event)
         .collect();
     if expected.len() != actual.len() {
         let types = |v: &[Value]| -> Vec<String> {
-            v.iter().map(|e| e["type"].as_str().unwrap_or("?").to_owned()).collect()
+            v.iter()
+                .map(|e| e["type"].as_str().unwrap_or("?").to_owned())
+                .collect()
         };
         return Err(format!(
             "history has {} events, expected {}: got {:?}, expected {:?}",
@@ -322,7 +391,9 @@ fn compare_trace(expected: &[Value], history: &[HistoryEvent], reordered: bool) 
     if reordered {
         let mut unmatched: Vec<&Value> = actual.iter().collect();
         for e in expected {
-            let position = unmatched.iter().position(|a| event_matches(e, a, e["id"].is_u64()).is_none());
+            let position = unmatched
+                .iter()
+                .position(|a| event_matches(e, a, e["id"].is_u64()).is_none());
             match position {
                 Some(p) => {
                     unmatched.remove(p);
@@ -411,15 +482,29 @@ async fn run_case(case: &Case) -> Verdict {
             passed: true,
             reason: String::new(),
         },
-        Err(reason) => Verdict { passed: false, reason },
+        Err(reason) => Verdict {
+            passed: false,
+            reason,
+        },
     }
 }
 
-async fn run_execution(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<dyn Clock>) -> Result<(), String> {
+async fn run_execution(
+    case: &Case,
+    handler: Arc<dyn TaskHandler>,
+    clock: Arc<dyn Clock>,
+) -> Result<(), String> {
     let definition = Definition::parse(&case.definition).map_err(|e| e.to_string())?;
-    let mut info = ExecutionInfo::local("ConformanceMachine", "conformance-execution", case.input.clone(), clock.now());
+    let mut info = ExecutionInfo::local(
+        "ConformanceMachine",
+        "conformance-execution",
+        case.input.clone(),
+        clock.now(),
+    );
     info.execution_arn = info.execution_arn.replace("000000000000", "111111111111");
-    info.state_machine_arn = info.state_machine_arn.replace("000000000000", "111111111111");
+    info.state_machine_arn = info
+        .state_machine_arn
+        .replace("000000000000", "111111111111");
     info.role_arn = info.role_arn.replace("000000000000", "111111111111");
     let finished = asl::execute(&definition, info, handler, clock).await;
     let outcome = &finished.outcome;
@@ -431,13 +516,20 @@ async fn run_execution(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<dy
         outcome.cause.as_deref(),
     )?;
     if !case.trace.is_empty() {
-        let reordered = case.flags.iter().any(|f| f == "parallel_events_reordered_by_snapshot");
+        let reordered = case
+            .flags
+            .iter()
+            .any(|f| f == "parallel_events_reordered_by_snapshot");
         compare_trace(&case.trace, &finished.history, reordered)?;
     }
     Ok(())
 }
 
-async fn run_test_state(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<dyn Clock>) -> Result<(), String> {
+async fn run_test_state(
+    case: &Case,
+    handler: Arc<dyn TaskHandler>,
+    clock: Arc<dyn Clock>,
+) -> Result<(), String> {
     let args = &case.test_state_args;
     let parse_text = |v: &Value| -> Value {
         match v {
@@ -451,8 +543,15 @@ async fn run_test_state(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<d
             mock.result = Some(Ok(parse_text(result)));
         } else if let Some(error) = m.get("errorOutput") {
             mock.result = Some(Err(TaskError {
-                error: error.get("error").and_then(Value::as_str).unwrap_or("").to_owned(),
-                cause: error.get("cause").and_then(Value::as_str).map(str::to_owned),
+                error: error
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                cause: error
+                    .get("cause")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             }));
         }
     }
@@ -462,7 +561,15 @@ async fn run_test_state(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<d
     let outcome = match args.get("stateName").and_then(Value::as_str) {
         Some(state_name) => {
             let definition = Definition::parse(&case.definition).map_err(|e| e.to_string())?;
-            asl::test_state_in_definition(&definition, state_name, case.input.clone(), mock, handler, clock).await
+            asl::test_state_in_definition(
+                &definition,
+                state_name,
+                case.input.clone(),
+                mock,
+                handler,
+                clock,
+            )
+            .await
         }
         None => asl::test_state(&case.definition, case.input.clone(), mock, handler, clock).await,
     }
@@ -477,7 +584,10 @@ async fn run_test_state(case: &Case, handler: Arc<dyn TaskHandler>, clock: Arc<d
     if let Some(next) = case.expected.get("nextState")
         && next.as_str() != outcome.next_state.as_deref()
     {
-        return Err(format!("nextState {:?}, expected {next}", outcome.next_state));
+        return Err(format!(
+            "nextState {:?}, expected {next}",
+            outcome.next_state
+        ));
     }
     Ok(())
 }
@@ -520,7 +630,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -542,7 +656,10 @@ fn main() -> ExitCode {
             row[0] += 1;
         } else {
             row[1] += 1;
-            failures.push(format!("FAIL [{}] {}: {}", case.category, case.name, verdict.reason));
+            failures.push(format!(
+                "FAIL [{}] {}: {}",
+                case.category, case.name, verdict.reason
+            ));
         }
         report.push(json!({
             "name": case.name,
@@ -554,7 +671,10 @@ fn main() -> ExitCode {
     for line in &failures {
         println!("{line}");
     }
-    println!("{:<24} {:>7} {:>7} {:>8}", "category", "passed", "failed", "skipped");
+    println!(
+        "{:<24} {:>7} {:>7} {:>8}",
+        "category", "passed", "failed", "skipped"
+    );
     let mut totals = [0usize; 3];
     for (category, row) in &table {
         println!("{category:<24} {:>7} {:>7} {:>8}", row[0], row[1], row[2]);
@@ -569,6 +689,9 @@ fn main() -> ExitCode {
             eprintln!("cannot write {path}: {e}");
         }
     }
-    println!("{} passed, {} failed, {} skipped", totals[0], totals[1], totals[2]);
+    println!(
+        "{} passed, {} failed, {} skipped",
+        totals[0], totals[1], totals[2]
+    );
     ExitCode::SUCCESS
 }

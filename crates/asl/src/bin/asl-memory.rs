@@ -10,14 +10,20 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use asl::{Clock, Definition, EchoHandler, ExecutionInfo, ExecutionStatus, HistoryEvent, TaskHandler, VirtualClock};
+use asl::{
+    Clock, Definition, EchoHandler, ExecutionInfo, ExecutionStatus, HistoryEvent, TaskHandler,
+    VirtualClock,
+};
 use serde_json::Value;
 
 const DEFINITION: &str = include_str!("../../benches/data/asl-10-state.json");
 const INPUT: &str = include_str!("../../benches/data/asl-10-state.input.json");
 
 fn main() -> ExitCode {
-    let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let definition = match Definition::parse_str(DEFINITION) {
         Ok(d) => d,
         Err(e) => {
@@ -32,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -44,14 +54,19 @@ fn main() -> ExitCode {
         let handler: Arc<dyn TaskHandler> = Arc::new(EchoHandler);
         let mut kept = Vec::with_capacity(count);
         for i in 0..count {
-            let info = ExecutionInfo::local("bench", &format!("run-{i}"), input.clone(), clock.now());
-            let finished = asl::execute(&definition, info, Arc::clone(&handler), Arc::clone(&clock)).await;
+            let info =
+                ExecutionInfo::local("bench", &format!("run-{i}"), input.clone(), clock.now());
+            let finished =
+                asl::execute(&definition, info, Arc::clone(&handler), Arc::clone(&clock)).await;
             kept.push((finished.outcome.status, finished.history));
         }
         kept
     });
     let events: usize = kept.iter().map(|(_, h)| h.len()).sum();
-    let succeeded = kept.iter().filter(|(s, _)| *s == ExecutionStatus::Succeeded).count();
+    let succeeded = kept
+        .iter()
+        .filter(|(s, _)| *s == ExecutionStatus::Succeeded)
+        .count();
     let outputs = kept
         .iter()
         .filter(|(_, h)| h.last().and_then(HistoryEvent::output).is_some())
