@@ -390,7 +390,7 @@ fn sam_build_check(root: &Path, tools: &Tools) -> Result<IacCheck> {
         name: "sam build",
         findings: 0,
         passed: false,
-        details: vec![format!("wall time {seconds:.0} s (exit {status})")],
+        details: vec![format!("wall time {seconds:.0} s ({status})")],
     };
     if !status.success() {
         check.findings = 1;
@@ -418,7 +418,7 @@ fn sam_build_check(root: &Path, tools: &Tools) -> Result<IacCheck> {
             check.findings += 1;
         }
         check.details.push(format!(
-            "{function}: {:.1} MiB, needs glibc {}{}",
+            "{function}: {bytes} bytes ({:.1} MiB), needs glibc {}{}",
             bytes as f64 / (1024.0 * 1024.0),
             newest.map_or("(none)".to_owned(), |(major, minor)| format!(
                 "{major}.{minor}"
