@@ -14,15 +14,19 @@
 //! throttling, timeouts, 5xx and transaction conflicts as `Unavailable`
 //! (retried as `TransientError`), the rest as `Rejected`.
 
+mod executions;
 mod inventory;
 mod item;
+mod orders;
 mod payments;
 mod sdk_errors;
 mod shipments;
 pub mod tables;
 mod task_reporter;
 
+pub use executions::SfnExecutions;
 pub use inventory::DynamoInventory;
+pub use orders::DynamoOrders;
 pub use payments::DynamoPayments;
 pub use shipments::DynamoShipments;
 pub use task_reporter::SfnTaskReporter;
