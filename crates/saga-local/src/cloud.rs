@@ -1,0 +1,420 @@
+//! Start-up of the local cloud, in dependency order: bind the port (so the
+//! functions' own Step Functions endpoint is known), read the template,
+//! create the tables and queues, build the functions from their template
+//! environments, load the state machine with its substitutions, start the
+//! HTTP server, the SQS pollers and the schedules, then report ready.
+//!
+//! [`Cloud`] is the shared state every HTTP handler sees.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use asl::{Clock, Definition, Engine, ExecutionDescription, StateMachineRef};
+use chrono::{DateTime, Utc};
+use saga_aws::DynamoInventory;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::aws::{Clients, Endpoints};
+use crate::faults::Faults;
+use crate::functions::Functions;
+use crate::http_api::Route;
+use crate::jwt::DevTokens;
+use crate::stack::{self, TableSpec};
+use crate::tasks::LocalTasks;
+use crate::template::{LocalNames, Template, scalar_text};
+use crate::{poller, provision, schedules, server};
+
+/// The issuer of local dev tokens (the template's `JwtIssuer` locally).
+pub const LOCAL_ISSUER: &str = "saga-local";
+/// The audience of local dev tokens (the template's `JwtAudience` locally).
+pub const LOCAL_AUDIENCE: &str = "saga-local";
+
+/// How to run the local cloud.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `template.yaml`.
+    pub template: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// DynamoDB Local's endpoint.
+    pub dynamodb_endpoint: String,
+    /// moto's endpoint.
+    pub sqs_endpoint: String,
+    /// Stack name: prefixes every table, queue and function name.
+    pub stack_name: String,
+    /// Template parameter overrides.
+    pub parameters: BTreeMap<String, Value>,
+    /// Seed the demo catalog.
+    pub seed_demo: bool,
+    /// Replaces every schedule's period (tests: run the reaper often).
+    pub schedule_every: Option<Duration>,
+    /// Runs the state machine's waits, retries, heartbeats and timeouts,
+    /// and the polled queues' visibility timeouts, this many times faster.
+    pub time_scale: f64,
+}
+
+/// A wall clock whose delays are `scale` times shorter. Timestamps stay
+/// real, so the functions (which read the wall clock) agree with them.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    scale: f64,
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(duration.div_f64(self.scale)))
+    }
+}
+
+/// A state machine the endpoint serves.
+pub struct Machine {
+    /// What the engine runs.
+    pub reference: StateMachineRef,
+    /// The definition as deployed (substitutions applied).
+    pub definition_text: String,
+}
+
+/// A queue of the stack.
+#[derive(Debug, Clone)]
+pub struct QueueInfo {
+    /// Logical id.
+    pub logical_id: String,
+    /// Name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// ARN.
+    pub arn: String,
+    /// When this is a dead-letter queue: the URL of the queue it serves.
+    pub dead_letter_source: Option<String>,
+}
+
+/// The shared state of the running local cloud.
+pub struct Cloud {
+    /// The executions.
+    pub engine: Arc<Engine>,
+    /// State machines.
+    pub machines: Vec<Machine>,
+    /// Functions.
+    pub functions: Arc<Functions>,
+    /// Fault injection.
+    pub faults: Arc<Faults>,
+    /// SDK clients to the emulators.
+    pub clients: Clients,
+    /// The JWT authorizer's key.
+    pub tokens: DevTokens,
+    /// HTTP API routes.
+    pub routes: Vec<Route>,
+    /// Queues.
+    pub queues: Vec<QueueInfo>,
+    /// Tables.
+    pub tables: Vec<TableSpec>,
+    /// The inventory store, for the local stock endpoints.
+    pub inventory: Option<DynamoInventory>,
+    /// The Orders, Payments and Shipments table names, by env variable.
+    pub table_by_variable: BTreeMap<String, String>,
+    /// When the cloud started.
+    pub started_at: DateTime<Utc>,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// Set once everything runs.
+    pub ready: AtomicBool,
+    redrive_dates: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+impl Cloud {
+    /// The state machine with `arn`.
+    pub fn machine(&self, arn: &str) -> Option<&Machine> {
+        self.machines.iter().find(|m| m.reference.arn == arn)
+    }
+
+    /// Every execution, newest first.
+    pub fn executions(&self) -> Vec<ExecutionDescription> {
+        let mut all: Vec<ExecutionDescription> = self
+            .engine
+            .execution_arns()
+            .iter()
+            .filter_map(|arn| self.engine.describe(arn).ok())
+            .collect();
+        all.sort_by(|a, b| {
+            b.start_date
+                .cmp(&a.start_date)
+                .then_with(|| a.execution_arn.cmp(&b.execution_arn))
+        });
+        all
+    }
+
+    /// Redrives an execution and records when.
+    pub fn redrive(&self, arn: &str) -> Result<DateTime<Utc>, asl::EngineError> {
+        self.engine.redrive(arn)?;
+        let now = Utc::now();
+        self.redrive_dates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(arn.to_owned(), now);
+        Ok(now)
+    }
+
+    /// When an execution was last redriven.
+    pub fn redrive_date(&self, arn: &str) -> Option<DateTime<Utc>> {
+        self.redrive_dates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(arn)
+            .copied()
+    }
+
+    /// Whether start-up finished.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// A running local cloud.
+pub struct RunningCloud {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its shared state.
+    pub cloud: Arc<Cloud>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningCloud {
+    /// Stops the server, the pollers and the schedules, and waits for them.
+    pub async fn stop(self) {
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+/// Starts the local cloud.
+pub async fn start(options: Options) -> Result<RunningCloud> {
+    if !(options.time_scale >= 1.0 && options.time_scale.is_finite()) {
+        bail!(
+            "--time-scale must be a number >= 1, got {}",
+            options.time_scale
+        );
+    }
+    let listener = TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let base_url = format!("http://{address}");
+
+    let template = Template::load(&options.template)?;
+    let mut overrides = options.parameters.clone();
+    overrides
+        .entry("JwtIssuer".to_owned())
+        .or_insert_with(|| Value::String(LOCAL_ISSUER.to_owned()));
+    overrides
+        .entry("JwtAudience".to_owned())
+        .or_insert_with(|| Value::Array(vec![Value::String(LOCAL_AUDIENCE.to_owned())]));
+    overrides.retain(|name, _| template.parameters.contains_key(name));
+    let mut names = LocalNames::new(&template, &options.stack_name, &overrides)?;
+    stack::learn_state_machine_names(&template, &mut names)?;
+
+    let clients = Clients::new(&Endpoints {
+        dynamodb: options.dynamodb_endpoint.clone(),
+        sqs: options.sqs_endpoint.clone(),
+        sfn: base_url.clone(),
+    })
+    .await;
+
+    let tables = stack::tables(&template, &names)?;
+    let created = futures::future::join_all(
+        tables
+            .iter()
+            .map(|t| provision::create_table(&clients.dynamodb, t)),
+    )
+    .await;
+    for result in created {
+        result.context("is DynamoDB Local running at the --dynamodb-endpoint?")?;
+    }
+    let queue_specs = stack::queues(&template, &names);
+    provision::create_queues(&clients.sqs, &queue_specs, &mut names)
+        .await
+        .context("is moto running at the --sqs-endpoint?")?;
+    let queues = queue_infos(&queue_specs, &names)?;
+
+    let stack = stack::load(&template, &names)?;
+    let faults = Arc::new(Faults::default());
+    let functions =
+        Arc::new(Functions::build(&stack.functions, &clients, Arc::clone(&faults)).await?);
+    for missing in functions.missing() {
+        tracing::warn!(binary = %missing, "the local cloud has no code for this function; its routes answer 501");
+    }
+
+    let clock = Arc::new(ScaledClock {
+        scale: options.time_scale,
+    });
+    let engine = Engine::new(
+        Arc::new(LocalTasks::new(Arc::clone(&functions), clients.clone())),
+        clock,
+    );
+    let mut machines = Vec::new();
+    for spec in &stack.state_machines {
+        let definition = Definition::parse_str(&spec.definition)
+            .map_err(|e| anyhow::anyhow!("state machine {} is invalid: {e:?}", spec.logical_id))?;
+        machines.push(Machine {
+            reference: StateMachineRef {
+                arn: spec.arn.clone(),
+                name: spec.name.clone(),
+                definition: Arc::new(definition),
+            },
+            definition_text: spec.definition.clone(),
+        });
+    }
+
+    let mut table_by_variable = BTreeMap::new();
+    for function in stack.functions.values() {
+        for (variable, value) in &function.environment {
+            if variable.ends_with("_TABLE") {
+                table_by_variable.insert(variable.clone(), value.clone());
+            }
+        }
+    }
+    let inventory = table_by_variable
+        .get("INVENTORY_TABLE")
+        .map(|table| DynamoInventory::new(clients.dynamodb.clone(), table.clone()));
+    if options.seed_demo {
+        let Some(inventory) = &inventory else {
+            bail!("--seed-demo needs a function with INVENTORY_TABLE in the template");
+        };
+        provision::seed_demo_catalog(inventory).await?;
+    }
+
+    let jwt = stack.jwt.clone().unwrap_or(stack::JwtAuthorizerSpec {
+        issuer: LOCAL_ISSUER.to_owned(),
+        audiences: vec![LOCAL_AUDIENCE.to_owned()],
+    });
+    let cloud = Arc::new(Cloud {
+        engine,
+        machines,
+        functions: Arc::clone(&functions),
+        faults,
+        clients: clients.clone(),
+        tokens: DevTokens::generate(&jwt.issuer, &jwt.audiences),
+        routes: crate::http_api::routes(&stack.functions),
+        queues: queues.clone(),
+        tables,
+        inventory,
+        table_by_variable,
+        started_at: Utc::now(),
+        base_url,
+        ready: AtomicBool::new(false),
+        redrive_dates: Mutex::new(HashMap::new()),
+    });
+
+    let (shutdown, shutdown_receiver) = watch::channel(false);
+    let mut tasks = vec![server::spawn(
+        listener,
+        Arc::clone(&cloud),
+        shutdown_receiver.clone(),
+    )];
+    for mapping in &stack.queue_mappings {
+        let (Some(function), Some(queue)) = (
+            functions.find(&mapping.function),
+            queues.iter().find(|q| q.logical_id == mapping.queue),
+        ) else {
+            tracing::warn!(mapping = %mapping.logical_id, "event source mapping skipped: its function has no code here");
+            continue;
+        };
+        let visibility = queue_specs
+            .iter()
+            .find(|q| q.logical_id == mapping.queue)
+            .and_then(|q| q.attributes.get("VisibilityTimeout"))
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|_| options.time_scale > 1.0)
+            .map(|seconds| (seconds / options.time_scale).ceil().max(1.0) as i32);
+        tasks.extend(poller::spawn(
+            poller::QueueMapping {
+                function: Arc::clone(function),
+                queue_url: queue.url.clone(),
+                queue_arn: queue.arn.clone(),
+                batch_size: mapping.batch_size,
+                report_batch_item_failures: mapping.report_batch_item_failures,
+                concurrency: mapping.maximum_concurrency,
+                visibility_timeout: visibility,
+            },
+            Arc::clone(&functions),
+            clients.sqs.clone(),
+            shutdown_receiver.clone(),
+        ));
+    }
+    for spec in stack.functions.values() {
+        let Some(function) = functions.find(&spec.logical_id) else {
+            continue;
+        };
+        for schedule in &spec.schedules {
+            let period = options.schedule_every.unwrap_or(schedule.every);
+            tasks.push(schedules::spawn(
+                Arc::clone(function),
+                format!(
+                    "{}-{}{}",
+                    options.stack_name, spec.logical_id, schedule.name
+                ),
+                period,
+                Arc::clone(&functions),
+                shutdown_receiver.clone(),
+            ));
+        }
+    }
+    cloud.ready.store(true, Ordering::Release);
+    Ok(RunningCloud {
+        address,
+        cloud,
+        shutdown,
+        tasks,
+    })
+}
+
+fn queue_infos(specs: &[stack::QueueSpec], names: &LocalNames) -> Result<Vec<QueueInfo>> {
+    let mut infos: Vec<QueueInfo> = specs
+        .iter()
+        .map(|q| {
+            Ok(QueueInfo {
+                logical_id: q.logical_id.clone(),
+                name: q.name.clone(),
+                url: names.attribute(&q.logical_id, "QueueUrl")?,
+                arn: names.attribute(&q.logical_id, "Arn")?,
+                dead_letter_source: None,
+            })
+        })
+        .collect::<Result<_>>()?;
+    for spec in specs {
+        let Some(policy) = &spec.redrive_policy else {
+            continue;
+        };
+        let resolved = names.resolve(policy)?;
+        let target = match &resolved {
+            Value::String(text) => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("deadLetterTargetArn").map(scalar_text)),
+            other => other.get("deadLetterTargetArn").map(scalar_text),
+        };
+        let source_url = names.attribute(&spec.logical_id, "QueueUrl")?;
+        if let Some(dlq) = infos.iter_mut().find(|i| Some(&i.arn) == target.as_ref()) {
+            dlq.dead_letter_source = Some(source_url);
+        }
+    }
+    Ok(infos)
+}

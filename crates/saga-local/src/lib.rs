@@ -1,0 +1,43 @@
+//! The local cloud: the order saga of `template.yaml` on 127.0.0.1, without
+//! AWS and without Docker.
+//!
+//! DynamoDB Local holds the tables and moto the queues; this crate supplies
+//! what has no faithful offline emulator, all driven by the template (the one
+//! source of truth: nothing about tables, routes, functions, environments,
+//! queues or schedules is repeated here):
+//!
+//! - [`template`], [`stack`]: the template read and resolved to local names;
+//! - [`provision`]: tables (with indexes) and queues (with redrive policies)
+//!   created from it, and the demo catalog;
+//! - [`sfn_api`]: the Step Functions API on the wire (AWS JSON 1.0) over the
+//!   `asl` engine;
+//! - [`functions`], [`tasks`]: Lambda dispatch to the step handlers
+//!   in-process, and the Task states' service integrations;
+//! - [`poller`], [`schedules`]: the SQS event source mapping and the
+//!   scheduled functions;
+//! - [`http_api`], [`jwt`]: the HTTP API with its JWT authorizer;
+//! - [`console`], [`local_api`], [`faults`]: the operator's console, local
+//!   endpoints for tests and demos, and fault injection;
+//! - [`cloud`], [`server`]: start-up and the one HTTP server.
+
+pub mod api_function;
+pub mod attribute_json;
+pub mod aws;
+pub mod cli;
+pub mod cloud;
+pub mod console;
+pub mod faults;
+pub mod functions;
+pub mod http_api;
+pub mod jwt;
+pub mod local_api;
+pub mod poller;
+pub mod provision;
+pub mod schedules;
+pub mod server;
+pub mod sfn_api;
+pub mod stack;
+pub mod tasks;
+pub mod template;
+
+pub use cloud::{Options, RunningCloud, start};

@@ -1,0 +1,408 @@
+//! Endpoints that exist only locally, under `/local/` (plus `/health`): dev
+//! tokens, fault injection, stock set-up and inspection, per-order records
+//! from every service table, queue depths and the dead-letter redrive.
+//! Tests and demos drive the local cloud through these over HTTP only.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::QueueAttributeName;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use saga_domain::Sku;
+use saga_domain::ports::Catalog;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::attribute_json::item_to_plain;
+use crate::cloud::{Cloud, QueueInfo};
+use crate::faults::FaultRequest;
+use crate::provision;
+
+/// An RFC 9457 problem response.
+pub fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail.into(),
+    });
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /health`: 200 once everything runs, 503 before.
+pub async fn health(State(cloud): State<Arc<Cloud>>) -> Response {
+    if cloud.is_ready() {
+        (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting"})),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /local/info`: names and endpoints of this local cloud.
+pub async fn info(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
+    Json(json!({
+        "baseUrl": cloud.base_url,
+        "stateMachines": cloud.machines.iter().map(|m| json!({"name": m.reference.name, "arn": m.reference.arn})).collect::<Vec<_>>(),
+        "functions": cloud.functions.all().map(|f| json!({"name": f.spec.name, "binary": f.spec.binary, "environment": f.spec.environment})).collect::<Vec<_>>(),
+        "missingFunctions": cloud.functions.missing(),
+        "routes": cloud.routes.iter().map(|r| r.spec.route_key()).collect::<Vec<_>>(),
+        "tables": cloud.tables.iter().map(|t| json!({"logicalId": t.logical_id, "name": t.name})).collect::<Vec<_>>(),
+        "queues": cloud.queues.iter().map(|q| json!({"logicalId": q.logical_id, "url": q.url, "arn": q.arn})).collect::<Vec<_>>(),
+        "jwt": {"issuer": cloud.tokens.issuer, "audiences": cloud.tokens.audiences},
+    }))
+}
+
+/// The body of `POST /local/token`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    sub: String,
+    #[serde(default)]
+    ttl_seconds: Option<i64>,
+}
+
+/// `POST /local/token` with `{"sub": "..."}`: a dev token (LOCAL ONLY).
+pub async fn token(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) -> Response {
+    let request: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"sub\": \"<user id>\"}}: {e}"),
+            );
+        }
+    };
+    if request.sub.trim().is_empty() {
+        return problem(StatusCode::BAD_REQUEST, "sub must not be empty");
+    }
+    let lifetime = request.ttl_seconds.unwrap_or(3600).clamp(-3600, 86_400);
+    match cloud.tokens.issue(&request.sub, Utc::now(), lifetime) {
+        Ok(token) => Json(json!({
+            "token": token,
+            "tokenType": "Bearer",
+            "expiresIn": lifetime,
+            "note": "local only: signed by a key generated at start-up; a deployed API trusts your identity provider",
+        }))
+        .into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /local/faults`.
+pub async fn list_faults(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
+    Json(json!({"faults": cloud.faults.list(), "functions": cloud.functions.binaries()}))
+}
+
+/// `POST /local/faults` with a [`FaultRequest`].
+pub async fn set_fault(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) -> Response {
+    let request: FaultRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "expected {{\"function\": \"ship\", \"mode\": \"transient|permanent|delay\", \"count\": N, \"delayMs\": N}}: {e}"
+                ),
+            );
+        }
+    };
+    match cloud.faults.set(request, &cloud.functions.binaries()) {
+        Ok(()) => (StatusCode::OK, Json(json!({"faults": cloud.faults.list()}))).into_response(),
+        Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// `DELETE /local/faults`.
+pub async fn clear_faults(State(cloud): State<Arc<Cloud>>) -> StatusCode {
+    cloud.faults.clear(None);
+    StatusCode::NO_CONTENT
+}
+
+/// `DELETE /local/faults/{function}`.
+pub async fn clear_fault(
+    State(cloud): State<Arc<Cloud>>,
+    Path(function): Path<String>,
+) -> StatusCode {
+    cloud.faults.clear(Some(&function));
+    StatusCode::NO_CONTENT
+}
+
+/// The body of `PUT /local/stock/{sku}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StockRequest {
+    available: u64,
+    price_minor: i64,
+    #[serde(default = "default_currency")]
+    currency: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+fn default_currency() -> String {
+    "EUR".to_owned()
+}
+
+/// `PUT /local/stock/{sku}`: creates or resets a catalog item (reserved = 0).
+pub async fn put_stock(
+    State(cloud): State<Arc<Cloud>>,
+    Path(sku): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(inventory) = &cloud.inventory else {
+        return problem(StatusCode::NOT_FOUND, "the template has no INVENTORY_TABLE");
+    };
+    let request: StockRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "expected {{\"available\": N, \"priceMinor\": N, \"currency\": \"EUR\"}}: {e}"
+                ),
+            );
+        }
+    };
+    let name = request.name.unwrap_or_else(|| sku.clone());
+    match provision::put_stock(
+        inventory,
+        &sku,
+        &name,
+        request.available,
+        request.price_minor,
+        &request.currency,
+    )
+    .await
+    {
+        Ok(()) => get_stock(State(cloud), Path(sku)).await,
+        Err(e) => problem(StatusCode::BAD_REQUEST, format!("{e:#}")),
+    }
+}
+
+/// `GET /local/stock/{sku}`: available and reserved units.
+pub async fn get_stock(State(cloud): State<Arc<Cloud>>, Path(sku): Path<String>) -> Response {
+    let Some(inventory) = &cloud.inventory else {
+        return problem(StatusCode::NOT_FOUND, "the template has no INVENTORY_TABLE");
+    };
+    let Ok(parsed) = Sku::try_from(sku.as_str()) else {
+        return problem(StatusCode::BAD_REQUEST, format!("{sku:?} is not a SKU"));
+    };
+    match inventory.stock_items(std::slice::from_ref(&parsed)).await {
+        Ok(items) => match items.first() {
+            Some(item) => Json(json!({
+                "sku": item.sku.as_str(),
+                "name": item.name,
+                "available": item.available,
+                "reserved": item.reserved,
+                "priceMinor": item.unit_price.amount_minor(),
+                "currency": item.unit_price.currency().as_str(),
+            }))
+            .into_response(),
+            None => problem(StatusCode::NOT_FOUND, format!("no stock item {sku}")),
+        },
+        Err(e) => problem(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
+async fn get_item(
+    cloud: &Cloud,
+    variable: &str,
+    key: &str,
+    value: String,
+) -> Result<Value, String> {
+    let Some(table) = cloud.table_by_variable.get(variable) else {
+        return Ok(Value::Null);
+    };
+    let output = cloud
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key(key, AttributeValue::S(value))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    Ok(output.item.as_ref().map_or(Value::Null, item_to_plain))
+}
+
+/// Every service's record of one order.
+pub async fn order_records(cloud: &Cloud, order_id: &str) -> Result<Value, String> {
+    let (order, reservation, payment, shipment) = futures::future::try_join4(
+        get_item(cloud, "ORDERS_TABLE", "orderId", order_id.to_owned()),
+        get_item(
+            cloud,
+            "INVENTORY_TABLE",
+            "pk",
+            format!("RESERVATION#{order_id}"),
+        ),
+        get_item(cloud, "PAYMENTS_TABLE", "orderId", order_id.to_owned()),
+        get_item(cloud, "SHIPMENTS_TABLE", "orderId", order_id.to_owned()),
+    )
+    .await?;
+    Ok(
+        json!({"order": order, "reservation": reservation, "payment": payment, "shipment": shipment}),
+    )
+}
+
+/// `GET /local/orders/{orderId}`: the order, reservation, payment and
+/// shipment items as plain JSON (`null` where a table has none).
+pub async fn get_order_records(
+    State(cloud): State<Arc<Cloud>>,
+    Path(order_id): Path<String>,
+) -> Response {
+    match order_records(&cloud, &order_id).await {
+        Ok(records) => Json(records).into_response(),
+        Err(e) => problem(StatusCode::BAD_GATEWAY, e),
+    }
+}
+
+/// A queue's approximate depth: (visible, in flight).
+pub async fn queue_depth(cloud: &Cloud, queue: &QueueInfo) -> Result<(u64, u64), String> {
+    let output = cloud
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue.url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+    let attributes = output.attributes.unwrap_or_default();
+    let number = |name: &QueueAttributeName| {
+        attributes
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        number(&QueueAttributeName::ApproximateNumberOfMessages),
+        number(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
+}
+
+/// `GET /local/queues`: every queue with its depth.
+pub async fn list_queues(State(cloud): State<Arc<Cloud>>) -> Response {
+    let mut queues = Vec::new();
+    for queue in &cloud.queues {
+        let (visible, in_flight) = match queue_depth(&cloud, queue).await {
+            Ok(depth) => depth,
+            Err(e) => return problem(StatusCode::BAD_GATEWAY, e),
+        };
+        queues.push(json!({
+            "logicalId": queue.logical_id, "name": queue.name, "url": queue.url,
+            "visible": visible, "inFlight": in_flight,
+            "deadLetterSource": queue.dead_letter_source,
+        }));
+    }
+    Json(json!({"queues": queues})).into_response()
+}
+
+/// Moves every message of a dead-letter queue back to its source queue.
+pub async fn redrive_dead_letters(cloud: &Cloud, logical_id: &str) -> Result<u64, String> {
+    let Some(queue) = cloud.queues.iter().find(|q| q.logical_id == logical_id) else {
+        return Err(format!("no queue {logical_id}"));
+    };
+    let Some(source) = &queue.dead_letter_source else {
+        return Err(format!("{logical_id} is no queue's dead-letter queue"));
+    };
+    let sqs = &cloud.clients.sqs;
+    let mut moved = 0;
+    // Bounded: a DLQ drained by this loop cannot refill itself.
+    for _ in 0..1000 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            sqs.send_message()
+                .queue_url(source)
+                .message_body(message.body().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+            if let Some(handle) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+            }
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+/// `POST /local/queues/{logicalId}/redrive`: moves a DLQ's messages back.
+pub async fn redrive_queue(
+    State(cloud): State<Arc<Cloud>>,
+    Path(logical_id): Path<String>,
+) -> Response {
+    match redrive_dead_letters(&cloud, &logical_id).await {
+        Ok(moved) => Json(json!({"moved": moved})).into_response(),
+        Err(e) => problem(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+/// Peeks at up to 10 messages of a queue without consuming them.
+pub async fn peek_messages(
+    cloud: &Cloud,
+    queue: &QueueInfo,
+) -> Result<Vec<(String, String, String)>, String> {
+    let received = cloud
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&queue.url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .wait_time_seconds(0)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+    Ok(received
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let sent = m
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp))
+                .and_then(|t| t.parse::<i64>().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            (
+                m.message_id().unwrap_or_default().to_owned(),
+                sent,
+                m.body().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
