@@ -63,6 +63,21 @@ pub const TIERS: &[Tier] = &[
                     "warnings",
                 ],
             },
+            // The emulator tests sit behind a feature that `--workspace` leaves off.
+            Check {
+                name: "clippy (emulator tests)",
+                cargo_args: &[
+                    "clippy",
+                    "--package",
+                    "saga-aws",
+                    "--all-targets",
+                    "--features",
+                    "emulator-tests",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            },
         ]),
     },
     Tier {

@@ -696,3 +696,51 @@ impl Catalog for DynamoInventory {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(code: &str) -> CancellationReason {
+        CancellationReason::builder().code(code).build()
+    }
+
+    #[test]
+    fn only_conflicts_and_throttling_cancel_transiently() {
+        let cases: [(&[&str], bool); 5] = [
+            (&["None", "TransactionConflict"], true),
+            (&["ThrottlingError", "None"], true),
+            (&["ConditionalCheckFailed", "None"], false),
+            (&["None", "ConditionalCheckFailed"], false),
+            (&["ValidationError"], false),
+        ];
+        for (codes, transient) in cases {
+            let reasons: Vec<CancellationReason> = codes.iter().map(|code| reason(code)).collect();
+            assert_eq!(
+                transient_cancellation("reserve", &reasons).is_some(),
+                transient,
+                "{codes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn expiry_shards_are_stable_and_within_range() {
+        let cases = [("ord-1", "PENDING#"), ("ord_01JABCDEF", "PENDING#")];
+        for (id, prefix) in cases {
+            let id: OrderId = id.parse().unwrap();
+            let shard = expiry_shard(&id);
+            assert_eq!(shard, expiry_shard(&id), "stable for {id}");
+            let number: u32 = shard.strip_prefix(prefix).unwrap().parse().unwrap();
+            assert!(number < EXPIRY_SHARDS, "{shard}");
+        }
+        let spread: std::collections::HashSet<String> = (0..200)
+            .map(|index| expiry_shard(&format!("ord-{index}").parse().unwrap()))
+            .collect();
+        assert_eq!(
+            spread.len(),
+            EXPIRY_SHARDS as usize,
+            "200 orders use every shard"
+        );
+    }
+}

@@ -74,3 +74,61 @@ impl TaskReporter for SfnTaskReporter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
+    use aws_sdk_sfn::types::error::{InvalidToken, TaskDoesNotExist, TaskTimedOut};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(error: SendTaskSuccessError, status: u16) -> SdkError<SendTaskSuccessError> {
+        let response = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(error, response)
+    }
+
+    fn unhandled(code: &str) -> SendTaskSuccessError {
+        SendTaskSuccessError::generic(ErrorMetadata::builder().code(code).message("m").build())
+    }
+
+    #[test]
+    fn dead_tokens_are_rejected_and_service_trouble_is_transient() {
+        let cases = [
+            (
+                SendTaskSuccessError::TaskTimedOut(
+                    TaskTimedOut::builder().message("timed out").build(),
+                ),
+                400,
+                false,
+            ),
+            (
+                SendTaskSuccessError::TaskDoesNotExist(
+                    TaskDoesNotExist::builder().message("gone").build(),
+                ),
+                400,
+                false,
+            ),
+            (
+                SendTaskSuccessError::InvalidToken(InvalidToken::builder().message("bad").build()),
+                400,
+                false,
+            ),
+            (unhandled("ThrottlingException"), 400, true),
+            (unhandled("InternalFailure"), 500, true),
+            (unhandled("ServiceUnavailable"), 503, true),
+            (unhandled("AccessDeniedException"), 400, false),
+        ];
+        for (error, status, transient) in cases {
+            let description = format!("{error:?} ({status})");
+            let port_error = task_error("send_task_success", service_error(error, status));
+            assert_eq!(
+                matches!(port_error, PortError::Unavailable { .. }),
+                transient,
+                "{description}: {port_error}"
+            );
+        }
+    }
+}

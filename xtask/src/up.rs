@@ -1,0 +1,246 @@
+//! `cargo xtask up [--port P]`: the whole local cloud on a fresh machine.
+//!
+//! Installs DynamoDB Local and moto into `.local/` when missing, starts both
+//! on free 127.0.0.1 ports, then runs `saga-local` (built by `cargo run`),
+//! which creates the tables (with their indexes) and queues (with their
+//! redrive policies) from `template.yaml`, seeds the demo catalog and serves
+//! the Step Functions API, the HTTP API and the console on `--port`. Once
+//! `/health` answers 200 it prints the URLs, a token command and a `curl`
+//! that places an order, then waits. Ctrl-C (or SIGTERM/SIGHUP) stops every
+//! child process group; so does saga-local exiting on its own.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::emulators::{self, Emulator, RunningEmulator};
+use crate::process_group::{self, GroupChild};
+
+/// The port the local cloud listens on unless `--port` says otherwise.
+pub const DEFAULT_PORT: u16 = 4000;
+
+/// How long `cargo run -p saga-local` may take to build and answer: a cold
+/// build of the AWS SDKs on two cores takes minutes.
+const READY_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// The line `saga-local` prints on stdout once it serves.
+const READY_PREFIX: &str = "saga-local: ready on ";
+
+/// The options of `cargo xtask up`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOptions {
+    /// Port of the local cloud on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        Self { port: DEFAULT_PORT }
+    }
+}
+
+/// Parses the arguments after `up`.
+pub fn parse_options(args: &[String]) -> Result<UpOptions> {
+    let mut options = UpOptions::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => {
+                let value = args.next().context("`--port` needs a port number")?;
+                options.port = value
+                    .parse()
+                    .with_context(|| format!("`--port {value}` is not a port number"))?;
+            }
+            other => bail!("unknown argument `{other}` for `cargo xtask up` (it takes --port P)"),
+        }
+    }
+    Ok(options)
+}
+
+/// Runs the local cloud until Ctrl-C, with the emulators in `<root>/.local`.
+pub fn run(root: &Path, options: &UpOptions) -> Result<ExitCode> {
+    run_with_installs(root, &root.join(".local"), options)
+}
+
+/// [`run`] with the emulator installs and logs in `local`.
+pub fn run_with_installs(root: &Path, local: &Path, options: &UpOptions) -> Result<ExitCode> {
+    let started = Instant::now();
+    process_group::stop_all_on_interrupt()?;
+    let (dynamodb, moto) = start_emulators(local)?;
+    let mut saga_local = spawn_saga_local(root, options, &dynamodb, &moto)?;
+    let Some(stdout) = saga_local.take_stdout() else {
+        bail!("saga-local's stdout was not piped");
+    };
+    let base_url = match wait_until_ready(stdout, &mut saga_local)? {
+        Some(url) => url,
+        None => bail!(
+            "saga-local exited before it was ready; its log is above (and in {})",
+            local.join("logs").display()
+        ),
+    };
+    wait_for_health(&base_url, &mut saga_local)?;
+    print_banner(&base_url, started.elapsed());
+    let status = saga_local.wait()?;
+    // Dropping the emulators stops them; say why we are leaving.
+    drop((dynamodb, moto));
+    if status.success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("saga-local stopped ({status}); the emulators were stopped too")
+    }
+}
+
+/// Starts DynamoDB Local and moto side by side (each installs first if needed).
+fn start_emulators(local: &Path) -> Result<(RunningEmulator, RunningEmulator)> {
+    let dynamodb_local = local.to_path_buf();
+    let dynamodb = thread::spawn(move || emulators::start(&dynamodb_local, Emulator::DynamoDbLocal));
+    let moto = emulators::start(local, Emulator::Moto);
+    let dynamodb = match dynamodb.join() {
+        Ok(result) => result,
+        Err(_) => bail!("the thread starting DynamoDB Local panicked"),
+    };
+    Ok((dynamodb?, moto?))
+}
+
+fn spawn_saga_local(
+    root: &Path,
+    options: &UpOptions,
+    dynamodb: &RunningEmulator,
+    moto: &RunningEmulator,
+) -> Result<GroupChild> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["run", "--quiet", "--package", "saga-local", "--bin", "saga-local", "--"])
+        .arg("--template")
+        .arg(root.join("template.yaml"))
+        .args(["--port", &options.port.to_string()])
+        .args(["--dynamodb-endpoint", &dynamodb.endpoint])
+        .args(["--sqs-endpoint", &moto.endpoint])
+        .arg("--seed-demo")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    eprintln!("xtask: building and starting saga-local (cargo run -p saga-local) on 127.0.0.1:{}", options.port);
+    GroupChild::spawn(&mut command)
+}
+
+/// Reads saga-local's stdout until its ready line and returns the URL;
+/// `None` if it exited first. Later stdout lines keep being echoed.
+fn wait_until_ready(stdout: std::process::ChildStdout, child: &mut GroupChild) -> Result<Option<String>> {
+    let (ready, ready_receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut ready = Some(ready);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix(READY_PREFIX) {
+                if let Some(sender) = ready.take() {
+                    let _ = sender.send(url.trim().to_owned());
+                }
+            } else {
+                println!("{line}");
+            }
+        }
+    });
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        match ready_receiver.recv_timeout(Duration::from_millis(200)) {
+            Ok(url) => return Ok(Some(url)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if child.try_exit_status()?.is_some() {
+            return Ok(None);
+        }
+        if Instant::now() >= deadline {
+            bail!("saga-local did not report ready within {} s", READY_DEADLINE.as_secs());
+        }
+    }
+}
+
+/// Waits until `GET /health` answers 200.
+fn wait_for_health(base_url: &str, child: &mut GroupChild) -> Result<()> {
+    let port: u16 = base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .with_context(|| format!("saga-local reported an unexpected URL {base_url:?}"))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if health_status(port) == Some(200) {
+            return Ok(());
+        }
+        if child.try_exit_status()?.is_some() {
+            bail!("saga-local exited before /health answered 200");
+        }
+        if Instant::now() >= deadline {
+            bail!("{base_url}/health did not answer 200 within 60 s");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The status code of `GET /health`, if the server answers.
+fn health_status(port: u16) -> Option<u16> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+fn print_banner(base_url: &str, elapsed: Duration) {
+    println!(
+        "\nxtask: the local cloud is up after {:.1}s (Ctrl-C stops everything)\n\
+         \n  console             {base_url}/console\
+         \n  HTTP API            {base_url}/orders, {base_url}/products\
+         \n  Step Functions API  {base_url}  (AWS_ENDPOINT_URL_SFN={base_url})\
+         \n  health              {base_url}/health\
+         \n\n  # a dev token (LOCAL ONLY: signed by a key made at start-up)\
+         \n  TOKEN=$(curl -s -X POST {base_url}/local/token -d '{{\"sub\":\"user-1\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\
+         \n\n  # place an order, then read it\
+         \n  curl -s -X POST {base_url}/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\
+         \n    -H \"Idempotency-Key: $(date +%s%N)\" \\\
+         \n    -d '{{\"items\":[{{\"sku\":\"SKU-TEE-M\",\"quantity\":2}}],\"paymentMethod\":\"pm_card_visa\",\
+         \"shippingAddress\":{{\"name\":\"Ada Lovelace\",\"line1\":\"1 Analytical St\",\"city\":\"London\",\"postalCode\":\"N1 9GU\",\"country\":\"GB\"}}}}'\
+         \n  curl -s {base_url}/orders/<orderId> -H \"Authorization: Bearer $TOKEN\"\n",
+        elapsed.as_secs_f64()
+    );
+    let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_bad_ones_say_why() {
+        let parse = |args: &[&str]| parse_options(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
+        assert_eq!(parse(&[]).unwrap(), UpOptions { port: DEFAULT_PORT });
+        assert_eq!(parse(&["--port", "8081"]).unwrap(), UpOptions { port: 8081 });
+        let cases: &[(&[&str], &str)] = &[
+            (&["--port"], "needs a port number"),
+            (&["--port", "http"], "not a port number"),
+            (&["--fast"], "unknown argument `--fast`"),
+        ];
+        for (args, message) in cases {
+            let error = format!("{:#}", parse(args).unwrap_err());
+            assert!(error.contains(message), "{args:?}: {error}");
+        }
+    }
+}
