@@ -99,7 +99,8 @@ pub fn run_with_installs(root: &Path, local: &Path, options: &UpOptions) -> Resu
 /// Starts DynamoDB Local and moto side by side (each installs first if needed).
 fn start_emulators(local: &Path) -> Result<(RunningEmulator, RunningEmulator)> {
     let dynamodb_local = local.to_path_buf();
-    let dynamodb = thread::spawn(move || emulators::start(&dynamodb_local, Emulator::DynamoDbLocal));
+    let dynamodb =
+        thread::spawn(move || emulators::start(&dynamodb_local, Emulator::DynamoDbLocal));
     let moto = emulators::start(local, Emulator::Moto);
     let dynamodb = match dynamodb.join() {
         Ok(result) => result,
@@ -118,7 +119,15 @@ fn spawn_saga_local(
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["run", "--quiet", "--package", "saga-local", "--bin", "saga-local", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "saga-local",
+            "--bin",
+            "saga-local",
+            "--",
+        ])
         .arg("--template")
         .arg(root.join("template.yaml"))
         .args(["--port", &options.port.to_string()])
@@ -133,13 +142,19 @@ fn spawn_saga_local(
         .env_remove("AWS_SESSION_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
-    eprintln!("xtask: building and starting saga-local (cargo run -p saga-local) on 127.0.0.1:{}", options.port);
+    eprintln!(
+        "xtask: building and starting saga-local (cargo run -p saga-local) on 127.0.0.1:{}",
+        options.port
+    );
     GroupChild::spawn(&mut command)
 }
 
 /// Reads saga-local's stdout until its ready line and returns the URL;
 /// `None` if it exited first. Later stdout lines keep being echoed.
-fn wait_until_ready(stdout: std::process::ChildStdout, child: &mut GroupChild) -> Result<Option<String>> {
+fn wait_until_ready(
+    stdout: std::process::ChildStdout,
+    child: &mut GroupChild,
+) -> Result<Option<String>> {
     let (ready, ready_receiver) = mpsc::channel();
     thread::spawn(move || {
         let mut ready = Some(ready);
@@ -165,7 +180,10 @@ fn wait_until_ready(stdout: std::process::ChildStdout, child: &mut GroupChild) -
             return Ok(None);
         }
         if Instant::now() >= deadline {
-            bail!("saga-local did not report ready within {} s", READY_DEADLINE.as_secs());
+            bail!(
+                "saga-local did not report ready within {} s",
+                READY_DEADLINE.as_secs()
+            );
         }
     }
 }
@@ -197,7 +215,8 @@ fn health_status(port: u16) -> Option<u16> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let request = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
     let mut head = [0_u8; 12];
     stream.read_exact(&mut head).ok()?;
@@ -230,9 +249,14 @@ mod tests {
 
     #[test]
     fn options_parse_and_bad_ones_say_why() {
-        let parse = |args: &[&str]| parse_options(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
+        let parse = |args: &[&str]| {
+            parse_options(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+        };
         assert_eq!(parse(&[]).unwrap(), UpOptions { port: DEFAULT_PORT });
-        assert_eq!(parse(&["--port", "8081"]).unwrap(), UpOptions { port: 8081 });
+        assert_eq!(
+            parse(&["--port", "8081"]).unwrap(),
+            UpOptions { port: 8081 }
+        );
         let cases: &[(&[&str], &str)] = &[
             (&["--port"], "needs a port number"),
             (&["--port", "http"], "not a port number"),
