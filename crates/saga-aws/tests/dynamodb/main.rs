@@ -7,5 +7,5 @@
 mod support;
 
 mod inventory;
-mod payments_shipments;
+mod service_stores;
 mod tables;

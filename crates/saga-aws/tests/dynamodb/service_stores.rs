@@ -1,8 +1,8 @@
-//! DynamoPayments and DynamoShipments against DynamoDB Local: the domain's
-//! contract suites, each case on fresh tables.
+//! DynamoPayments, DynamoShipments and DynamoOrders against DynamoDB Local:
+//! the domain's contract suites, each case on fresh tables.
 
 use saga_aws::tables::{ServiceTable, create_table};
-use saga_aws::{DynamoPayments, DynamoShipments};
+use saga_aws::{DynamoOrders, DynamoPayments, DynamoShipments};
 use saga_domain::contract;
 
 use crate::support;
@@ -28,6 +28,15 @@ async fn dynamo_shipments_meet_the_shipments_contract() {
     contract::shipments::run_all(|| async {
         let (client, name) = fresh_table(ServiceTable::Shipments).await;
         DynamoShipments::new(client, name)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dynamo_orders_meet_the_orders_contract() {
+    contract::orders::run_all(|| async {
+        let (client, name) = fresh_table(ServiceTable::Orders).await;
+        DynamoOrders::new(client, name)
     })
     .await;
 }
