@@ -406,3 +406,44 @@ pub async fn peek_messages(
         })
         .collect())
 }
+
+/// The query of `GET /local/executions/{name}/wait`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitQuery {
+    #[serde(default)]
+    timeout_seconds: Option<u64>,
+}
+
+/// `GET /local/executions/{name}/wait?timeoutSeconds=N`: answers once the
+/// execution named `name` (of the first state machine) is no longer
+/// RUNNING, with DescribeExecution's output; 408 when it still runs after
+/// the timeout (default 60 s, at most 900 s). Lets tests and scripts wait
+/// for an outcome without polling.
+pub async fn wait_for_execution(
+    State(cloud): State<Arc<Cloud>>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<WaitQuery>,
+) -> Response {
+    let Some(machine) = cloud.machines.first() else {
+        return problem(StatusCode::NOT_FOUND, "the template has no state machine");
+    };
+    let arn = format!(
+        "{}:{name}",
+        machine
+            .reference
+            .arn
+            .replacen(":stateMachine:", ":execution:", 1)
+    );
+    let timeout = std::time::Duration::from_secs(query.timeout_seconds.unwrap_or(60).min(900));
+    match tokio::time::timeout(timeout, cloud.engine.wait_for(&arn)).await {
+        Ok(Ok(description)) => {
+            Json(crate::sfn_api::describe_json(&cloud, &description)).into_response()
+        }
+        Ok(Err(error)) => problem(StatusCode::NOT_FOUND, error.to_string()),
+        Err(_) => problem(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("execution {name} still runs after {} s", timeout.as_secs()),
+        ),
+    }
+}

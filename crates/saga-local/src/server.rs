@@ -41,6 +41,10 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
             "/local/orders/{order_id}",
             get(local_api::get_order_records),
         )
+        .route(
+            "/local/executions/{name}/wait",
+            get(local_api::wait_for_execution),
+        )
         .route("/local/queues", get(local_api::list_queues))
         .route(
             "/local/queues/{logical_id}/redrive",

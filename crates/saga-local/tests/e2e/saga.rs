@@ -1,0 +1,270 @@
+//! The saga through the HTTP API, as a customer and an operator see it:
+//! every outcome of DESIGN.md's saga diagram, duplicates, and contention.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+
+use crate::support::{LocalCloud, new_key, order_body};
+
+/// Places one order and waits for its saga to end; the final order view.
+async fn place_and_finish(cloud: &LocalCloud, token: &str, order: &Value) -> Value {
+    let (status, placed) = cloud.place_order(token, &new_key(), order).await;
+    assert_eq!(status, 202, "POST /orders: {placed}");
+    let order_id = placed["orderId"].as_str().unwrap().to_owned();
+    let execution = cloud.wait_for_execution(&order_id, 120).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    cloud.order(token, &order_id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_end_completed_or_rejected_with_stock_and_money_consistent() {
+    let cloud = LocalCloud::start(&[]).await;
+    let token = cloud.token("user-outcomes").await;
+    cloud.set_stock("SKU-E2E", 5).await;
+    struct Case {
+        name: &'static str,
+        quantity: u64,
+        payment: &'static str,
+        status: &'static str,
+        reason: Option<&'static str>,
+        payment_status: Option<&'static str>,
+        stock_after: (u64, u64),
+    }
+    let cases = [
+        Case {
+            name: "happy path",
+            quantity: 2,
+            payment: "pm_card_visa",
+            status: "COMPLETED",
+            reason: None,
+            payment_status: Some("CAPTURED"),
+            stock_after: (3, 2),
+        },
+        Case {
+            name: "out of stock",
+            quantity: 4,
+            payment: "pm_card_visa",
+            status: "REJECTED",
+            reason: Some("InsufficientStock"),
+            payment_status: None,
+            stock_after: (3, 2),
+        },
+        Case {
+            name: "declined card",
+            quantity: 1,
+            payment: "pm_card_chargeDeclined",
+            status: "REJECTED",
+            reason: Some("PaymentDeclined"),
+            payment_status: Some("DECLINED"),
+            stock_after: (3, 2),
+        },
+    ];
+    for case in cases {
+        let order = place_and_finish(
+            &cloud,
+            &token,
+            &order_body("SKU-E2E", case.quantity, case.payment),
+        )
+        .await;
+        let order_id = order["orderId"].as_str().unwrap();
+        assert_eq!(order["status"], case.status, "{}: {order}", case.name);
+        assert_eq!(
+            order["reason"].as_str(),
+            case.reason,
+            "{}: {order}",
+            case.name
+        );
+        let records = cloud.records(order_id).await;
+        assert_eq!(
+            records["payment"]["status"].as_str(),
+            case.payment_status,
+            "{}: {records}",
+            case.name
+        );
+        assert_eq!(
+            cloud.stock("SKU-E2E").await,
+            case.stock_after,
+            "{}: stock (available, reserved)",
+            case.name
+        );
+        if case.status == "COMPLETED" {
+            assert_eq!(
+                records["shipment"]["orderId"], order_id,
+                "{}: one shipment",
+                case.name
+            );
+            assert_eq!(records["reservation"]["status"], "CONFIRMED");
+        } else {
+            assert!(records["shipment"].is_null(), "{}: no shipment", case.name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_reservation_is_refunded_released_and_rejected() {
+    // Reservations last 1 s and the reaper runs every 0.5 s; the charge runs
+    // 3 s late, so the reaper expires the reservation while it is paid.
+    let cloud = LocalCloud::start(&[
+        "--reservation-ttl-seconds",
+        "1",
+        "--reaper-every-seconds",
+        "0.5",
+    ])
+    .await;
+    let token = cloud.token("user-expiry").await;
+    cloud.set_stock("SKU-EXP", 10).await;
+    cloud
+        .set_fault(json!({"function": "charge", "mode": "delay", "delayMs": 3000, "count": 1}))
+        .await;
+    let order = place_and_finish(&cloud, &token, &order_body("SKU-EXP", 3, "pm_card_visa")).await;
+    assert_eq!(order["status"], "REJECTED", "{order}");
+    assert_eq!(order["reason"], "ReservationExpired", "{order}");
+    let records = cloud.records(order["orderId"].as_str().unwrap()).await;
+    assert_eq!(records["payment"]["status"], "REFUNDED", "{records}");
+    assert_eq!(records["reservation"]["status"], "EXPIRED", "{records}");
+    assert_eq!(cloud.stock("SKU-EXP").await, (10, 0), "the stock is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_shipment_dead_letters_fails_at_ship_order_and_redrives_to_one_shipment() {
+    // 100x time: ShipOrder's 600 s heartbeat is 6 s, the queue's 60 s visibility 1 s.
+    let cloud = LocalCloud::start(&["--time-scale", "100"]).await;
+    let token = cloud.token("user-dlq").await;
+    cloud
+        .set_fault(json!({"function": "ship", "mode": "transient"}))
+        .await;
+    let (status, placed) = cloud
+        .place_order(
+            &token,
+            &new_key(),
+            &order_body("SKU-MUG", 1, "pm_card_visa"),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    let order_id = placed["orderId"].as_str().unwrap().to_owned();
+
+    let failed = cloud.wait_for_execution(&order_id, 120).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(failed["error"], "States.HeartbeatTimeout", "{failed}");
+    let history = cloud
+        .get_json(&format!("/local/executions/{order_id}/steps"))
+        .await;
+    assert_eq!(history["failedState"], "ShipOrder", "{history}");
+    let (dead, _) = cloud.queue_depth("ShippingDeadLetterQueue").await;
+    assert!(dead >= 1, "the poisoned messages are in the DLQ ({dead})");
+    let order = cloud.order(&token, &order_id).await;
+    assert_eq!(
+        order["status"], "SHIPPING",
+        "paid and confirmed, waiting for the operator: {order}"
+    );
+
+    cloud.clear_faults().await;
+    let (status, body) = cloud
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/local/executions/{order_id}/redrive"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let redriven = cloud.wait_for_execution(&order_id, 120).await;
+    assert_eq!(redriven["status"], "SUCCEEDED", "{redriven}");
+    let order = cloud.order(&token, &order_id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    let records = cloud.records(&order_id).await;
+    assert_eq!(
+        records["shipment"]["orderId"],
+        order_id.as_str(),
+        "{records}"
+    );
+    assert_eq!(
+        order["shipment"]["shipmentId"], records["shipment"]["shipmentId"],
+        "one shipment"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_post_is_the_same_order_and_one_saga() {
+    let cloud = LocalCloud::start(&[]).await;
+    let token = cloud.token("user-dup").await;
+    cloud.set_stock("SKU-DUP", 10).await;
+    let key = new_key();
+    let body = order_body("SKU-DUP", 2, "pm_card_visa");
+    let (first_status, first) = cloud.place_order(&token, &key, &body).await;
+    let (second_status, second) = cloud.place_order(&token, &key, &body).await;
+    assert_eq!(first_status, 202, "{first}");
+    assert!(
+        matches!(second_status, 200 | 202),
+        "{second_status}: {second}"
+    );
+    assert_eq!(first["orderId"], second["orderId"]);
+    let (other_status, other) = cloud
+        .place_order(&token, &key, &order_body("SKU-DUP", 3, "pm_card_visa"))
+        .await;
+    assert_eq!(other_status, 422, "same key, other body: {other}");
+    let order_id = first["orderId"].as_str().unwrap();
+    let execution = cloud.wait_for_execution(order_id, 120).await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    let (third_status, third) = cloud.place_order(&token, &key, &body).await;
+    assert!(
+        matches!(third_status, 200 | 202),
+        "after completion: {third_status}: {third}"
+    );
+    assert_eq!(third["orderId"], first["orderId"]);
+    assert_eq!(cloud.stock("SKU-DUP").await, (8, 2), "reserved once");
+    let executions = cloud.get_json("/local/executions").await;
+    assert_eq!(
+        executions["executions"].as_array().unwrap().len(),
+        1,
+        "one saga: {executions}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_concurrent_orders_for_a_hundred_units_complete_exactly_a_hundred() {
+    let cloud = LocalCloud::start(&["--time-scale", "10"]).await;
+    let token = cloud.token("user-rush").await;
+    cloud.set_stock("SKU-RUSH", 100).await;
+    let started = std::time::Instant::now();
+    let placed: Vec<(u16, Value)> = futures::stream::iter(0..300)
+        .map(|_| {
+            let (cloud, token) = (&cloud, &token);
+            async move {
+                cloud
+                    .place_order(
+                        token,
+                        &new_key(),
+                        &order_body("SKU-RUSH", 1, "pm_card_visa"),
+                    )
+                    .await
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for (status, body) in &placed {
+        assert_eq!(*status, 202, "{body}");
+        let order_id = body["orderId"].as_str().unwrap();
+        let execution = cloud.wait_for_execution(order_id, 300).await;
+        assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+        let order = cloud.order(&token, order_id).await;
+        *outcomes
+            .entry(order["status"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    eprintln!(
+        "300 orders settled in {:.1}s: {outcomes:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(outcomes.get("COMPLETED"), Some(&100), "{outcomes:?}");
+    assert_eq!(outcomes.get("REJECTED"), Some(&200), "{outcomes:?}");
+    assert_eq!(
+        cloud.stock("SKU-RUSH").await,
+        (0, 100),
+        "stock conserved: 100 = available + reserved"
+    );
+    assert!(started.elapsed() < Duration::from_secs(600));
+}
