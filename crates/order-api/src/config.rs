@@ -1,0 +1,127 @@
+//! The api function's configuration, read once at cold start
+//! (ARCHITECTURE.md, "Function configuration"): `ORDERS_TABLE`,
+//! `INVENTORY_TABLE` and `STATE_MACHINE_ARN`, all required. A missing or
+//! malformed variable fails the cold start naming the variable.
+
+/// Why the environment does not make a valid config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiConfigError {
+    /// A required variable is unset or blank.
+    #[error("environment variable {variable} is required but not set")]
+    Missing {
+        /// The variable.
+        variable: &'static str,
+    },
+    /// A variable is set to something unusable.
+    #[error("environment variable {variable}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+}
+
+/// Config of the `api` function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// From `ORDERS_TABLE`.
+    pub orders_table: String,
+    /// From `INVENTORY_TABLE` (the catalog).
+    pub inventory_table: String,
+    /// From `STATE_MACHINE_ARN`: the order saga.
+    pub state_machine_arn: String,
+}
+
+impl ApiConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ApiConfigError> {
+        Self::from_lookup(|variable| std::env::var(variable).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ApiConfigError> {
+        let required = |variable: &'static str| match lookup(variable) {
+            Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+            _ => Err(ApiConfigError::Missing { variable }),
+        };
+        let table = |variable: &'static str| {
+            let value = required(variable)?;
+            let valid = (3..=255).contains(&value.len())
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if valid {
+                Ok(value)
+            } else {
+                Err(ApiConfigError::Invalid {
+                    variable,
+                    value,
+                    reason: "a DynamoDB table name is 3 to 255 characters of A-Z a-z 0-9 _ . -",
+                })
+            }
+        };
+        let arn = required("STATE_MACHINE_ARN")?;
+        if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
+            return Err(ApiConfigError::Invalid {
+                variable: "STATE_MACHINE_ARN",
+                value: arn,
+                reason: "must be a state machine ARN (arn:...:states:...:stateMachine:<name>)",
+            });
+        }
+        Ok(Self {
+            orders_table: table("ORDERS_TABLE")?,
+            inventory_table: table("INVENTORY_TABLE")?,
+            state_machine_arn: arn,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variable_is_required_and_checked() {
+        let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:OrderSaga";
+        let full = [
+            ("ORDERS_TABLE", "Orders"),
+            ("INVENTORY_TABLE", "Inventory"),
+            ("STATE_MACHINE_ARN", arn),
+        ];
+        let with = |overrides: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = full
+                .iter()
+                .map(|(k, v)| {
+                    let v = overrides
+                        .iter()
+                        .find(|(ok, _)| ok == k)
+                        .map_or(*v, |(_, ov)| *ov);
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            ApiConfig::from_lookup(|name| {
+                vars.iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| v != "<unset>")
+            })
+        };
+        assert_eq!(with(&[]).unwrap().state_machine_arn, arn);
+        let cases: [(&str, &str, &str); 4] = [
+            ("ORDERS_TABLE", "<unset>", "ORDERS_TABLE"),
+            ("INVENTORY_TABLE", "a b", "INVENTORY_TABLE"),
+            ("STATE_MACHINE_ARN", "OrderSaga", "STATE_MACHINE_ARN"),
+            ("STATE_MACHINE_ARN", " ", "STATE_MACHINE_ARN"),
+        ];
+        for (variable, value, named) in cases {
+            let error = with(&[(variable, value)]).unwrap_err();
+            assert!(
+                error.to_string().contains(named),
+                "{variable}={value:?}: {error}"
+            );
+        }
+    }
+}

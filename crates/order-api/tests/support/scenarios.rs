@@ -1,0 +1,200 @@
+//! Scenarios beyond single requests, written once for any [`World`]:
+//! concurrent identical POSTs, a crash between the order write and
+//! StartExecution, paging, and customer isolation.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use order_api::handle_request;
+use saga_domain::ports::OrderStore;
+
+use super::{Answer, Dependency, World, get_order_event, list_orders_event, post_event};
+
+async fn send<W: World>(
+    world: &W,
+    event: aws_lambda_events::apigw::ApiGatewayV2httpRequest,
+) -> Answer {
+    Answer::of(&handle_request(world.api(), event).await)
+}
+
+/// `copies` identical POSTs at once make one order and one execution.
+/// Returns the StartExecution calls received.
+pub async fn concurrent_identical_posts<W: World + 'static>(world: Arc<W>, copies: usize) -> usize {
+    let tasks: Vec<_> = (0..copies)
+        .map(|_| {
+            let world = Arc::clone(&world);
+            tokio::spawn(async move {
+                send(world.as_ref(), post_event("user-alice", "same-key-50")).await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        ids.insert(answer.body["orderId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "all {copies} answers name one order: {ids:?}");
+    let customer = "user-alice".parse().unwrap();
+    let page = world
+        .api()
+        .orders
+        .customer_orders(&customer, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.orders.len(), 1, "one order stored");
+    assert_eq!(world.executions_started(), 1, "one execution");
+    let calls = world.start_calls();
+    assert!(calls.iter().all(|(name, _)| ids.contains(name)));
+    let inputs: std::collections::BTreeSet<&String> =
+        calls.iter().map(|(_, input)| input).collect();
+    assert_eq!(
+        inputs.len(),
+        1,
+        "every StartExecution carried the same input"
+    );
+    calls.len()
+}
+
+/// The first request writes the order and dies before StartExecution
+/// (Step Functions unreachable); the client's retry completes the start,
+/// exactly once, and later retries start nothing.
+pub async fn replay_after_crash_completes_the_start<W: World>(world: &W) {
+    world.set_down(Some(Dependency::StepFunctions));
+    let first = send(world, post_event("user-alice", "crash-key")).await;
+    world.set_down(None);
+    assert_eq!(first.status, 503, "{}", first.body);
+    assert_eq!(first.header("retry-after").as_deref(), Some("2"));
+    let customer = "user-alice".parse().unwrap();
+    let stored = world
+        .api()
+        .orders
+        .customer_orders(&customer, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.orders.len(),
+        1,
+        "the order was written before the crash"
+    );
+    assert_eq!(
+        stored.orders[0].execution_started_at, None,
+        "and not started"
+    );
+    assert_eq!(world.start_calls().len(), 0);
+
+    let retry = send(world, post_event("user-alice", "crash-key")).await;
+    assert_eq!(retry.status, 202, "{}", retry.body);
+    assert_eq!(
+        retry.order_id(),
+        stored.orders[0].order_id,
+        "the same order"
+    );
+    assert_eq!(world.start_calls().len(), 1, "the retry started it");
+    assert_eq!(world.executions_started(), 1);
+    let input: serde_json::Value = serde_json::from_str(&world.start_calls()[0].1).unwrap();
+    assert_eq!(input["orderId"], retry.body["orderId"]);
+    assert_eq!(input["customerId"], "user-alice");
+    assert_eq!(
+        input["total"],
+        serde_json::json!({"amountMinor": 3900, "currency": "EUR"})
+    );
+    assert_eq!(input["items"][0]["unitPrice"]["amountMinor"], 1500);
+    assert_eq!(input["paymentMethod"], "pm_card_visa");
+
+    let again = send(world, post_event("user-alice", "crash-key")).await;
+    assert_eq!(again.status, 202);
+    assert_eq!(
+        world.start_calls().len(),
+        1,
+        "a started order is not started again"
+    );
+}
+
+/// Five orders at distinct instants page newest first, each exactly once.
+pub async fn pages_walk_every_order_once<W: World>(world: &W) {
+    let mut placed = Vec::new();
+    for index in 0..5 {
+        world.api().clock.0.advance(TimeDelta::milliseconds(1500));
+        let answer = send(
+            world,
+            post_event("user-alice", &format!("page-key-{index}")),
+        )
+        .await;
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        placed.push(answer.body["orderId"].as_str().unwrap().to_owned());
+    }
+    placed.reverse();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut query = vec![("limit", "2")];
+        if let Some(cursor) = cursor.as_deref() {
+            query.push(("cursor", cursor));
+        }
+        let page = send(world, list_orders_event("user-alice", &query)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for order in page.body["orders"].as_array().unwrap() {
+            seen.push(order["orderId"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, placed, "newest first, each once");
+}
+
+/// No route shows one customer's order to another.
+pub async fn no_route_reads_another_customers_order<W: World>(world: &W) {
+    let alice_first = send(world, post_event("user-alice", "iso-1")).await;
+    world.api().clock.0.advance(TimeDelta::seconds(1));
+    let alice_second = send(world, post_event("user-alice", "iso-2")).await;
+    let alice_ids = [
+        alice_first.order_id().to_string(),
+        alice_second.order_id().to_string(),
+    ];
+
+    // GET /orders/{id}: alice's ids are not found for bob, exactly like an unknown id.
+    let unknown = send(
+        world,
+        get_order_event("ord_00000000000000000000000000000000", "user-bob"),
+    )
+    .await;
+    for id in &alice_ids {
+        let answer = send(world, get_order_event(id, "user-bob")).await;
+        assert_eq!(answer.status, 404, "{}", answer.body);
+        assert_eq!(answer.body["type"], unknown.body["type"]);
+        assert_eq!(answer.body["detail"], unknown.body["detail"]);
+        assert_eq!(
+            send(world, get_order_event(id, "user-alice")).await.status,
+            200
+        );
+    }
+    // GET /orders: bob's list has none of alice's, even with her cursor.
+    let bob_list = send(world, list_orders_event("user-bob", &[])).await;
+    assert_eq!(bob_list.body["orders"], serde_json::json!([]));
+    let alice_page = send(world, list_orders_event("user-alice", &[("limit", "1")])).await;
+    let alice_cursor = alice_page.body["nextCursor"].as_str().unwrap().to_owned();
+    let bob_with_cursor = send(
+        world,
+        list_orders_event("user-bob", &[("cursor", &alice_cursor)]),
+    )
+    .await;
+    assert_eq!(bob_with_cursor.status, 200);
+    assert_eq!(bob_with_cursor.body["orders"], serde_json::json!([]));
+    // POST /orders: bob reusing alice's key and body gets his own order.
+    let bob_post = send(world, post_event("user-bob", "iso-1")).await;
+    assert_eq!(bob_post.status, 202, "{}", bob_post.body);
+    assert!(!alice_ids.contains(&bob_post.order_id().to_string()));
+    let bob_list = send(world, list_orders_event("user-bob", &[])).await;
+    let bob_ids: Vec<&str> = bob_list.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap())
+        .collect();
+    assert_eq!(bob_ids, [bob_post.order_id().as_str()]);
+    let alice_list = send(world, list_orders_event("user-alice", &[])).await;
+    assert_eq!(alice_list.body["orders"].as_array().unwrap().len(), 2);
+}
