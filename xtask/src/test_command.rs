@@ -113,7 +113,7 @@ pub fn run(root: &Path, options: &TestOptions) -> Result<ExitCode> {
 
 fn unit_of(tier: &Tier) -> Unit {
     match tier.run {
-        TierRun::CargoTests(_) => Unit::Tests,
+        TierRun::CargoTests(_) | TierRun::Conformance { .. } => Unit::Tests,
         TierRun::CargoChecks(_) | TierRun::Iac => Unit::Checks,
     }
 }
@@ -158,6 +158,80 @@ fn run_tier(
         TierRun::CargoTests(args) => run_cargo_tests(root, args, &environment),
         TierRun::CargoChecks(checks) => run_cargo_checks(root, checks),
         TierRun::Iac => run_iac_checks(root, options.sam_build),
+        TierRun::Conformance { cases, floor_file } => run_conformance(root, cases, floor_file),
+    }
+}
+
+/// Runs the interpreter's conformance runner in release mode (as its README
+/// states the figure) and holds its pass count to the recorded floor.
+fn run_conformance(root: &Path, cases: &str, floor_file: &str) -> Result<TierOutcome> {
+    let floor_path = root.join(floor_file);
+    let floor: u64 = std::fs::read_to_string(&floor_path)
+        .with_context(|| format!("cannot read {}", floor_path.display()))?
+        .trim()
+        .parse()
+        .with_context(|| format!("{} must hold one integer", floor_path.display()))?;
+    let args = [
+        "run",
+        "--release",
+        "--package",
+        "asl",
+        "--bin",
+        "asl-conformance",
+        "--",
+        cases,
+    ];
+    eprintln!("xtask: running cargo {}", args.join(" "));
+    let output = cargo(root, &args, &[])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run the conformance runner")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    let totals = stdout.lines().rev().find_map(conformance_totals);
+    Ok(match totals {
+        None => TierOutcome {
+            unit: Unit::Tests,
+            passed: 0,
+            failed: 0,
+            problem: Some(format!(
+                "no `N passed, M failed, K skipped` line (runner exited with {})",
+                output.status
+            )),
+        },
+        Some((passed, failed)) => TierOutcome {
+            unit: Unit::Tests,
+            passed,
+            failed,
+            problem: conformance_problem(output.status.success(), passed, floor),
+        },
+    })
+}
+
+/// Reads `N passed, M failed, K skipped` into (passed, failed).
+fn conformance_totals(line: &str) -> Option<(u64, u64)> {
+    let mut numbers = line.split(", ").map(|part| part.split_once(' '));
+    let (passed, "passed") = numbers.next()?? else {
+        return None;
+    };
+    let (failed, "failed") = numbers.next()?? else {
+        return None;
+    };
+    let (_, "skipped") = numbers.next()?? else {
+        return None;
+    };
+    Some((passed.parse().ok()?, failed.parse().ok()?))
+}
+
+/// Known failures are listed in the crate's README; only a drop below the
+/// floor (a regression) fails the tier.
+fn conformance_problem(exited_ok: bool, passed: u64, floor: u64) -> Option<String> {
+    if !exited_ok {
+        Some("the conformance runner failed".to_owned())
+    } else if passed < floor {
+        Some(format!("{passed} cases passed, below the floor of {floor}"))
+    } else {
+        None
     }
 }
 
@@ -324,6 +398,28 @@ fn first_line(text: &str) -> &str {
 mod tests {
     use super::*;
     use std::os::unix::process::ExitStatusExt as _;
+
+    #[test]
+    fn conformance_totals_come_from_the_runner_summary_line() {
+        let cases = [
+            ("549 passed, 11 failed, 125 skipped", Some((549, 11))),
+            ("0 passed, 0 failed, 0 skipped", Some((0, 0))),
+            ("549 passed, 11 failed", None),
+            ("choice  320  0  0", None),
+            ("x passed, 1 failed, 0 skipped", None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(conformance_totals(line), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn conformance_fails_below_the_floor_only() {
+        assert_eq!(conformance_problem(true, 549, 549), None);
+        assert_eq!(conformance_problem(true, 560, 549), None);
+        assert!(conformance_problem(true, 548, 549).is_some());
+        assert!(conformance_problem(false, 560, 549).is_some());
+    }
 
     #[test]
     fn a_test_run_fails_on_exit_status_failures_or_no_tests() {

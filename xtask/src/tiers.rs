@@ -33,6 +33,12 @@ pub enum TierRun {
     /// The infrastructure checks of `iac::run` (template, state machine
     /// definition, and `sam build` with `--sam-build`), one check each.
     Iac,
+    /// The `asl-conformance` runner over the vendored AWS recordings; fails
+    /// when its pass count drops below the floor kept beside them.
+    Conformance {
+        cases: &'static str,
+        floor_file: &'static str,
+    },
 }
 
 /// A named cargo command that passes when it exits successfully.
@@ -115,6 +121,29 @@ pub const TIERS: &[Tier] = &[
         ]),
     },
     Tier {
+        name: "api",
+        about: "the order API through its handler against DynamoDB Local",
+        emulators: &[Emulator::DynamoDbLocal],
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "order-api",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "emulator",
+        ]),
+    },
+    Tier {
+        name: "asl",
+        about: "the States Language interpreter against executions recorded on AWS",
+        emulators: &[],
+        run: TierRun::Conformance {
+            cases: "crates/asl/tests/data/cases.jsonl",
+            floor_file: "crates/asl/tests/data/conformance-floor.txt",
+        },
+    },
+    Tier {
         name: "iac",
         about: "SAM template and state machine lint (sam validate, cfn-lint, checkov, \
                 asl-validator); `sam build` too with --sam-build",
@@ -163,7 +192,10 @@ mod tests {
     #[test]
     fn selects_in_table_order_whatever_the_argument_order() {
         let cases: &[(&[&str], &[&str])] = &[
-            (&[], &["lint", "unit", "dynamodb", "sqs", "iac"]),
+            (
+                &[],
+                &["lint", "unit", "dynamodb", "sqs", "api", "asl", "iac"],
+            ),
             (&["unit"], &["unit"]),
             (&["sqs", "unit"], &["unit", "sqs"]),
             (&["unit", "unit"], &["unit"]),
