@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS`. Without them every
 //! test fails and says so.
 
+mod console_browser;
 mod saga;
 mod sfn_client;
 mod support;
