@@ -646,7 +646,85 @@ async fn redrive_json(State(cloud): State<Arc<Cloud>>, Path(name): Path<String>)
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use asl::{
+        Clock as _, Definition, ExecutionInfo, TaskError, TaskHandler, TaskRequest, VirtualClock,
+    };
+
     use super::*;
+
+    /// Fails the first two calls of `Flaky` with `TransientError`, then echoes.
+    struct FlakyThenFine(AtomicU32);
+
+    #[async_trait::async_trait]
+    impl TaskHandler for FlakyThenFine {
+        async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
+            if request.state_name == "Broken" {
+                return Err(TaskError::new(
+                    "InjectedFault",
+                    "{\"errorType\":\"InjectedFault\"}",
+                ));
+            }
+            if self.0.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(TaskError::new("TransientError", "try again"));
+            }
+            Ok(request.parameters)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn steps_group_the_history_by_state_with_every_attempt() {
+        let definition = Definition::parse(&json!({
+            "StartAt": "Start",
+            "States": {
+                "Start": {"Type": "Pass", "Next": "Flaky"},
+                "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                          "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+                          "Retry": [{"ErrorEquals": ["TransientError"], "MaxAttempts": 3}], "Next": "Broken"},
+                "Broken": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                           "Parameters": {"FunctionName": "g"}, "End": true}
+            }
+        }))
+        .unwrap();
+        let clock = Arc::new(VirtualClock::starting_at(chrono::Utc::now()));
+        let info = ExecutionInfo::local("m", "e", json!({"a": 1}), clock.now());
+        let finished = asl::execute(
+            &definition,
+            info,
+            Arc::new(FlakyThenFine(AtomicU32::new(0))),
+            clock,
+        )
+        .await;
+        let summary: Vec<(String, String, Vec<Option<String>>)> = steps(&finished.history)
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name,
+                    s.status,
+                    s.attempts.into_iter().map(|a| a.error).collect(),
+                )
+            })
+            .collect();
+        let expected = vec![
+            ("Start".to_owned(), "SUCCEEDED".to_owned(), vec![]),
+            (
+                "Flaky".to_owned(),
+                "SUCCEEDED".to_owned(),
+                vec![
+                    Some("TransientError".to_owned()),
+                    Some("TransientError".to_owned()),
+                    None,
+                ],
+            ),
+            (
+                "Broken".to_owned(),
+                "FAILED".to_owned(),
+                vec![Some("InjectedFault".to_owned())],
+            ),
+        ];
+        assert_eq!(summary, expected);
+    }
 
     #[test]
     fn escaping_and_query_encoding() {
