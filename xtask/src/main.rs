@@ -4,11 +4,14 @@
 //!   starts the ones the selected tiers need on free 127.0.0.1 ports, runs every
 //!   test tier of [`tiers::TIERS`], stops the emulators (also on failure and on
 //!   Ctrl-C) and prints a summary. It exits non-zero when any tier failed.
-//! - `cargo xtask up` (the local cloud) comes in a later issue.
+//! - `cargo xtask up` installs and starts the emulators, runs the local cloud
+//!   (`saga-local`) from `template.yaml` with a demo catalog, prints how to
+//!   place an order, and stops everything on Ctrl-C.
 //!
 //! `main` only parses the command line and reports errors; each command lives in
 //! its own module.
 
+mod browser;
 mod emulators;
 mod iac;
 mod install;
@@ -16,6 +19,7 @@ mod libtest;
 mod process_group;
 mod test_command;
 mod tiers;
+mod up;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,14 +35,17 @@ commands:
         selected tiers need, run the tiers and print a summary.
         --tier <name>  run only this tier (repeatable); default: all tiers
         --sam-build    let the IaC tier run `sam build` as well
-  up    run the saga locally (the local cloud): coming in a later issue
+  up [--port <P>]
+        install and start the emulators, run the local cloud (the saga, its
+        tables, queues, HTTP API and console on 127.0.0.1), seed a demo
+        catalog and print how to place an order; Ctrl-C stops everything
   help  print this message";
 
 /// What the command line asked for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Test(test_command::TestOptions),
-    Up,
+    Up(up::UpOptions),
     Help,
 }
 
@@ -57,14 +64,7 @@ fn main() -> ExitCode {
 fn run(command: Command, root: &Path) -> Result<ExitCode> {
     match command {
         Command::Test(options) => test_command::run(root, &options),
-        Command::Up => {
-            eprintln!(
-                "xtask: `cargo xtask up` (the local cloud: saga, tables, queues, API and console \
-                 on 127.0.0.1) is not implemented yet; it comes in a later issue. \
-                 `cargo xtask test` runs the test tiers with the emulators today."
-            );
-            Ok(ExitCode::from(2))
-        }
+        Command::Up(options) => up::run(root, &options),
         Command::Help => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -78,8 +78,7 @@ fn parse_command(args: &[String]) -> Result<Command> {
     };
     match name.as_str() {
         "test" => Ok(Command::Test(parse_test_options(rest)?)),
-        "up" if rest.is_empty() => Ok(Command::Up),
-        "up" => bail!("`cargo xtask up` takes no arguments yet\n\n{USAGE}"),
+        "up" => Ok(Command::Up(up::parse_options(rest)?)),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
@@ -135,7 +134,6 @@ mod tests {
                 &["test", "--tier", "unit", "--tier", "sqs"],
                 test_options(&["unit", "sqs"], false),
             ),
-            (&["up"], Command::Up),
             (&["help"], Command::Help),
         ];
         for (args, expected) in cases {
@@ -150,7 +148,7 @@ mod tests {
             (&["deploy"], "unknown command `deploy`"),
             (&["test", "--tier"], "`--tier` needs a tier name"),
             (&["test", "--fast"], "unknown argument `--fast`"),
-            (&["up", "--now"], "takes no arguments"),
+            (&["up", "--now"], "unknown argument"),
         ];
         for (args, message) in cases {
             let error = parse(args).unwrap_err().to_string();

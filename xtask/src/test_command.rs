@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::browser;
 use crate::emulators::{self, Emulator, RunningEmulator};
 use crate::iac;
 use crate::libtest::TestCounts;
@@ -90,6 +91,13 @@ pub fn run(root: &Path, options: &TestOptions) -> Result<ExitCode> {
         eprintln!("\nxtask: ===== tier `{}` =====", tier.name);
         let started = Instant::now();
         let outcome = start_missing_emulators(&local, tier.emulators, &mut running)
+            .and_then(|()| {
+                if tier.needs_browser {
+                    browser::ensure(root)
+                } else {
+                    Ok(())
+                }
+            })
             .and_then(|()| run_tier(root, tier, &running, options))
             .unwrap_or_else(|error| TierOutcome::broken(unit_of(tier), &error));
         if let Some(problem) = &outcome.problem {

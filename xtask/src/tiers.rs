@@ -19,6 +19,8 @@ pub struct Tier {
     /// Started (once per run) before the tier; their endpoints reach its tests
     /// through the AWS SDK's `AWS_ENDPOINT_URL_<SERVICE>` variables.
     pub emulators: &'static [Emulator],
+    /// Installs Chromium and playwright-core before the tier (browser tests).
+    pub needs_browser: bool,
     pub run: TierRun,
 }
 
@@ -53,6 +55,7 @@ pub const TIERS: &[Tier] = &[
         name: "lint",
         about: "rustfmt and clippy, warnings denied",
         emulators: &[],
+        needs_browser: false,
         run: TierRun::CargoChecks(&[
             Check {
                 name: "rustfmt",
@@ -90,12 +93,14 @@ pub const TIERS: &[Tier] = &[
         name: "unit",
         about: "plain `cargo test`: every crate against in-memory fakes, no external process",
         emulators: &[],
+        needs_browser: false,
         run: TierRun::CargoTests(&["test", "--workspace"]),
     },
     Tier {
         name: "dynamodb",
         about: "saga-aws's stores against DynamoDB Local",
         emulators: &[Emulator::DynamoDbLocal],
+        needs_browser: false,
         run: TierRun::CargoTests(&[
             "test",
             "--package",
@@ -110,6 +115,7 @@ pub const TIERS: &[Tier] = &[
         name: "sqs",
         about: "SQS queues and their dead-letter redrive against moto",
         emulators: &[Emulator::Moto],
+        needs_browser: false,
         run: TierRun::CargoTests(&[
             "test",
             "--package",
@@ -124,6 +130,7 @@ pub const TIERS: &[Tier] = &[
         name: "api",
         about: "the order API through its handler against DynamoDB Local",
         emulators: &[Emulator::DynamoDbLocal],
+        needs_browser: false,
         run: TierRun::CargoTests(&[
             "test",
             "--package",
@@ -135,9 +142,26 @@ pub const TIERS: &[Tier] = &[
         ]),
     },
     Tier {
+        name: "e2e",
+        about: "the whole saga through the local cloud over HTTP, the aws-sdk-sfn wire \
+                protocol, and the console in headless Chromium",
+        emulators: &[Emulator::DynamoDbLocal, Emulator::Moto],
+        needs_browser: true,
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "saga-local",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "e2e",
+        ]),
+    },
+    Tier {
         name: "asl",
         about: "the States Language interpreter against executions recorded on AWS",
         emulators: &[],
+        needs_browser: false,
         run: TierRun::Conformance {
             cases: "crates/asl/tests/data/cases.jsonl",
             floor_file: "crates/asl/tests/data/conformance-floor.txt",
@@ -148,6 +172,7 @@ pub const TIERS: &[Tier] = &[
         about: "SAM template and state machine lint (sam validate, cfn-lint, checkov, \
                 asl-validator); `sam build` too with --sam-build",
         emulators: &[],
+        needs_browser: false,
         run: TierRun::Iac,
     },
 ];
@@ -194,7 +219,9 @@ mod tests {
         let cases: &[(&[&str], &[&str])] = &[
             (
                 &[],
-                &["lint", "unit", "dynamodb", "sqs", "api", "asl", "iac"],
+                &[
+                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "asl", "iac",
+                ],
             ),
             (&["unit"], &["unit"]),
             (&["sqs", "unit"], &["unit", "sqs"]),
@@ -212,8 +239,8 @@ mod tests {
 
     #[test]
     fn an_unknown_tier_is_an_error_that_lists_the_tiers() {
-        let error = select(&["e2e".to_owned()]).unwrap_err().to_string();
-        assert!(error.contains("unknown tier `e2e`"), "{error}");
+        let error = select(&["deploy".to_owned()]).unwrap_err().to_string();
+        assert!(error.contains("unknown tier `deploy`"), "{error}");
         assert!(
             TIERS.iter().all(|tier| error.contains(tier.name)),
             "{error}"
