@@ -8,4 +8,5 @@ mod support;
 
 mod inventory;
 mod service_stores;
+mod steps_twice;
 mod tables;
