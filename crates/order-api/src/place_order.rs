@@ -10,11 +10,21 @@
 //! - the order stores a hash of the canonical request (lines sorted by SKU,
 //!   payment method, normalised address): the same key with another body is
 //!   a 422, whatever the JSON spelling of the first;
-//! - the order stores the exact execution input, and any request that finds
-//!   the execution not yet recorded as started (the first is still in
-//!   flight, or crashed, or StartExecution failed) starts it again with that
-//!   input. Step Functions is idempotent by name for the same input, and
-//!   `ExecutionAlreadyExists` counts as started, so the saga runs once.
+//! - the order stores the exact execution input, and StartExecution is
+//!   called under a start lease: a request that finds the execution not yet
+//!   recorded as started claims the lease with a conditional update
+//!   (`startLeaseUntil` = now + [`START_LEASE`], only while
+//!   `executionStartedAt` is absent and no lease is live). Only the holder
+//!   calls StartExecution, then records `executionStartedAt`; so 50
+//!   concurrent identical requests make one call. A request that loses the
+//!   claim answers 202 with the same order and calls nothing: the holder is
+//!   starting it. When the holder's StartExecution fails it releases the
+//!   lease and answers 503, so the client's retry starts it at once; when
+//!   the holder crashes, the lease expires and the first replay after that
+//!   takes it over and completes the start. Should two calls still happen
+//!   (a holder slower than its lease), Step Functions is idempotent by name
+//!   for the same input and `ExecutionAlreadyExists` counts as started, so
+//!   the saga runs once.
 //!
 //! A replay returns the stored order (its prices, its status now) and never
 //! consults the catalog, so a price change or a removed SKU cannot turn a
@@ -22,7 +32,7 @@
 
 use saga_domain::ports::{
     Catalog, Clock, CreateOrderOutcome, ExecutionStarter, NewOrder, OrderRecord, OrderStore,
-    PricedLine,
+    PricedLine, START_LEASE, StartClaim,
 };
 use saga_domain::{
     CustomerId, Money, OrderId, OrderLine, OrderLines, PaymentMethod, Quantity, ShippingAddress,
@@ -567,6 +577,9 @@ fn order_instant(clock: &impl Clock) -> chrono::DateTime<chrono::Utc> {
     clock.now().trunc_subsecs(3)
 }
 
+/// Starts the order's execution if this request wins the start lease; a
+/// request that loses it (another is starting it, or it is started) does
+/// nothing. Either way the order stands, so the answer is 202.
 async fn start_execution<O, C, E, K>(
     api: &OrderApi<O, C, E, K>,
     order: &OrderRecord,
@@ -576,17 +589,43 @@ where
     E: ExecutionStarter,
     K: Clock,
 {
-    let outcome = api
+    let claim = api
+        .orders
+        .claim_execution_start(&order.order_id, api.clock.now(), START_LEASE)
+        .await
+        .map_err(|error| {
+            warn!(error = %error, "could not claim the execution start");
+            Problem::unavailable()
+        })?;
+    let lease = match claim {
+        StartClaim::Claimed(lease) => lease,
+        StartClaim::HeldByAnother { until } => {
+            info!(lease_until = %until, "another request is starting the execution");
+            return Ok(());
+        }
+        StartClaim::AlreadyStarted => {
+            info!("the execution was started meanwhile");
+            return Ok(());
+        }
+    };
+    let outcome = match api
         .executions
         .start_execution(&order.order_id, &order.execution_input)
         .await
-        .map_err(|error| {
+    {
+        Ok(outcome) => outcome,
+        Err(error) => {
             warn!(error = %error, "StartExecution failed; the order stays PENDING until a retry");
-            Problem::unavailable()
-        })?;
+            // Let the client's retry start it now rather than after the lease.
+            if let Err(error) = api.orders.release_execution_start(&lease).await {
+                warn!(error = %error, "could not release the start lease; a retry after it expires starts the execution");
+            }
+            return Err(Problem::unavailable());
+        }
+    };
     info!(outcome = ?outcome, "execution started");
     // The execution exists now. Failing to record that only costs a
-    // redundant (idempotent) StartExecution on the next replay.
+    // redundant (idempotent) StartExecution by a replay after the lease.
     if let Err(error) = api
         .orders
         .mark_execution_started(&order.order_id, api.clock.now())

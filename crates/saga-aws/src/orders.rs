@@ -2,7 +2,8 @@
 //! `createdAt`) behind the domain's [`OrderStore`].
 //!
 //! The api writes the whole PENDING item once, conditional on
-//! `attribute_not_exists(orderId)`; afterwards it only sets
+//! `attribute_not_exists(orderId)`; afterwards it only claims the start
+//! lease (`startLeaseUntil`, set conditionally, removed on release) and sets
 //! `executionStartedAt`. The state machine's direct DynamoDB updates
 //! (`infra/order-saga.asl.json`) write `status`, `reason`, `updatedAt`,
 //! `shipmentId`, `trackingNumber` and append `{step, status, at}` maps to
@@ -11,18 +12,20 @@
 //! Item attributes: `orderId, customerId, status, reason?, items (L of
 //! M{sku, quantity N, unitPrice M{amountMinor N, currency}}), total
 //! M{amountMinor N, currency}, paymentMethod, shippingAddress M, idempotencyKey,
-//! requestHash, executionInput, executionStartedAt?, timeline, createdAt,
-//! updatedAt?, shipmentId?, trackingNumber?`. `createdAt` and
-//! `executionStartedAt` are RFC 3339 UTC with milliseconds, fixed width.
+//! requestHash, executionInput, startLeaseUntil?, executionStartedAt?, timeline,
+//! createdAt, updatedAt?, shipmentId?, trackingNumber?`. `createdAt`,
+//! `startLeaseUntil` and `executionStartedAt` are RFC 3339 UTC with
+//! milliseconds, fixed width, so condition expressions compare them as
+//! strings in time order.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use saga_domain::ports::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
-    PricedLine, ShipmentRef, TimelineEntry, order_timestamp,
+    PricedLine, ShipmentRef, StartClaim, StartLease, TimelineEntry, order_timestamp,
 };
 use saga_domain::{CustomerId, Money, OrderId, PortError, ShippingAddress};
 
@@ -64,6 +67,31 @@ impl DynamoOrders {
             .item
             .map(|item| parse_order(operation, &item))
             .transpose()
+    }
+}
+
+/// Why a start claim was refused, from the item as it was: `None` when the
+/// order does not exist.
+fn refused_claim(
+    operation: &'static str,
+    item: Option<&Item>,
+) -> Result<Option<StartClaim>, PortError> {
+    let Some(item) = item else {
+        return Ok(None);
+    };
+    let reader = ItemReader::new(operation, item);
+    if reader.optional_string("executionStartedAt")?.is_some() {
+        return Ok(Some(StartClaim::AlreadyStarted));
+    }
+    match reader.optional_string("startLeaseUntil")? {
+        Some(until) => Ok(Some(StartClaim::HeldByAnother {
+            until: parse_instant(operation, until)?,
+        })),
+        // The lease was released between the claim and this read.
+        None => Err(PortError::unavailable(
+            operation,
+            "the start lease changed during the claim; retry",
+        )),
     }
 }
 
@@ -278,6 +306,85 @@ impl OrderStore for DynamoOrders {
 
     async fn get_order(&self, order_id: &OrderId) -> Result<Option<OrderRecord>, PortError> {
         self.read("get_order", order_id).await
+    }
+
+    async fn claim_execution_start(
+        &self,
+        order_id: &OrderId,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> Result<StartClaim, PortError> {
+        const OPERATION: &str = "claim_execution_start";
+        let now = now.trunc_subsecs(3);
+        let until = now + lease;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("orderId", s(order_id.as_str()))
+            .update_expression("SET startLeaseUntil = :until")
+            .condition_expression(
+                "attribute_exists(orderId) AND attribute_not_exists(executionStartedAt) \
+                 AND (attribute_not_exists(startLeaseUntil) OR startLeaseUntil <= :now)",
+            )
+            .expression_attribute_values(":until", s(order_timestamp(until)))
+            .expression_attribute_values(":now", s(order_timestamp(now)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let refused = match result {
+            Ok(_) => {
+                return Ok(StartClaim::Claimed(StartLease {
+                    order_id: order_id.clone(),
+                    until,
+                }));
+            }
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    match &failed.item {
+                        Some(item) => refused_claim(OPERATION, Some(item))?,
+                        None => {
+                            let output = self
+                                .client
+                                .get_item()
+                                .table_name(&self.table)
+                                .key("orderId", s(order_id.as_str()))
+                                .consistent_read(true)
+                                .send()
+                                .await
+                                .map_err(|error| port_error(OPERATION, error))?;
+                            refused_claim(OPERATION, output.item.as_ref())?
+                        }
+                    }
+                }
+                _ => return Err(port_error(OPERATION, error)),
+            },
+        };
+        refused.ok_or_else(|| {
+            PortError::rejected(OPERATION, format!("order {order_id} does not exist"))
+        })
+    }
+
+    async fn release_execution_start(&self, lease: &StartLease) -> Result<(), PortError> {
+        const OPERATION: &str = "release_execution_start";
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("orderId", s(lease.order_id.as_str()))
+            .update_expression("REMOVE startLeaseUntil")
+            .condition_expression("startLeaseUntil = :until")
+            .expression_attribute_values(":until", s(order_timestamp(lease.until)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match error.as_service_error() {
+                // Taken over, already released, or no such order: not ours.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(port_error(OPERATION, error)),
+            },
+        }
     }
 
     async fn mark_execution_started(

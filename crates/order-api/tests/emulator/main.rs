@@ -3,7 +3,7 @@
 //! speaks the StartExecution wire protocol to the real aws-sdk-sfn client,
 //! records every call and keeps Step Functions' idempotency rules.
 //!
-//! Needs DynamoDB Local: run through `cargo xtask test` (tier `order-api`),
+//! Needs DynamoDB Local: run through `cargo xtask test --tier api`,
 //! which starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`. Without that
 //! variable every test fails at once saying so.
 
@@ -31,7 +31,9 @@ use serde_json::{Value, json};
 
 use support::cases::run_all;
 use support::openapi::Document;
-use support::{Dependency, SharedClock, World, scenarios, seed_catalog};
+use support::{
+    CrashSwitch, CrashableExecutions, Dependency, SharedClock, World, scenarios, seed_catalog,
+};
 
 const STATE_MACHINE_ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:OrderSaga";
 
@@ -126,7 +128,8 @@ fn dead_endpoint() -> String {
 
 // ---------------------------------------------------------------- world
 
-type DynamoApi = OrderApi<DynamoOrders, DynamoInventory, SfnExecutions, SharedClock>;
+type DynamoApi =
+    OrderApi<DynamoOrders, DynamoInventory, CrashableExecutions<SfnExecutions>, SharedClock>;
 
 struct DynamoWorld {
     /// Normal, orders down, catalog down, Step Functions down.
@@ -135,6 +138,7 @@ struct DynamoWorld {
     dynamodb: aws_sdk_dynamodb::Client,
     orders_table: String,
     stand_in: Arc<StandInState>,
+    crash: Arc<CrashSwitch>,
 }
 
 /// Fails loudly without the emulator (never skips).
@@ -143,7 +147,7 @@ async fn emulator_config() -> SdkConfig {
         Ok(endpoint) if !endpoint.is_empty() => {}
         _ => panic!(
             "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run them \
-             with `cargo xtask test --tier order-api` (or `cargo xtask test`), which installs \
+             with `cargo xtask test --tier api` (or `cargo xtask test`), which installs \
              and starts it and sets the AWS_* variables."
         ),
     }
@@ -186,12 +190,16 @@ impl DynamoWorld {
         let live_sfn = sfn(url, RetryConfig::standard());
         let dead_sfn = sfn(dead_endpoint(), RetryConfig::disabled());
         let clock = SharedClock::at_start();
+        let crash = Arc::new(CrashSwitch::default());
         let api = |orders: &aws_sdk_dynamodb::Client,
                    catalog: &aws_sdk_dynamodb::Client,
                    sfn: &aws_sdk_sfn::Client| OrderApi {
             orders: DynamoOrders::new(orders.clone(), &orders_table),
             catalog: DynamoInventory::new(catalog.clone(), &inventory_table),
-            executions: SfnExecutions::new(sfn.clone(), STATE_MACHINE_ARN),
+            executions: CrashableExecutions {
+                inner: SfnExecutions::new(sfn.clone(), STATE_MACHINE_ARN),
+                crash: Arc::clone(&crash),
+            },
             clock: clock.clone(),
         };
         let apis = [
@@ -207,6 +215,7 @@ impl DynamoWorld {
             dynamodb,
             orders_table,
             stand_in,
+            crash,
         }
     }
 }
@@ -214,7 +223,7 @@ impl DynamoWorld {
 impl World for DynamoWorld {
     type Orders = DynamoOrders;
     type Catalog = DynamoInventory;
-    type Executions = SfnExecutions;
+    type Executions = CrashableExecutions<SfnExecutions>;
 
     fn api(&self) -> &DynamoApi {
         &self.apis[usize::from(self.down.load(Ordering::SeqCst))]
@@ -273,6 +282,10 @@ impl World for DynamoWorld {
         update.update_expression(expression).send().await.unwrap();
     }
 
+    fn crash(&self) -> &CrashSwitch {
+        &self.crash
+    }
+
     fn start_calls(&self) -> Vec<(String, String)> {
         self.stand_in.calls.lock().unwrap().clone()
     }
@@ -309,6 +322,14 @@ async fn fifty_concurrent_identical_posts_make_one_order_and_one_execution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_after_a_crash_before_start_execution_starts_it_once() {
     scenarios::replay_after_crash_completes_the_start(&DynamoWorld::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_start_execution_is_completed_once_after_the_lease_expires() {
+    scenarios::crash_before_start_execution_is_completed_after_the_lease(Arc::new(
+        DynamoWorld::new().await,
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

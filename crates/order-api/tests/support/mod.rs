@@ -12,6 +12,7 @@ pub mod scenarios;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -19,9 +20,9 @@ use chrono::{DateTime, Utc};
 use order_api::OrderApi;
 use saga_domain::fakes::{InMemoryInventory, InMemoryOrders, ManualClock, RecordingExecutions};
 use saga_domain::ports::{
-    Catalog, Clock, ExecutionStarter, OrderStatus, OrderStore, ShipmentRef, StockItem,
+    Catalog, Clock, ExecutionStarter, OrderStatus, OrderStore, ShipmentRef, StartOutcome, StockItem,
 };
-use saga_domain::{Money, OrderId};
+use saga_domain::{Money, OrderId, PortError};
 use serde_json::Value;
 
 /// The instant every test starts at.
@@ -140,6 +141,49 @@ impl Clock for SharedClock {
     }
 }
 
+/// Simulates the api process dying right before it sends StartExecution
+/// (after the order write and the start claim): armed, the next
+/// StartExecution announces it was reached and never completes, so the test
+/// can abort the request there.
+#[derive(Debug, Default)]
+pub struct CrashSwitch {
+    armed: AtomicBool,
+    reached: tokio::sync::Notify,
+}
+
+impl CrashSwitch {
+    /// The next StartExecution hangs instead of being sent.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Returns once a request hangs at the armed StartExecution.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+}
+
+/// An [`ExecutionStarter`] with a [`CrashSwitch`] in front.
+#[derive(Debug)]
+pub struct CrashableExecutions<E> {
+    pub inner: E,
+    pub crash: Arc<CrashSwitch>,
+}
+
+impl<E: ExecutionStarter> ExecutionStarter for CrashableExecutions<E> {
+    async fn start_execution(
+        &self,
+        name: &OrderId,
+        input: &str,
+    ) -> Result<StartOutcome, PortError> {
+        if self.crash.armed.swap(false, Ordering::SeqCst) {
+            self.crash.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.start_execution(name, input).await
+    }
+}
+
 /// A dependency a case can take down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dependency {
@@ -176,6 +220,9 @@ pub trait World: Send + Sync {
         shipment: Option<ShipmentRef>,
     ) -> impl Future<Output = ()> + Send;
 
+    /// The switch in front of StartExecution.
+    fn crash(&self) -> &CrashSwitch;
+
     /// Every StartExecution call that reached Step Functions: (name, input).
     fn start_calls(&self) -> Vec<(String, String)>;
 
@@ -209,7 +256,12 @@ pub async fn seed_catalog(catalog: &impl Catalog) {
 
 /// The in-memory world: every port a fake with a fault switch.
 pub struct FakeWorld {
-    pub api: OrderApi<InMemoryOrders, InMemoryInventory, RecordingExecutions, SharedClock>,
+    pub api: OrderApi<
+        InMemoryOrders,
+        InMemoryInventory,
+        CrashableExecutions<RecordingExecutions>,
+        SharedClock,
+    >,
 }
 
 impl FakeWorld {
@@ -217,7 +269,10 @@ impl FakeWorld {
         let api = OrderApi {
             orders: InMemoryOrders::new(),
             catalog: InMemoryInventory::new(),
-            executions: RecordingExecutions::new(),
+            executions: CrashableExecutions {
+                inner: RecordingExecutions::new(),
+                crash: Arc::default(),
+            },
             clock: SharedClock::at_start(),
         };
         seed_catalog(&api.catalog).await;
@@ -228,12 +283,14 @@ impl FakeWorld {
 impl World for FakeWorld {
     type Orders = InMemoryOrders;
     type Catalog = InMemoryInventory;
-    type Executions = RecordingExecutions;
+    type Executions = CrashableExecutions<RecordingExecutions>;
 
-    fn api(
-        &self,
-    ) -> &OrderApi<InMemoryOrders, InMemoryInventory, RecordingExecutions, SharedClock> {
+    fn api(&self) -> &OrderApi<InMemoryOrders, InMemoryInventory, Self::Executions, SharedClock> {
         &self.api
+    }
+
+    fn crash(&self) -> &CrashSwitch {
+        &self.api.executions.crash
     }
 
     fn set_down(&self, dependency: Option<Dependency>) {
@@ -247,6 +304,7 @@ impl World for FakeWorld {
             .set_unavailable(dependency == Some(Dependency::Catalog));
         self.api
             .executions
+            .inner
             .faults
             .set_unavailable(dependency == Some(Dependency::StepFunctions));
     }
@@ -268,6 +326,7 @@ impl World for FakeWorld {
     fn start_calls(&self) -> Vec<(String, String)> {
         self.api
             .executions
+            .inner
             .calls()
             .into_iter()
             .map(|call| (call.name.to_string(), call.input))
@@ -275,7 +334,7 @@ impl World for FakeWorld {
     }
 
     fn executions_started(&self) -> usize {
-        self.api.executions.executions().len()
+        self.api.executions.inner.executions().len()
     }
 }
 

@@ -1,12 +1,13 @@
 //! Scenarios beyond single requests, written once for any [`World`]:
-//! concurrent identical POSTs, a crash between the order write and
-//! StartExecution, paging, and customer isolation.
+//! concurrent identical POSTs, a failed StartExecution, a crash between the
+//! order write and StartExecution (the start lease), paging, and customer
+//! isolation.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use order_api::handle_request;
-use saga_domain::ports::OrderStore;
+use saga_domain::ports::{Clock, OrderStore};
 
 use super::{Answer, Dependency, World, get_order_event, list_orders_event, post_event};
 
@@ -17,8 +18,9 @@ async fn send<W: World>(
     Answer::of(&handle_request(world.api(), event).await)
 }
 
-/// `copies` identical POSTs at once make one order and one execution.
-/// Returns the StartExecution calls received.
+/// `copies` identical POSTs at once make one order, one execution and
+/// exactly one StartExecution call. Returns the StartExecution calls
+/// received.
 pub async fn concurrent_identical_posts<W: World + 'static>(world: Arc<W>, copies: usize) -> usize {
     let tasks: Vec<_> = (0..copies)
         .map(|_| {
@@ -53,12 +55,18 @@ pub async fn concurrent_identical_posts<W: World + 'static>(world: Arc<W>, copie
         1,
         "every StartExecution carried the same input"
     );
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the start lease holder calls StartExecution"
+    );
     calls.len()
 }
 
-/// The first request writes the order and dies before StartExecution
-/// (Step Functions unreachable); the client's retry completes the start,
-/// exactly once, and later retries start nothing.
+/// The first request writes the order and its StartExecution fails (Step
+/// Functions unreachable): 503, and it gives the start lease back, so the
+/// client's immediate retry completes the start, exactly once, and later
+/// retries start nothing.
 pub async fn replay_after_crash_completes_the_start<W: World>(world: &W) {
     world.set_down(Some(Dependency::StepFunctions));
     let first = send(world, post_event("user-alice", "crash-key")).await;
@@ -109,6 +117,90 @@ pub async fn replay_after_crash_completes_the_start<W: World>(world: &W) {
         1,
         "a started order is not started again"
     );
+}
+
+/// The first request writes the order, claims the start lease and dies
+/// before sending StartExecution. A replay while the lease is live answers
+/// 202 with the same order and calls nothing; the first replay once it has
+/// expired takes it over and starts the execution exactly once; later
+/// replays call nothing.
+pub async fn crash_before_start_execution_is_completed_after_the_lease<W: World + 'static>(
+    world: Arc<W>,
+) {
+    let key = "crash-lease-key";
+    world.crash().arm();
+    let doomed = {
+        let world = Arc::clone(&world);
+        tokio::spawn(async move { send(world.as_ref(), post_event("user-alice", key)).await })
+    };
+    world.crash().reached().await;
+    doomed.abort();
+    assert!(
+        doomed.await.is_err_and(|error| error.is_cancelled()),
+        "the first request died before answering"
+    );
+    let customer = "user-alice".parse().unwrap();
+    let stored = world
+        .api()
+        .orders
+        .customer_orders(&customer, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.orders.len(),
+        1,
+        "the order was written before the crash"
+    );
+    let order_id = stored.orders[0].order_id.clone();
+    assert_eq!(
+        stored.orders[0].execution_started_at, None,
+        "and not started"
+    );
+    assert_eq!(
+        world.start_calls().len(),
+        0,
+        "the crash came before the call"
+    );
+
+    // The lease runs 30 s from the crashed request's claim.
+    let clock = &world.api().clock.0;
+    clock.advance(TimeDelta::seconds(29));
+    let early = send(world.as_ref(), post_event("user-alice", key)).await;
+    assert_eq!(early.status, 202, "{}", early.body);
+    assert_eq!(early.order_id(), order_id, "the same order");
+    assert_eq!(early.body["status"], "PENDING");
+    assert_eq!(
+        world.start_calls().len(),
+        0,
+        "a replay while the lease is live does not start"
+    );
+
+    clock.advance(TimeDelta::seconds(1));
+    let late = send(world.as_ref(), post_event("user-alice", key)).await;
+    assert_eq!(late.status, 202, "{}", late.body);
+    assert_eq!(late.order_id(), order_id, "the same order");
+    assert_eq!(
+        world.start_calls().len(),
+        1,
+        "the replay after expiry started it"
+    );
+    assert_eq!(world.executions_started(), 1);
+    let started = world
+        .api()
+        .orders
+        .get_order(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.execution_started_at, Some(clock.now()), "recorded");
+
+    for _ in 0..3 {
+        clock.advance(TimeDelta::seconds(31));
+        let again = send(world.as_ref(), post_event("user-alice", key)).await;
+        assert_eq!(again.status, 202, "{}", again.body);
+        assert_eq!(again.order_id(), order_id);
+    }
+    assert_eq!(world.start_calls().len(), 1, "later replays call nothing");
 }
 
 /// Five orders at distinct instants page newest first, each exactly once.

@@ -1,8 +1,11 @@
 //! Contract of [`OrderStore`]: an order is created once per id, reads back
-//! exactly as written, and a customer's orders page newest first without
-//! gaps, repeats or other customers' orders.
+//! exactly as written, its start lease is held by one claimant at a time
+//! until it expires, is released or the start is recorded, and a customer's
+//! orders page newest first without gaps, repeats or other customers' orders.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use chrono::TimeDelta;
 
@@ -10,7 +13,8 @@ use super::{at, euros, ok, order_id, sku};
 use crate::ids::CustomerId;
 use crate::order::{Quantity, ShippingAddress};
 use crate::ports::{
-    CreateOrderOutcome, NewOrder, OrderPosition, OrderRecord, OrderStore, PricedLine,
+    CreateOrderOutcome, NewOrder, OrderPosition, OrderRecord, OrderStore, PricedLine, StartClaim,
+    StartLease,
 };
 
 /// Runs every order case, each on a fresh store from `fresh`.
@@ -23,6 +27,9 @@ where
     create_once_then_return_the_original(fresh().await).await;
     absent_order_reads_as_none(fresh().await).await;
     execution_start_is_recorded_once_and_never_creates(fresh().await).await;
+    start_lease_is_exclusive_until_it_expires(fresh().await).await;
+    released_start_lease_can_be_claimed_again(fresh().await).await;
+    concurrent_start_claims_have_one_winner(fresh().await).await;
     customer_orders_page_newest_first(fresh().await).await;
 }
 
@@ -137,6 +144,171 @@ pub async fn execution_start_is_recorded_once_and_never_creates(store: impl Orde
         Some(at(5)),
         "{case}: first instant kept"
     );
+}
+
+const LEASE: TimeDelta = TimeDelta::seconds(30);
+
+fn claimed(claim: StartClaim, case: &str, what: &str) -> StartLease {
+    match claim {
+        StartClaim::Claimed(lease) => lease,
+        other => panic!("{case}: {what}: expected the lease, got {other:?}"),
+    }
+}
+
+/// A claim is refused while another lease is live, taken over once it has
+/// expired (at exactly `until`), and answers `AlreadyStarted` for good once
+/// the start is recorded. Claiming an absent order is refused and creates
+/// nothing.
+pub async fn start_lease_is_exclusive_until_it_expires(store: impl OrderStore) {
+    let case = "orders::start_lease_is_exclusive_until_it_expires";
+    let absent = order_id("ord-lease-absent");
+    assert!(
+        store
+            .claim_execution_start(&absent, at(0), LEASE)
+            .await
+            .is_err(),
+        "{case}: claiming an absent order must fail"
+    );
+    assert_eq!(
+        ok(store.get_order(&absent).await, case),
+        None,
+        "{case}: claiming must not create the order"
+    );
+    let order = new_order("ord-lease-1", "customer-a", 0);
+    ok(store.create_order(&order).await, case);
+    let id = &order.order_id;
+
+    let first = claimed(
+        ok(store.claim_execution_start(id, at(10), LEASE).await, case),
+        case,
+        "first claim",
+    );
+    assert_eq!(
+        first,
+        StartLease {
+            order_id: id.clone(),
+            until: at(40)
+        },
+        "{case}: the lease runs from now"
+    );
+    for (now, what) in [(at(10), "same instant"), (at(39), "a second before expiry")] {
+        assert_eq!(
+            ok(store.claim_execution_start(id, now, LEASE).await, case),
+            StartClaim::HeldByAnother { until: at(40) },
+            "{case}: claim at {what}"
+        );
+    }
+    let taken_over = claimed(
+        ok(store.claim_execution_start(id, at(40), LEASE).await, case),
+        case,
+        "claim at expiry",
+    );
+    assert_eq!(taken_over.until, at(70), "{case}: the takeover's lease");
+    assert_eq!(
+        ok(store.claim_execution_start(id, at(41), LEASE).await, case),
+        StartClaim::HeldByAnother { until: at(70) },
+        "{case}: the takeover holds it now"
+    );
+    ok(store.mark_execution_started(id, at(42)).await, case);
+    for now in [at(43), at(100)] {
+        assert_eq!(
+            ok(store.claim_execution_start(id, now, LEASE).await, case),
+            StartClaim::AlreadyStarted,
+            "{case}: claim after the start was recorded"
+        );
+    }
+    let stored =
+        ok(store.get_order(id).await, case).unwrap_or_else(|| panic!("{case}: order vanished"));
+    assert_eq!(
+        stored,
+        OrderRecord {
+            execution_started_at: Some(at(42)),
+            ..OrderRecord::pending(&order)
+        },
+        "{case}: the lease changes nothing else"
+    );
+}
+
+/// A released lease can be claimed at once; releasing a lease that was
+/// taken over, or of an absent order, changes nothing.
+pub async fn released_start_lease_can_be_claimed_again(store: impl OrderStore) {
+    let case = "orders::released_start_lease_can_be_claimed_again";
+    let order = new_order("ord-lease-2", "customer-a", 0);
+    ok(store.create_order(&order).await, case);
+    let id = &order.order_id;
+    let first = claimed(
+        ok(store.claim_execution_start(id, at(0), LEASE).await, case),
+        case,
+        "first claim",
+    );
+    ok(store.release_execution_start(&first).await, case);
+    let second = claimed(
+        ok(store.claim_execution_start(id, at(1), LEASE).await, case),
+        case,
+        "claim after the release",
+    );
+    assert_eq!(second.until, at(31), "{case}: the second lease");
+    ok(store.release_execution_start(&first).await, case);
+    assert_eq!(
+        ok(store.claim_execution_start(id, at(2), LEASE).await, case),
+        StartClaim::HeldByAnother { until: at(31) },
+        "{case}: a stale release must not free the current lease"
+    );
+    let gone = StartLease {
+        order_id: order_id("ord-lease-gone"),
+        until: at(30),
+    };
+    ok(store.release_execution_start(&gone).await, case);
+    assert_eq!(
+        ok(store.get_order(&gone.order_id).await, case),
+        None,
+        "{case}: releasing must not create the order"
+    );
+}
+
+/// Of many claims sent at once, exactly one gets the lease.
+pub async fn concurrent_start_claims_have_one_winner(store: impl OrderStore) {
+    let case = "orders::concurrent_start_claims_have_one_winner";
+    let order = new_order("ord-lease-3", "customer-a", 0);
+    ok(store.create_order(&order).await, case);
+    let claims = join_all(
+        (0..20)
+            .map(|_| store.claim_execution_start(&order.order_id, at(5), LEASE))
+            .collect(),
+    )
+    .await;
+    let mut winners = 0;
+    for claim in claims {
+        match ok(claim, case) {
+            StartClaim::Claimed(_) => winners += 1,
+            StartClaim::HeldByAnother { until } => {
+                assert_eq!(until, at(35), "{case}: the winner's lease")
+            }
+            StartClaim::AlreadyStarted => panic!("{case}: nothing was started"),
+        }
+    }
+    assert_eq!(winners, 1, "{case}: exactly one claim wins");
+}
+
+/// Drives every future at once (the suite has no executor of its own) and
+/// returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(context) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// Pages of two walk a customer's orders newest first, each exactly once,

@@ -4,21 +4,30 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use super::{Faults, lock};
 use crate::error::PortError;
 use crate::ids::{CustomerId, OrderId};
 use crate::ports::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
-    ShipmentRef, TimelineEntry,
+    ShipmentRef, StartClaim, StartLease, TimelineEntry,
 };
+
+/// The stored rows: each order and, beside it, the `until` of its start
+/// lease (the `startLeaseUntil` attribute, which [`OrderRecord`] does not
+/// carry).
+#[derive(Debug, Default)]
+struct Rows {
+    orders: HashMap<OrderId, OrderRecord>,
+    start_leases: HashMap<OrderId, DateTime<Utc>>,
+}
 
 /// Orders by id behind one lock, so every operation is atomic the way a
 /// conditional DynamoDB write is.
 #[derive(Debug, Default)]
 pub struct InMemoryOrders {
-    orders: Mutex<HashMap<OrderId, OrderRecord>>,
+    rows: Mutex<Rows>,
     /// Fault injection for every operation.
     pub faults: Faults,
 }
@@ -31,7 +40,7 @@ impl InMemoryOrders {
 
     /// Number of orders stored.
     pub fn len(&self) -> usize {
-        lock(&self.orders).len()
+        lock(&self.rows).orders.len()
     }
 
     /// Whether no order is stored.
@@ -53,8 +62,8 @@ impl InMemoryOrders {
         reason: Option<&str>,
         shipment: Option<ShipmentRef>,
     ) {
-        let mut orders = lock(&self.orders);
-        if let Some(order) = orders.get_mut(order_id) {
+        let mut rows = lock(&self.rows);
+        if let Some(order) = rows.orders.get_mut(order_id) {
             order.status = status;
             order.updated_at = Some(at.to_owned());
             order.timeline.push(TimelineEntry {
@@ -75,18 +84,63 @@ impl InMemoryOrders {
 impl OrderStore for InMemoryOrders {
     async fn create_order(&self, order: &NewOrder) -> Result<CreateOrderOutcome, PortError> {
         self.faults.check("create_order")?;
-        let mut orders = lock(&self.orders);
-        if let Some(existing) = orders.get(&order.order_id) {
+        let mut rows = lock(&self.rows);
+        if let Some(existing) = rows.orders.get(&order.order_id) {
             return Ok(CreateOrderOutcome::AlreadyExists(existing.clone()));
         }
         let record = OrderRecord::pending(order);
-        orders.insert(order.order_id.clone(), record.clone());
+        rows.orders.insert(order.order_id.clone(), record.clone());
         Ok(CreateOrderOutcome::Created(record))
     }
 
     async fn get_order(&self, order_id: &OrderId) -> Result<Option<OrderRecord>, PortError> {
         self.faults.check("get_order")?;
-        Ok(lock(&self.orders).get(order_id).cloned())
+        Ok(lock(&self.rows).orders.get(order_id).cloned())
+    }
+
+    async fn claim_execution_start(
+        &self,
+        order_id: &OrderId,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> Result<StartClaim, PortError> {
+        self.faults.check("claim_execution_start")?;
+        // Millisecond precision, as the table stores instants.
+        let now = now.trunc_subsecs(3);
+        let mut rows = lock(&self.rows);
+        let Rows {
+            orders,
+            start_leases,
+        } = &mut *rows;
+        let Some(order) = orders.get(order_id) else {
+            return Err(PortError::rejected(
+                "claim_execution_start",
+                format!("order {order_id} does not exist"),
+            ));
+        };
+        if order.execution_started_at.is_some() {
+            return Ok(StartClaim::AlreadyStarted);
+        }
+        if let Some(until) = start_leases.get(order_id) {
+            if *until > now {
+                return Ok(StartClaim::HeldByAnother { until: *until });
+            }
+        }
+        let until = now + lease;
+        start_leases.insert(order_id.clone(), until);
+        Ok(StartClaim::Claimed(StartLease {
+            order_id: order_id.clone(),
+            until,
+        }))
+    }
+
+    async fn release_execution_start(&self, lease: &StartLease) -> Result<(), PortError> {
+        self.faults.check("release_execution_start")?;
+        let mut rows = lock(&self.rows);
+        if rows.start_leases.get(&lease.order_id) == Some(&lease.until) {
+            rows.start_leases.remove(&lease.order_id);
+        }
+        Ok(())
     }
 
     async fn mark_execution_started(
@@ -95,7 +149,7 @@ impl OrderStore for InMemoryOrders {
         at: DateTime<Utc>,
     ) -> Result<(), PortError> {
         self.faults.check("mark_execution_started")?;
-        match lock(&self.orders).get_mut(order_id) {
+        match lock(&self.rows).orders.get_mut(order_id) {
             Some(order) => {
                 order.execution_started_at.get_or_insert(at);
                 Ok(())
@@ -114,7 +168,8 @@ impl OrderStore for InMemoryOrders {
         limit: usize,
     ) -> Result<OrderPage, PortError> {
         self.faults.check("customer_orders")?;
-        let orders = lock(&self.orders);
+        let rows = lock(&self.rows);
+        let orders = &rows.orders;
         // Newest first: (createdAt, orderId) descending, the index's order.
         let position = |order: &OrderRecord| (order.created_at, order.order_id.clone());
         let mut mine: Vec<&OrderRecord> = orders

@@ -32,7 +32,8 @@ pub use inventory::{
 };
 pub use orders::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
-    PLACE_ORDER_STEP, PricedLine, ShipmentRef, TimelineEntry, order_timestamp,
+    PLACE_ORDER_STEP, PricedLine, START_LEASE, ShipmentRef, StartClaim, StartLease, TimelineEntry,
+    order_timestamp,
 };
 pub use payments::{
     ChargeOutcome, ChargeRequest, Payment, PaymentIntent, PaymentProvider, PaymentStatus,

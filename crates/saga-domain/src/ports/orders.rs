@@ -6,14 +6,14 @@
 //! new, so concurrent identical requests race on one key and exactly one
 //! wins. The loser gets the stored order back and compares request hashes.
 //!
-//! The api never changes the status: after the put it only records that the
-//! execution was started. Everything else after PENDING is the state
+//! The api never changes the status: after the put it only claims the start
+//! (a lease, below) and records that the execution was started. Everything else after PENDING is the state
 //! machine's (`infra/order-saga.asl.json`), which sets `status`, `reason`,
 //! `updatedAt`, `shipmentId`, `trackingNumber` and appends to `timeline`.
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
@@ -242,6 +242,40 @@ pub struct OrderPage {
     pub next_after: Option<OrderPosition>,
 }
 
+/// How long a claim on an order's start lasts: three times the api Lambda's
+/// 10 s timeout (`template.yaml`), so a lease only expires when its holder
+/// is gone, and as long as API Gateway waits for an answer.
+pub const START_LEASE: TimeDelta = TimeDelta::seconds(30);
+
+/// The right to call StartExecution for one order, until `until`.
+///
+/// `until` also identifies the holder: a new lease can only be claimed at or
+/// after the old one's `until`, so it always ends strictly later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartLease {
+    /// The order whose execution the holder starts.
+    pub order_id: OrderId,
+    /// When the lease expires (millisecond precision, as stored).
+    pub until: DateTime<Utc>,
+}
+
+/// What [`OrderStore::claim_execution_start`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartClaim {
+    /// The caller holds the lease: it calls StartExecution, then
+    /// [`OrderStore::mark_execution_started`] (or, when the call failed,
+    /// [`OrderStore::release_execution_start`]).
+    Claimed(StartLease),
+    /// Another request holds a live lease until `until`: it is starting the
+    /// execution, the caller must not.
+    HeldByAnother {
+        /// When that lease expires and the start can be taken over.
+        until: DateTime<Utc>,
+    },
+    /// The execution is recorded as started: nothing to do.
+    AlreadyStarted,
+}
+
 /// The Orders table.
 pub trait OrderStore: Send + Sync {
     /// Puts the order PENDING if no order has its id (`attribute_not_exists`);
@@ -256,6 +290,26 @@ pub trait OrderStore: Send + Sync {
         &self,
         order_id: &OrderId,
     ) -> impl Future<Output = Result<Option<OrderRecord>, PortError>> + Send;
+
+    /// Claims the right to start the order's execution at `now` for `lease`,
+    /// atomically: granted only while the execution is not recorded as
+    /// started and no other lease is live (none, or its `until <= now`). Of
+    /// concurrent claims exactly one wins. Never creates an order: an absent
+    /// order is `PortError::Rejected`.
+    fn claim_execution_start(
+        &self,
+        order_id: &OrderId,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> impl Future<Output = Result<StartClaim, PortError>> + Send;
+
+    /// Gives `lease` back (its StartExecution failed) so the next request
+    /// can claim the start at once. Does nothing when the lease is no longer
+    /// the stored one (it expired and was taken over) or the order is gone.
+    fn release_execution_start(
+        &self,
+        lease: &StartLease,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Records that the order's execution was started, keeping the first
     /// instant when called again. Never creates an order: an absent order is
