@@ -11,6 +11,26 @@ use saga_domain::PortError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// Reads the item keyed `orderId` from `table`, strongly consistent: the
+/// Payments, Shipments and Orders tables share this key, and a step that
+/// replays must see what its first call wrote.
+pub(crate) async fn get_by_order_id(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    operation: &'static str,
+    order_id: &saga_domain::OrderId,
+) -> Result<Option<Item>, PortError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key("orderId", s(order_id.as_str()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|error| crate::sdk_errors::port_error(operation, error))?;
+    Ok(output.item)
+}
+
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

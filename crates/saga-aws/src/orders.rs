@@ -29,7 +29,7 @@ use saga_domain::ports::{
 };
 use saga_domain::{CustomerId, Money, OrderId, PortError, ShippingAddress};
 
-use crate::item::{Item, ItemReader, n, s};
+use crate::item::{Item, ItemReader, get_by_order_id, n, s};
 use crate::sdk_errors::port_error;
 use crate::tables::BY_CUSTOMER_INDEX;
 
@@ -54,17 +54,8 @@ impl DynamoOrders {
         operation: &'static str,
         order_id: &OrderId,
     ) -> Result<Option<OrderRecord>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("orderId", s(order_id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| port_error(operation, error))?;
-        output
-            .item
+        get_by_order_id(&self.client, &self.table, operation, order_id)
+            .await?
             .map(|item| parse_order(operation, &item))
             .transpose()
     }

@@ -15,7 +15,7 @@ use saga_domain::ports::{
 };
 use saga_domain::{Money, OrderId, PortError};
 
-use crate::item::{Item, ItemReader, n, s, timestamp};
+use crate::item::{Item, ItemReader, get_by_order_id, n, s, timestamp};
 use crate::sdk_errors::port_error;
 
 /// The Payments table of one deployment.
@@ -39,17 +39,8 @@ impl DynamoPayments {
         operation: &'static str,
         order_id: &OrderId,
     ) -> Result<Option<Payment>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("orderId", s(order_id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| port_error(operation, error))?;
-        output
-            .item
+        get_by_order_id(&self.client, &self.table, operation, order_id)
+            .await?
             .map(|item| parse_payment(operation, &item))
             .transpose()
     }

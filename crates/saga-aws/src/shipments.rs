@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use saga_domain::ports::{CreateShipmentOutcome, Shipment, ShipmentStatus, ShipmentStore};
 use saga_domain::{OrderId, PortError};
 
-use crate::item::{Item, ItemReader, s, timestamp};
+use crate::item::{Item, ItemReader, get_by_order_id, s, timestamp};
 use crate::sdk_errors::port_error;
 
 /// The Shipments table of one deployment.
@@ -31,17 +31,8 @@ impl DynamoShipments {
         operation: &'static str,
         order_id: &OrderId,
     ) -> Result<Option<Shipment>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("orderId", s(order_id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| port_error(operation, error))?;
-        output
-            .item
+        get_by_order_id(&self.client, &self.table, operation, order_id)
+            .await?
             .map(|item| parse_shipment(operation, &item))
             .transpose()
     }
