@@ -94,7 +94,17 @@ pub const TIERS: &[Tier] = &[
         about: "plain `cargo test`: every crate against in-memory fakes, no external process",
         emulators: &[],
         needs_browser: false,
-        run: TierRun::CargoTests(&["test", "--workspace"]),
+        // Library, binary and integration tests; no doc tests: the workspace
+        // keeps its examples in tests/, and rustdoc hangs under libfaketime,
+        // with which the tier is checked to pass on any date.
+        run: TierRun::CargoTests(&[
+            "test",
+            "--no-fail-fast",
+            "--workspace",
+            "--lib",
+            "--bins",
+            "--tests",
+        ]),
     },
     Tier {
         name: "dynamodb",
@@ -103,6 +113,7 @@ pub const TIERS: &[Tier] = &[
         needs_browser: false,
         run: TierRun::CargoTests(&[
             "test",
+            "--no-fail-fast",
             "--package",
             "saga-aws",
             "--features",
@@ -118,6 +129,7 @@ pub const TIERS: &[Tier] = &[
         needs_browser: false,
         run: TierRun::CargoTests(&[
             "test",
+            "--no-fail-fast",
             "--package",
             "saga-aws",
             "--features",
@@ -133,6 +145,7 @@ pub const TIERS: &[Tier] = &[
         needs_browser: false,
         run: TierRun::CargoTests(&[
             "test",
+            "--no-fail-fast",
             "--package",
             "order-api",
             "--features",
@@ -149,6 +162,7 @@ pub const TIERS: &[Tier] = &[
         needs_browser: true,
         run: TierRun::CargoTests(&[
             "test",
+            "--no-fail-fast",
             "--package",
             "saga-local",
             "--features",
@@ -245,6 +259,18 @@ mod tests {
             TIERS.iter().all(|tier| error.contains(tier.name)),
             "{error}"
         );
+    }
+
+    #[test]
+    fn every_test_tier_runs_every_test_binary_even_after_a_failure() {
+        // Without --no-fail-fast cargo stops at the first failing binary and
+        // the summary undercounts: the tier's count must be the whole count.
+        for tier in TIERS {
+            if let TierRun::CargoTests(args) = tier.run {
+                assert_eq!(args.first(), Some(&"test"), "{}", tier.name);
+                assert!(args.contains(&"--no-fail-fast"), "{}", tier.name);
+            }
+        }
     }
 
     #[test]

@@ -2,9 +2,18 @@
 //! Functions (one JSON case per line) through this interpreter and compares
 //! status, output or error and cause, and the recorded history.
 //!
-//! Usage: `asl-conformance <cases.jsonl> [--json <report.json>]`.
-//! Exits 2 on a malformed file, 0 otherwise; the last line is
-//! `N passed, M failed, K skipped` (skipped = JSONata cases only).
+//! Usage: `asl-conformance <cases.jsonl> [--now <RFC 3339>] [--case <name>]
+//! [--json <report.json>]`. Exits 2 on bad arguments or a malformed file, 0
+//! otherwise; the last line is `N passed, M failed, K skipped` (skipped =
+//! JSONata cases only).
+//!
+//! Every execution starts at `--now` on a virtual clock, never at the wall
+//! clock: some recorded inputs (a Wait timestamp just past AWS's longest
+//! delay) were computed from the moment the corpus was made, and AWS judges
+//! them against the execution's start. The default is the instant of the
+//! shipped corpus, recorded beside it in `tests/data/corpus-instant.txt`; pass
+//! `--now` for a corpus made at another time. `--case` runs only the case of
+//! that exact name (repeatable).
 //!
 //! Comparison rules (from the recorder's normalisation): `<...>` tokens in
 //! expected strings are wildcards; `"date"` / `"timestamp"` match any
@@ -24,6 +33,7 @@ use asl::{
     TaskRequest, TestStateMock, VirtualClock,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 struct Case {
@@ -462,8 +472,12 @@ fn compare_outcome(
     Ok(())
 }
 
-async fn run_case(case: &Case) -> Verdict {
-    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::starting_at(chrono::Utc::now()));
+/// The instant the shipped corpus was recorded at: the runner's default
+/// start time for every execution.
+const SHIPPED_CORPUS_INSTANT: &str = include_str!("../../tests/data/corpus-instant.txt");
+
+async fn run_case(case: &Case, now: DateTime<Utc>) -> Verdict {
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::starting_at(now));
     let handler: Arc<dyn TaskHandler> = if case.lambda_mocks.is_empty() {
         Arc::new(EchoHandler)
     } else {
@@ -592,23 +606,69 @@ async fn run_test_state(
     Ok(())
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// What the command line asked for.
+struct Args {
+    cases_path: String,
+    json_path: Option<String>,
+    now: DateTime<Utc>,
+    only: Vec<String>,
+}
+
+const USAGE: &str = "usage: asl-conformance <cases.jsonl> [--now <RFC 3339>] [--case <name>]... [--json <report.json>]";
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("'{}' is not an RFC 3339 instant: {e}", text.trim()))
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut cases_path = None;
     let mut json_path = None;
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--json" {
-            json_path = args.get(i + 1).cloned();
-            i += 2;
-        } else {
-            cases_path = Some(args[i].clone());
-            i += 1;
+    let mut now = None;
+    let mut only = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let mut value = |flag: &str| {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match arg.as_str() {
+            "--json" => json_path = Some(value("--json")?),
+            "--now" => now = Some(parse_instant(&value("--now")?)?),
+            "--case" => only.push(value("--case")?),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            path if cases_path.is_none() => cases_path = Some(path.to_owned()),
+            extra => return Err(format!("unexpected argument {extra}")),
         }
     }
-    let Some(cases_path) = cases_path else {
-        eprintln!("usage: asl-conformance <cases.jsonl> [--json <report.json>]");
-        return ExitCode::from(2);
+    let now = match now {
+        Some(now) => now,
+        None => parse_instant(SHIPPED_CORPUS_INSTANT)
+            .map_err(|e| format!("the shipped corpus instant is broken: {e}"))?,
+    };
+    Ok(Args {
+        cases_path: cases_path.ok_or("no cases file given")?,
+        json_path,
+        now,
+        only,
+    })
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Args {
+        cases_path,
+        json_path,
+        now,
+        only,
+    } = match parse_args(&raw) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
     let text = match std::fs::read_to_string(&cases_path) {
         Ok(t) => t,
@@ -623,12 +683,20 @@ fn main() -> ExitCode {
             continue;
         }
         match parse_case(line) {
-            Ok(case) => cases.push(case),
+            Ok(case) if only.is_empty() || only.contains(&case.name) => cases.push(case),
+            Ok(_) => {}
             Err(e) => {
                 eprintln!("{cases_path}:{}: malformed case: {e}", number + 1);
                 return ExitCode::from(2);
             }
         }
+    }
+    if let Some(missing) = only
+        .iter()
+        .find(|name| !cases.iter().any(|case| &case.name == *name))
+    {
+        eprintln!("{cases_path}: no case named '{missing}'");
+        return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -651,7 +719,7 @@ fn main() -> ExitCode {
             report.push(json!({"name": case.name, "category": case.category, "result": "skipped", "reason": "JSONata"}));
             continue;
         }
-        let verdict = runtime.block_on(run_case(case));
+        let verdict = runtime.block_on(run_case(case, now));
         if verdict.passed {
             row[0] += 1;
         } else {
