@@ -10,6 +10,8 @@
 //!   jar; plus a small launcher, compiled once, that binds it to 127.0.0.1.
 //! - moto's server: a Python venv with the exact pins of
 //!   `xtask/requirements-emulators.txt`.
+//! - schemathesis (the contract tier): a Python venv with the exact pins of
+//!   `xtask/requirements-contract.txt`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,9 @@ const LAUNCHER_CLASS: &str = "LoopbackDynamoDbLocal";
 
 /// The pinned Python packages of moto's server.
 const EMULATOR_REQUIREMENTS: &str = include_str!("../requirements-emulators.txt");
+
+/// The pinned Python packages of schemathesis (the contract tier).
+const CONTRACT_REQUIREMENTS: &str = include_str!("../requirements-contract.txt");
 
 /// Name of the stamp file that marks a finished install.
 const STAMP_FILE: &str = ".xtask-installed";
@@ -83,21 +88,47 @@ pub fn dynamodb_local(local: &Path) -> Result<DynamoDbLocalInstall> {
 /// Installs moto's server into a venv under `local` unless that exact install
 /// is there, and returns the path of its `moto_server` executable.
 pub fn moto_server(local: &Path) -> Result<PathBuf> {
-    let venv = local.join("emulators-venv");
-    if !is_installed(&venv, EMULATOR_REQUIREMENTS) {
+    python_tool(
+        &local.join("emulators-venv"),
+        "moto's server",
+        ("requirements-emulators.txt", EMULATOR_REQUIREMENTS),
+        "moto_server",
+    )
+}
+
+/// Installs schemathesis into a venv under `local` unless that exact install
+/// is there, and returns the path of its `st` executable.
+pub fn schemathesis(local: &Path) -> Result<PathBuf> {
+    python_tool(
+        &local.join("contract-venv"),
+        "schemathesis",
+        ("requirements-contract.txt", CONTRACT_REQUIREMENTS),
+        "st",
+    )
+}
+
+/// Installs the exact pins `requirements` (file name, text) into the venv
+/// `venv` unless its stamp says they are there; returns `bin/<executable>`.
+fn python_tool(
+    venv: &Path,
+    what: &str,
+    (file_name, requirements): (&str, &str),
+    executable: &str,
+) -> Result<PathBuf> {
+    if !is_installed(venv, requirements) {
         let started = Instant::now();
         eprintln!(
-            "xtask: installing moto's server (xtask/requirements-emulators.txt) into {}",
+            "xtask: installing {what} (xtask/{file_name}) into {}",
             venv.display()
         );
-        fresh_dir(&venv)?;
+        fresh_dir(venv)?;
         run_installer(
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            "python3 with the venv module is needed to install moto",
+            Command::new("python3").args(["-m", "venv"]).arg(venv),
+            &format!("python3 with the venv module is needed to install {what}"),
         )?;
-        let requirements = venv.join("requirements-emulators.txt");
-        fs::write(&requirements, EMULATOR_REQUIREMENTS)
-            .with_context(|| format!("cannot write {}", requirements.display()))?;
+        let pins = venv.join(file_name);
+        fs::write(&pins, requirements)
+            .with_context(|| format!("cannot write {}", pins.display()))?;
         run_installer(
             Command::new(venv.join("bin/pip"))
                 .args([
@@ -107,23 +138,23 @@ pub fn moto_server(local: &Path) -> Result<PathBuf> {
                     "--quiet",
                     "--requirement",
                 ])
-                .arg(&requirements),
-            "pip failed to install moto",
+                .arg(&pins),
+            &format!("pip failed to install {what}"),
         )?;
-        write_stamp(&venv, EMULATOR_REQUIREMENTS)?;
+        write_stamp(venv, requirements)?;
         eprintln!(
-            "xtask: installed moto's server in {:.1}s",
+            "xtask: installed {what} in {:.1}s",
             started.elapsed().as_secs_f64()
         );
     }
-    let executable = venv.join("bin/moto_server");
+    let path = venv.join("bin").join(executable);
     ensure!(
-        executable.is_file(),
+        path.is_file(),
         "{} is missing; delete {} and run again",
-        executable.display(),
+        path.display(),
         venv.display()
     );
-    Ok(executable)
+    Ok(path)
 }
 
 fn is_installed(dir: &Path, stamp: &str) -> bool {

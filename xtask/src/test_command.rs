@@ -17,9 +17,10 @@ use anyhow::{Context, Result};
 use crate::browser;
 use crate::emulators::{self, Emulator, RunningEmulator};
 use crate::iac;
+use crate::install;
 use crate::libtest::TestCounts;
 use crate::process_group::{self, GroupChild};
-use crate::tiers::{self, Check, Tier, TierRun};
+use crate::tiers::{self, Check, Tier, TierRun, Tool};
 
 /// The options of `cargo xtask test`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -94,14 +95,8 @@ pub fn run(root: &Path, options: &TestOptions) -> Result<ExitCode> {
         eprintln!("\nxtask: ===== tier `{}` =====", tier.name);
         let started = Instant::now();
         let outcome = start_missing_emulators(&local, tier.emulators, &mut running)
-            .and_then(|()| {
-                if tier.needs_browser {
-                    browser::ensure(root)
-                } else {
-                    Ok(())
-                }
-            })
-            .and_then(|()| run_tier(root, tier, &running, options))
+            .and_then(|()| install_tools(root, &local, tier.tools))
+            .and_then(|tools| run_tier(root, tier, &running, &tools, options))
             .unwrap_or_else(|error| TierOutcome::broken(unit_of(tier), &error));
         if let Some(problem) = &outcome.problem {
             eprintln!("xtask: tier `{}` failed: {problem}", tier.name);
@@ -143,13 +138,30 @@ fn start_missing_emulators(
     Ok(())
 }
 
+/// Installs what the tier's tests drive; returns the variables that tell
+/// the tests where each tool is.
+fn install_tools(root: &Path, local: &Path, tools: &[Tool]) -> Result<Vec<(String, String)>> {
+    let mut environment = Vec::new();
+    for tool in tools {
+        match tool {
+            Tool::Browser => browser::ensure(root)?,
+            Tool::Schemathesis => {
+                let st = install::schemathesis(local)?;
+                environment.push(("SCHEMATHESIS".to_owned(), st.display().to_string()));
+            }
+        }
+    }
+    Ok(environment)
+}
+
 fn run_tier(
     root: &Path,
     tier: &Tier,
     running: &[RunningEmulator],
+    tools: &[(String, String)],
     options: &TestOptions,
 ) -> Result<TierOutcome> {
-    let mut environment: Vec<(String, String)> = Vec::new();
+    let mut environment: Vec<(String, String)> = tools.to_vec();
     if !tier.emulators.is_empty() {
         environment.extend(
             EMULATOR_AWS_ENVIRONMENT

@@ -19,9 +19,18 @@ pub struct Tier {
     /// Started (once per run) before the tier; their endpoints reach its tests
     /// through the AWS SDK's `AWS_ENDPOINT_URL_<SERVICE>` variables.
     pub emulators: &'static [Emulator],
-    /// Installs Chromium and playwright-core before the tier (browser tests).
-    pub needs_browser: bool,
+    /// Installed before the tier; their paths reach its tests as variables.
+    pub tools: &'static [Tool],
     pub run: TierRun,
+}
+
+/// A tool a tier's tests drive, installed by xtask before the tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// Debian's Chromium and the pinned playwright-core (console browser test).
+    Browser,
+    /// The pinned schemathesis, its `st` executable in `SCHEMATHESIS`.
+    Schemathesis,
 }
 
 /// What a tier runs.
@@ -55,7 +64,7 @@ pub const TIERS: &[Tier] = &[
         name: "lint",
         about: "rustfmt and clippy, warnings denied",
         emulators: &[],
-        needs_browser: false,
+        tools: &[],
         run: TierRun::CargoChecks(&[
             Check {
                 name: "rustfmt",
@@ -93,7 +102,7 @@ pub const TIERS: &[Tier] = &[
         name: "unit",
         about: "plain `cargo test`: every crate against in-memory fakes, no external process",
         emulators: &[],
-        needs_browser: false,
+        tools: &[],
         // Library, binary and integration tests; no doc tests: the workspace
         // keeps its examples in tests/, and rustdoc hangs under libfaketime,
         // with which the tier is checked to pass on any date.
@@ -110,7 +119,7 @@ pub const TIERS: &[Tier] = &[
         name: "dynamodb",
         about: "saga-aws's stores against DynamoDB Local",
         emulators: &[Emulator::DynamoDbLocal],
-        needs_browser: false,
+        tools: &[],
         run: TierRun::CargoTests(&[
             "test",
             "--no-fail-fast",
@@ -126,7 +135,7 @@ pub const TIERS: &[Tier] = &[
         name: "sqs",
         about: "SQS queues and their dead-letter redrive against moto",
         emulators: &[Emulator::Moto],
-        needs_browser: false,
+        tools: &[],
         run: TierRun::CargoTests(&[
             "test",
             "--no-fail-fast",
@@ -142,7 +151,7 @@ pub const TIERS: &[Tier] = &[
         name: "api",
         about: "the order API through its handler against DynamoDB Local",
         emulators: &[Emulator::DynamoDbLocal],
-        needs_browser: false,
+        tools: &[],
         run: TierRun::CargoTests(&[
             "test",
             "--no-fail-fast",
@@ -159,7 +168,7 @@ pub const TIERS: &[Tier] = &[
         about: "the whole saga through the local cloud over HTTP, the aws-sdk-sfn wire \
                 protocol, and the console in headless Chromium",
         emulators: &[Emulator::DynamoDbLocal, Emulator::Moto],
-        needs_browser: true,
+        tools: &[Tool::Browser],
         run: TierRun::CargoTests(&[
             "test",
             "--no-fail-fast",
@@ -172,10 +181,27 @@ pub const TIERS: &[Tier] = &[
         ]),
     },
     Tier {
+        name: "contract",
+        about: "schemathesis (every check, stateful phase) against the local cloud's HTTP API \
+                and crates/order-api/openapi.yaml",
+        emulators: &[Emulator::DynamoDbLocal, Emulator::Moto],
+        tools: &[Tool::Schemathesis],
+        run: TierRun::CargoTests(&[
+            "test",
+            "--no-fail-fast",
+            "--package",
+            "saga-local",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "contract",
+        ]),
+    },
+    Tier {
         name: "asl",
         about: "the States Language interpreter against executions recorded on AWS",
         emulators: &[],
-        needs_browser: false,
+        tools: &[],
         run: TierRun::Conformance {
             cases: "crates/asl/tests/data/cases.jsonl",
             floor_file: "crates/asl/tests/data/conformance-floor.txt",
@@ -186,7 +212,7 @@ pub const TIERS: &[Tier] = &[
         about: "SAM template and state machine lint (sam validate, cfn-lint, checkov, \
                 asl-validator); `sam build` too with --sam-build",
         emulators: &[],
-        needs_browser: false,
+        tools: &[],
         run: TierRun::Iac,
     },
 ];
@@ -234,7 +260,7 @@ mod tests {
             (
                 &[],
                 &[
-                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "asl", "iac",
+                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "contract", "asl", "iac",
                 ],
             ),
             (&["unit"], &["unit"]),

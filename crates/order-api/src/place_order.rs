@@ -211,6 +211,19 @@ fn reason_of(error: &saga_domain::InvalidValue) -> String {
     }
 }
 
+/// A JSON number that is a whole non-negative number, in any spelling JSON
+/// Schema calls an integer (`545`, `545.0`, `5.45e2`); `None` otherwise.
+fn whole_number(number: &serde_json::Number) -> Option<u64> {
+    if let Some(units) = number.as_u64() {
+        return Some(units);
+    }
+    let value = number.as_f64()?;
+    // 2^64 as a float: every whole float below it converts exactly.
+    let in_range = (0.0..18_446_744_073_709_551_616.0).contains(&value);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (in_range && value.fract() == 0.0).then(|| value as u64)
+}
+
 fn parse_line(index: usize, value: &Value, errors: &mut Vec<FieldError>) -> Option<OrderLine> {
     let path = format!("items[{index}]");
     let Value::Object(line) = value else {
@@ -230,7 +243,7 @@ fn parse_line(index: usize, value: &Value, errors: &mut Vec<FieldError>) -> Opti
             errors.push(FieldError::new(&quantity_path, "Required."));
             None
         }
-        Some(Value::Number(number)) => match number.as_u64() {
+        Some(Value::Number(number)) => match whole_number(number) {
             Some(units) => Quantity::try_from(units)
                 .map_err(|error| errors.push(FieldError::new(&quantity_path, reason_of(&error))))
                 .ok(),
@@ -344,11 +357,12 @@ fn parse_address(
         let path = format!("shippingAddress.{key}");
         if REQUIRED_ADDRESS_FIELDS.contains(&key) {
             required_string(address, key, &path, errors);
-        } else if !matches!(
-            address.get(key),
-            None | Some(Value::Null | Value::String(_))
-        ) {
-            errors.push(FieldError::new(path, "Must be a string."));
+        } else if !matches!(address.get(key), None | Some(Value::String(_))) {
+            // Null is not "absent": the document types these as strings.
+            errors.push(FieldError::new(
+                path,
+                "Must be a string; leave the field out when there is none.",
+            ));
         }
     }
     if errors.len() > before {

@@ -156,9 +156,14 @@ impl<'a> IntoIterator for &'a OrderLines {
     }
 }
 
-/// A postal address for the carrier. Every text field is 1..=200 characters
-/// after trimming; `country` is an ISO 3166-1 alpha-2 code (two uppercase
-/// letters). `line2` and `region` are optional.
+/// The longest text field of a [`ShippingAddress`], in characters.
+pub const MAX_ADDRESS_TEXT: usize = 200;
+
+/// A postal address for the carrier. Every text field is at most 200
+/// characters, has no control characters (Unicode `Cc`) and is not blank; it
+/// is stored trimmed. `country` is an ISO 3166-1 alpha-2 code (two uppercase
+/// ASCII letters). `line2` and `region` are optional. `openapi.yaml` states
+/// the same rules as `maxLength` and a `pattern`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "ShippingAddressRepr", into = "ShippingAddressRepr")]
 pub struct ShippingAddress {
@@ -218,19 +223,22 @@ impl ShippingAddress {
 }
 
 fn address_text(field: &'static str, value: String) -> Result<String, InvalidValue> {
-    let trimmed = value.trim();
-    let length = trimmed.chars().count();
-    if length == 0 || length > 200 {
+    let length = value.chars().count();
+    if length > MAX_ADDRESS_TEXT {
         return Err(InvalidValue::new(
             field,
-            format!("must be 1 to 200 characters, got {length}"),
+            format!("must be at most {MAX_ADDRESS_TEXT} characters, got {length}"),
         ));
     }
-    if trimmed.chars().any(char::is_control) {
+    if value.chars().any(char::is_control) {
         return Err(InvalidValue::new(
             field,
             "must not contain control characters",
         ));
+    }
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidValue::new(field, "must not be blank"));
     }
     Ok(trimmed.to_owned())
 }
@@ -348,7 +356,21 @@ mod tests {
             r#"{"name":"A","line1":"x","city":"x","postalCode":"1","country":"de"}"#,
             r#"{"name":"A","line1":"x","city":"x","postalCode":"1","country":"DEU"}"#,
             r#"{"name":"A","line1":"x","city":"x","country":"DE"}"#,
+            r#"{"name":"   ","line1":"x","city":"x","postalCode":"1","country":"DE"}"#,
+            r#"{"name":"A\u0085","line1":"x","city":"x","postalCode":"1","country":"DE"}"#,
+            r#"{"name":" A\t","line1":"x","city":"x","postalCode":"1","country":"DE"}"#,
         ];
+        // The limit counts the text as sent, spaces included.
+        let long = format!(
+            r#"{{"name":" {} ","line1":"x","city":"x","postalCode":"1","country":"DE"}}"#,
+            "a".repeat(199)
+        );
+        assert!(serde_json::from_str::<ShippingAddress>(&long).is_err());
+        let longest = format!(
+            r#"{{"name":"{}","line1":"x","city":"x","postalCode":"1","country":"DE"}}"#,
+            "a".repeat(200)
+        );
+        assert!(serde_json::from_str::<ShippingAddress>(&longest).is_ok());
         for input in bad {
             assert!(
                 serde_json::from_str::<ShippingAddress>(input).is_err(),

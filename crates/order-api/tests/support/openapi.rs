@@ -107,6 +107,16 @@ impl Document {
             .clone()
     }
 
+    /// A validator of the named component schema (`#/components/schemas/<name>`).
+    pub fn component_validator(&self, name: &str) -> jsonschema::Validator {
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": format!("#/components/schemas/{name}"),
+            "components": self.root["components"].clone(),
+        });
+        jsonschema::draft202012::new(&schema).unwrap()
+    }
+
     /// Validates the body against the documented schema.
     pub fn validate(&self, produced: &Produced) {
         let mut schema = self.schema_for(produced);
