@@ -81,13 +81,18 @@ pub const TIERS: &[Tier] = &[
                     "warnings",
                 ],
             },
-            // The emulator tests sit behind a feature that `--workspace` leaves off.
+            // The emulator tests sit behind a feature that `--workspace` leaves off;
+            // every crate that has one is listed.
             Check {
                 name: "clippy (emulator tests)",
                 cargo_args: &[
                     "clippy",
                     "--package",
                     "saga-aws",
+                    "--package",
+                    "order-api",
+                    "--package",
+                    "saga-local",
                     "--all-targets",
                     "--features",
                     "emulator-tests",

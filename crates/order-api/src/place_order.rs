@@ -220,8 +220,8 @@ fn whole_number(number: &serde_json::Number) -> Option<u64> {
     let value = number.as_f64()?;
     // 2^64 as a float: every whole float below it converts exactly.
     let in_range = (0.0..18_446_744_073_709_551_616.0).contains(&value);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    (in_range && value.fract() == 0.0).then(|| value as u64)
+    // In range and whole, so the cast is exact.
+    (in_range && value.fract() == 0.0).then_some(value as u64)
 }
 
 fn parse_line(index: usize, value: &Value, errors: &mut Vec<FieldError>) -> Option<OrderLine> {

@@ -1,14 +1,16 @@
 """schemathesis hooks for the order API's contract test (tests/contract/main.rs).
 
 They make generated requests realistic where the OpenAPI document cannot say
-what a valid value is, and touch only requests schemathesis means to be
-valid (its negative cases are sent as generated):
+what a valid value is, and leave alone whatever schemathesis broke on
+purpose in its negative cases:
 
 - `Idempotency-Key`: a fresh UUID per request. A key reused with another body
   is a 422 by design (the document says so), and generated keys repeat.
 - `items[].sku`: SKUs of the catalog the test seeded (CONTRACT_SKUS, comma
-  separated), so a valid order can be placed at all; an unknown SKU is a 422
-  by design. Lines beyond the catalog's size are dropped (still >= 1 line).
+  separated) in place of well-formed generated ones, so a valid order can be
+  placed at all (an unknown SKU is a 422 by design), and an invalid one is
+  rejected for what schemathesis broke, not for its SKU. Valid bodies drop
+  the lines beyond the catalog's size (still >= 1 line).
 - `cursor`: only a `nextCursor` some response returned; a made-up cursor is a
   400 by design. Generated cursors are removed from valid requests.
 
@@ -18,6 +20,7 @@ status codes, media types, schemas and links are checked as generated.
 
 import os
 import random
+import re
 import uuid
 
 import schemathesis
@@ -26,6 +29,8 @@ from schemathesis.core.parameters import ParameterLocation
 RNG = random.Random(7)
 CATALOG = [sku for sku in os.environ.get("CONTRACT_SKUS", "").split(",") if sku]
 SEEN_CURSORS = set()
+# The document's Sku pattern.
+SKU = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _is_negative_at(case, location):
@@ -42,18 +47,30 @@ def before_call(context, case, kwargs):
             if case.query["cursor"] not in SEEN_CURSORS:
                 del case.query["cursor"]
     body = case.body
-    if (
-        CATALOG
-        and isinstance(body, dict)
-        and isinstance(body.get("items"), list)
-        and not _is_negative_at(case, ParameterLocation.BODY)
-    ):
-        lines = [line for line in body["items"] if isinstance(line, dict)]
-        if len(lines) == len(body["items"]):
-            lines = lines[: len(CATALOG)]
-            for line, sku in zip(lines, RNG.sample(CATALOG, len(lines))):
-                line["sku"] = sku
-            body["items"] = lines
+    if CATALOG and isinstance(body, dict) and isinstance(body.get("items"), list):
+        _use_catalog_skus(body, negative=_is_negative_at(case, ParameterLocation.BODY))
+
+
+def _use_catalog_skus(body, negative):
+    """Puts catalog SKUs on the lines whose SKU is well-formed.
+
+    A valid body also loses the lines the catalog cannot fill with distinct
+    SKUs. An invalid body keeps its lines and every malformed SKU, so what
+    made it invalid stays, and an unknown SKU never hides it behind a 422.
+    """
+    lines = body["items"]
+    if not negative:
+        lines = lines[: len(CATALOG)]
+        body["items"] = lines
+    well_formed = [
+        line
+        for line in lines
+        if isinstance(line, dict)
+        and isinstance(line.get("sku"), str)
+        and SKU.fullmatch(line["sku"])
+    ]
+    for line, sku in zip(well_formed, RNG.sample(CATALOG, min(len(well_formed), len(CATALOG)))):
+        line["sku"] = sku
 
 
 @schemathesis.hook

@@ -5,7 +5,8 @@
 //! Needs DynamoDB Local and moto (like the e2e tests) and schemathesis's
 //! `st` in `SCHEMATHESIS`: `cargo xtask test --tier contract` installs the
 //! pinned version (`xtask/requirements-contract.txt`) and sets all of them.
-//! The JSON report lands in `<target>/tmp/schemathesis/report.json`.
+//! schemathesis runs in `<target>/tmp/schemathesis/`, emptied first, where
+//! its JSON report (`report.json`) and caches land.
 //! `hooks.py` says what the hooks change in generated requests and why.
 
 #[allow(dead_code)]
@@ -63,7 +64,10 @@ async fn the_http_api_keeps_its_openapi_contract() {
     let document = here.join("../order-api/openapi.yaml");
     let reports = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
     let report = reports.join("report.json");
-    let _ = std::fs::remove_file(&report);
+    // A fresh folder each run: schemathesis and hypothesis keep caches (and
+    // replay stored failures) in the working directory.
+    let _ = std::fs::remove_dir_all(&reports);
+    std::fs::create_dir_all(&reports).expect("create the report folder");
     let run = tokio::process::Command::new(&st)
         .arg("run")
         .arg(&document)
@@ -78,6 +82,7 @@ async fn the_http_api_keeps_its_openapi_contract() {
         .arg(&report)
         .env("SCHEMATHESIS_HOOKS", here.join("tests/contract/hooks.py"))
         .env("CONTRACT_SKUS", skus.join(","))
+        .current_dir(&reports)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(30 * 60), run)
