@@ -2,7 +2,7 @@
 //!
 //! A tier is a name, the emulators it needs, and what it runs. Adding a tier
 //! is adding one entry to [`TIERS`]; they run in this order. Plain
-//! `cargo test` (the `unit` tier) never needs an external process: the tests
+//! `cargo test` (the `unit` tier) needs no emulator or service: the tests
 //! that talk to an emulator sit behind saga-aws's `emulator-tests` feature
 //! and run only in their own tiers, with the emulator started.
 

@@ -195,10 +195,14 @@ pub(crate) fn query_parameters<'r>(
         if !allowed.contains(&name) {
             errors.push(crate::problem::FieldError::new(
                 format!("query.{name}"),
-                format!(
-                    "Unknown query parameter; this route accepts: {}.",
-                    allowed.join(", ")
-                ),
+                if allowed.is_empty() {
+                    "Unknown query parameter; this route takes none.".to_owned()
+                } else {
+                    format!(
+                        "Unknown query parameter; this route accepts: {}.",
+                        allowed.join(", ")
+                    )
+                },
             ));
         } else if parameters.insert(name, value).is_some() {
             errors.push(crate::problem::FieldError::new(

@@ -142,7 +142,10 @@ where
     let customer = http::caller(request)?;
     match operation {
         Operation::PlaceOrder => place(api, request, &customer).await,
-        Operation::GetOrder => get_order(api, &customer, parameter.unwrap_or_default()).await,
+        Operation::GetOrder => {
+            http::query_parameters(request, &[])?;
+            get_order(api, &customer, parameter.unwrap_or_default()).await
+        }
         Operation::ListOrders => list_orders(api, request, &customer).await,
         Operation::ListProducts => list_products(api, request).await,
     }

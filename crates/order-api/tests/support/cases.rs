@@ -299,6 +299,13 @@ pub const CASES: &[Case] = &[
         &[OrderStatus("PENDING"), StartCalls(2)],
     ),
     // GET /orders/{id}
+    problem(
+        "get-order--unknown-parameter.json",
+        &[Sent(ACCEPTED)],
+        400,
+        "invalid-request",
+        &["query.expand"],
+    ),
     ok(
         "get-order--pending.json",
         &[Sent(ACCEPTED)],

@@ -11,8 +11,9 @@ purpose in its negative cases:
   placed at all (an unknown SKU is a 422 by design), and an invalid one is
   rejected for what schemathesis broke, not for its SKU. Valid bodies drop
   the lines beyond the catalog's size (still >= 1 line).
-- `cursor`: only a `nextCursor` some response returned; a made-up cursor is a
-  400 by design. Generated cursors are removed from valid requests.
+- `cursor`: only a `nextCursor` a response of the same list returned (a
+  made-up cursor is a 400 by design): valid requests page with one of those
+  when there is one, and generated cursors are removed.
 
 Nothing here makes a check pass that the handler would fail on its own: the
 status codes, media types, schemas and links are checked as generated.
@@ -28,7 +29,8 @@ from schemathesis.core.parameters import ParameterLocation
 
 RNG = random.Random(7)
 CATALOG = [sku for sku in os.environ.get("CONTRACT_SKUS", "").split(",") if sku]
-SEEN_CURSORS = set()
+# The `nextCursor`s responses returned, by path template (one list each).
+SEEN_CURSORS = {}
 # The document's Sku pattern.
 SKU = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -43,9 +45,14 @@ def before_call(context, case, kwargs):
         if not _is_negative_at(case, ParameterLocation.HEADER):
             case.headers["Idempotency-Key"] = str(uuid.uuid4())
     if case.query and "cursor" in case.query:
-        if not _is_negative_at(case, ParameterLocation.QUERY):
-            if case.query["cursor"] not in SEEN_CURSORS:
-                del case.query["cursor"]
+        # Valid or not, a made-up cursor would be rejected for itself (400
+        # invalid-cursor) and hide what else the request got wrong; a valid
+        # request pages with a cursor this list really returned, if any.
+        seen = sorted(SEEN_CURSORS.get(case.path, ()))
+        if seen and not _is_negative_at(case, ParameterLocation.QUERY):
+            case.query["cursor"] = RNG.choice(seen)
+        elif case.query["cursor"] not in seen:
+            del case.query["cursor"]
     body = case.body
     if CATALOG and isinstance(body, dict) and isinstance(body.get("items"), list):
         _use_catalog_skus(body, negative=_is_negative_at(case, ParameterLocation.BODY))
@@ -80,4 +87,4 @@ def after_call(context, case, response):
     except Exception:  # not JSON: nothing to remember
         return
     if isinstance(document, dict) and isinstance(document.get("nextCursor"), str):
-        SEEN_CURSORS.add(document["nextCursor"])
+        SEEN_CURSORS.setdefault(case.path, set()).add(document["nextCursor"])
