@@ -279,7 +279,8 @@ fn run_cargo_tests(
     args: &[&str],
     environment: &[(String, String)],
 ) -> Result<TierOutcome> {
-    let mut command = cargo(root, args, environment);
+    let args = no_fail_fast(args);
+    let mut command = cargo(root, &args, environment);
     eprintln!("xtask: running cargo {}", args.join(" "));
     command.stdout(Stdio::piped());
     let mut child = GroupChild::spawn(&mut command)?;
@@ -312,6 +313,15 @@ fn run_cargo_tests(
         failed: counts.failed,
         problem: test_run_problem(status, counts),
     })
+}
+
+/// `cargo test ARGS` as `cargo test --no-fail-fast ARGS`: every test binary
+/// runs even after one fails, so the tier's count is the whole count.
+fn no_fail_fast<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    match args.split_first() {
+        Some((&"test", rest)) => [&["test", "--no-fail-fast"], rest].concat(),
+        _ => args.to_vec(),
+    }
 }
 
 fn test_run_problem(status: ExitStatus, counts: TestCounts) -> Option<String> {
@@ -423,6 +433,19 @@ fn first_line(text: &str) -> &str {
 mod tests {
     use super::*;
     use std::os::unix::process::ExitStatusExt as _;
+
+    #[test]
+    fn every_test_tier_runs_every_test_binary_even_after_a_failure() {
+        // Without --no-fail-fast cargo stops at the first failing binary and
+        // the summary undercounts: the tier's count must be the whole count.
+        for tier in crate::tiers::TIERS {
+            if let TierRun::CargoTests(args) = tier.run {
+                let args = no_fail_fast(args);
+                assert_eq!(args[..2], ["test", "--no-fail-fast"], "{}", tier.name);
+            }
+        }
+        assert_eq!(no_fail_fast(&["fmt"]), ["fmt"]);
+    }
 
     #[test]
     fn conformance_totals_come_from_the_runner_summary_line() {
