@@ -383,8 +383,27 @@ fn the_template_builds_exactly_the_function_folders_and_the_definition_calls_onl
             "{DEFINITION} calls `{missing}` but functions/{missing} does not exist"
         ));
     }
+    let wired: BTreeSet<String> = saga_wiring::BINARIES
+        .iter()
+        .map(|b| (*b).to_owned())
+        .collect();
+    for unwired in built.difference(&wired) {
+        problems.push(format!(
+            "{TEMPLATE} builds `{unwired}` but saga_wiring::build has no arm for it (crates/saga-wiring/src/functions.rs): the local cloud could not run it"
+        ));
+    }
+    for extra in wired.difference(&built) {
+        problems.push(format!(
+            "saga_wiring::BINARIES lists `{extra}`, which no function in {TEMPLATE} builds"
+        ));
+    }
     for folder in &folders {
         let manifest = read(&format!("functions/{folder}/Cargo.toml"));
+        if !manifest.contains("saga-wiring.workspace = true") {
+            problems.push(format!(
+                "functions/{folder}/Cargo.toml does not depend on saga-wiring: its main must be `saga_wiring::run(<Builder>::build)`"
+            ));
+        }
         let package_name = manifest
             .lines()
             .find_map(|line| line.trim().strip_prefix("name = "))

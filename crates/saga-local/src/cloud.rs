@@ -232,12 +232,12 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     let mut names = LocalNames::new(&template, &options.stack_name, &overrides)?;
     stack::learn_state_machine_names(&template, &mut names)?;
 
-    let clients = Clients::new(&Endpoints {
+    let endpoints = Endpoints {
         dynamodb: options.dynamodb_endpoint.clone(),
         sqs: options.sqs_endpoint.clone(),
         sfn: base_url.clone(),
-    })
-    .await;
+    };
+    let clients = Clients::new(&endpoints).await;
 
     let tables = stack::tables(&template, &names)?;
     let created = futures::future::join_all(
@@ -258,7 +258,7 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     let stack = stack::load(&template, &names)?;
     let faults = Arc::new(Faults::default());
     let functions =
-        Arc::new(Functions::build(&stack.functions, &clients, Arc::clone(&faults)).await?);
+        Arc::new(Functions::build(&stack.functions, &endpoints, Arc::clone(&faults)).await?);
     for missing in functions.missing() {
         tracing::warn!(binary = %missing, "the local cloud has no code for this function; its routes answer 501");
     }

@@ -12,25 +12,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
+use anyhow::Context as _;
 use lambda_runtime::Diagnostic;
-use saga_aws::{DynamoInventory, DynamoPayments, DynamoShipments, SfnTaskReporter};
-use saga_domain::ports::SystemClock;
-use saga_domain::simulated_provider::SimulatedPaymentProvider;
-use saga_domain::steps::{ReaperSettings, ReservationTtl};
-use saga_lambda::config::{
-    ChargeConfig, ConfigError, ConfirmConfig, ReaperConfig, RefundConfig, ReleaseConfig,
-    ReserveConfig, ShipConfig,
-};
-use saga_lambda::handlers;
-use serde::Serialize;
+use saga_wiring::{AnyFunction, Context};
 use serde_json::{Value, json};
 
-use crate::aws::Clients;
+use crate::aws::{Endpoints, sdk_config};
 use crate::faults::{FaultAction, Faults};
 use crate::stack::FunctionSpec;
+use crate::template::LOCAL_REGION;
 
 /// A function error, as Lambda reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,199 +53,38 @@ impl From<Diagnostic> for FunctionError {
     }
 }
 
-/// One function's code.
-#[async_trait]
-pub trait FunctionCode: Send + Sync {
-    /// Handles one event.
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError>;
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Value, FunctionError> {
-    serde_json::to_value(value)
-        .map_err(|e| FunctionError::new("Runtime.SerializationError", e.to_string()))
-}
-
-fn bad_event(e: serde_json::Error) -> FunctionError {
-    FunctionError::new(
-        "Runtime.UnmarshalError",
-        format!("the event does not parse: {e}"),
-    )
-}
-
-fn config_error(binary: &str, error: &ConfigError) -> anyhow::Error {
-    anyhow::anyhow!("function {binary} cannot start (its environment from template.yaml): {error}")
-}
-
-struct Reserve {
-    inventory: DynamoInventory,
-    ttl: ReservationTtl,
-}
-
-#[async_trait]
-impl FunctionCode for Reserve {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        let reserved =
-            handlers::handle_reserve(&self.inventory, &SystemClock, self.ttl, event).await?;
-        to_json(&reserved)
+/// The variables Lambda sets in every function's environment, and the
+/// SDK's standard endpoint variables pointing at the local services: added
+/// to what the template gives the function, so its code builds its clients
+/// exactly as on Lambda.
+pub fn runtime_environment(spec: &FunctionSpec, endpoints: &Endpoints) -> BTreeMap<String, String> {
+    let mut environment = spec.environment.clone();
+    let memory = spec.memory_size.to_string();
+    for (variable, value) in [
+        ("AWS_REGION", LOCAL_REGION),
+        ("AWS_DEFAULT_REGION", LOCAL_REGION),
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.as_str()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", endpoints.sqs.as_str()),
+        ("AWS_ENDPOINT_URL_SFN", endpoints.sfn.as_str()),
+    ] {
+        environment
+            .entry(variable.to_owned())
+            .or_insert_with(|| value.to_owned());
     }
-}
-
-struct Charge {
-    payments: DynamoPayments,
-    provider: SimulatedPaymentProvider,
-}
-
-#[async_trait]
-impl FunctionCode for Charge {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        let charged =
-            handlers::handle_charge(&self.payments, &self.provider, &SystemClock, event).await?;
-        to_json(&charged)
-    }
-}
-
-struct Confirm {
-    inventory: DynamoInventory,
-}
-
-#[async_trait]
-impl FunctionCode for Confirm {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        to_json(&handlers::handle_confirm(&self.inventory, &SystemClock, event).await?)
-    }
-}
-
-struct Release {
-    inventory: DynamoInventory,
-}
-
-#[async_trait]
-impl FunctionCode for Release {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        to_json(&handlers::handle_release(&self.inventory, &SystemClock, event).await?)
-    }
-}
-
-struct Refund {
-    payments: DynamoPayments,
-    provider: SimulatedPaymentProvider,
-}
-
-#[async_trait]
-impl FunctionCode for Refund {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        to_json(
-            &handlers::handle_refund(&self.payments, &self.provider, &SystemClock, event).await?,
-        )
-    }
-}
-
-struct Ship {
-    shipments: DynamoShipments,
-    reporter: SfnTaskReporter,
-}
-
-#[async_trait]
-impl FunctionCode for Ship {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        let event: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
-        to_json(&handlers::handle_ship(&self.shipments, &self.reporter, &SystemClock, event).await?)
-    }
-}
-
-struct Reaper {
-    inventory: DynamoInventory,
-    settings: ReaperSettings,
-}
-
-#[async_trait]
-impl FunctionCode for Reaper {
-    async fn handle(&self, event: Value) -> Result<Value, FunctionError> {
-        let event: EventBridgeEvent<Value> = serde_json::from_value(event).map_err(bad_event)?;
-        to_json(
-            &handlers::handle_reaper(&self.inventory, &SystemClock, self.settings, event).await?,
-        )
-    }
-}
-
-/// Builds a function's code from its binary name and environment, as its
-/// `main.rs` does; `None` for binaries the local cloud cannot run.
-pub async fn build_code(
-    spec: &FunctionSpec,
-    clients: &Clients,
-) -> anyhow::Result<Option<Arc<dyn FunctionCode>>> {
-    let environment = spec.environment.clone();
-    let source = move |name: &str| environment.get(name).cloned();
-    let binary = spec.binary.as_str();
-    let dynamodb = clients.dynamodb.clone();
-    let code: Arc<dyn FunctionCode> = match binary {
-        "reserve" => {
-            let config =
-                ReserveConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Reserve {
-                inventory: DynamoInventory::new(dynamodb, config.inventory_table),
-                ttl: config.reservation_ttl,
-            })
-        }
-        "charge" => {
-            let config =
-                ChargeConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Charge {
-                payments: DynamoPayments::new(dynamodb, config.payments_table),
-                provider: SimulatedPaymentProvider::new(),
-            })
-        }
-        "confirm" => {
-            let config =
-                ConfirmConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Confirm {
-                inventory: DynamoInventory::new(dynamodb, config.inventory_table),
-            })
-        }
-        "release" => {
-            let config =
-                ReleaseConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Release {
-                inventory: DynamoInventory::new(dynamodb, config.inventory_table),
-            })
-        }
-        "refund" => {
-            let config =
-                RefundConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Refund {
-                payments: DynamoPayments::new(dynamodb, config.payments_table),
-                provider: SimulatedPaymentProvider::new(),
-            })
-        }
-        "ship" => {
-            let config = ShipConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Ship {
-                shipments: DynamoShipments::new(dynamodb, config.shipments_table),
-                reporter: SfnTaskReporter::new(clients.sfn.clone()),
-            })
-        }
-        "reaper" => {
-            let config =
-                ReaperConfig::from_source(&source).map_err(|e| config_error(binary, &e))?;
-            Arc::new(Reaper {
-                inventory: DynamoInventory::new(dynamodb, config.inventory_table),
-                settings: config.settings,
-            })
-        }
-        "api" => match crate::api_function::build(spec, clients)? {
-            Some(code) => code,
-            None => return Ok(None),
-        },
-        _ => return Ok(None),
-    };
-    Ok(Some(code))
+    environment
 }
 
 /// A function ready to be invoked.
 pub struct Function {
     /// What the template says about it.
     pub spec: FunctionSpec,
-    code: Arc<dyn FunctionCode>,
+    /// The environment it was built from: the template's variables, Lambda's
+    /// own and the local endpoints ([`runtime_environment`]).
+    pub environment: BTreeMap<String, String>,
+    code: Arc<dyn AnyFunction>,
 }
 
 /// Every function of the stack, found by name, ARN or binary name.
@@ -271,14 +100,24 @@ impl Functions {
     /// cloud does not have are listed by [`Functions::missing`].
     pub async fn build(
         specs: &BTreeMap<String, FunctionSpec>,
-        clients: &Clients,
+        endpoints: &Endpoints,
         faults: Arc<Faults>,
     ) -> anyhow::Result<Self> {
+        let sdk = sdk_config().await;
         let mut by_logical_id = BTreeMap::new();
         let mut names = HashMap::new();
         let mut missing = Vec::new();
         for (logical_id, spec) in specs {
-            let Some(code) = build_code(spec, clients).await? else {
+            let environment = runtime_environment(spec, endpoints);
+            let vars = |variable: &str| environment.get(variable).cloned();
+            let built = saga_wiring::build(&spec.binary, &Context::new(&vars, &sdk))
+                .with_context(|| {
+                    format!(
+                        "function {logical_id} ({}) cannot start with the environment template.yaml gives it",
+                        spec.binary
+                    )
+                })?;
+            let Some(code) = built else {
                 missing.push(spec.binary.clone());
                 continue;
             };
@@ -289,6 +128,7 @@ impl Functions {
                 logical_id.clone(),
                 Arc::new(Function {
                     spec: spec.clone(),
+                    environment,
                     code,
                 }),
             );
@@ -349,8 +189,8 @@ impl Functions {
             }
         }
         let timeout = function.spec.timeout;
-        match tokio::time::timeout(timeout, function.code.handle(event)).await {
-            Ok(result) => result,
+        match tokio::time::timeout(timeout, function.code.invoke(event)).await {
+            Ok(result) => result.map_err(FunctionError::from),
             Err(_) => Err(FunctionError::new(
                 "Sandbox.Timedout",
                 format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),

@@ -20,7 +20,6 @@
 //!   endpoints for tests and demos, and fault injection;
 //! - [`cloud`], [`server`]: start-up and the one HTTP server.
 
-pub mod api_function;
 pub mod attribute_json;
 pub mod aws;
 pub mod cli;

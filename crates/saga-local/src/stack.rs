@@ -94,6 +94,8 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
     /// `Timeout` (function or global), in seconds.
     pub timeout: Duration,
+    /// `MemorySize` (function or global) in MB; Lambda's default is 128.
+    pub memory_size: u64,
     /// HTTP API routes (`Type: HttpApi` events).
     pub routes: Vec<RouteSpec>,
     /// Schedules (`Type: Schedule` events).
@@ -308,6 +310,11 @@ fn function_spec(
         .or_else(|| globals.get("Timeout"))
         .and_then(Value::as_u64)
         .unwrap_or(3);
+    let memory_size = properties
+        .get("MemorySize")
+        .or_else(|| globals.get("MemorySize"))
+        .and_then(Value::as_u64)
+        .unwrap_or(128);
     let mut routes = Vec::new();
     let mut schedules = Vec::new();
     if let Some(events) = properties.get("Events").and_then(Value::as_object) {
@@ -353,6 +360,7 @@ fn function_spec(
         binary,
         environment,
         timeout: Duration::from_secs(timeout),
+        memory_size,
         routes,
         schedules,
     })

@@ -1,20 +1,11 @@
 //! `confirm` Lambda (ConfirmReservation): PENDING reservation → CONFIRMED.
+//!
+//! Built by `saga_wiring::Confirm::build`, the same builder the local cloud uses.
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use saga_aws::DynamoInventory;
-use saga_domain::ports::SystemClock;
-use saga_lambda::{config::ConfirmConfig, handlers::handle_confirm, init_tracing};
-use serde_json::Value;
+// The nested futures of the AWS SDK go deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_tracing();
-    let config = ConfirmConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let inventory =
-        DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws), config.inventory_table);
-    run(service_fn(|event: LambdaEvent<Value>| {
-        handle_confirm(&inventory, &SystemClock, event.payload)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    saga_wiring::run(saga_wiring::Confirm::build).await
 }

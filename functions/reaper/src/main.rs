@@ -1,22 +1,11 @@
 //! `reaper` Lambda (scheduled): returns the stock of lapsed PENDING reservations.
+//!
+//! Built by `saga_wiring::Reaper::build`, the same builder the local cloud uses.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use saga_aws::DynamoInventory;
-use saga_domain::ports::SystemClock;
-use saga_lambda::{config::ReaperConfig, handlers::handle_reaper, init_tracing};
-use serde_json::Value;
+// The nested futures of the AWS SDK go deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_tracing();
-    let config = ReaperConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let inventory =
-        DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws), config.inventory_table);
-    let settings = config.settings;
-    run(service_fn(|event: LambdaEvent<EventBridgeEvent<Value>>| {
-        handle_reaper(&inventory, &SystemClock, settings, event.payload)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    saga_wiring::run(saga_wiring::Reaper::build).await
 }

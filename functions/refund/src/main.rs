@@ -1,20 +1,11 @@
 //! `refund` Lambda (RefundPayment, compensation): refunds a captured payment once.
+//!
+//! Built by `saga_wiring::Refund::build`, the same builder the local cloud uses.
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use saga_aws::DynamoPayments;
-use saga_domain::{ports::SystemClock, simulated_provider::SimulatedPaymentProvider};
-use saga_lambda::{config::RefundConfig, handlers::handle_refund, init_tracing};
-use serde_json::Value;
+// The nested futures of the AWS SDK go deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_tracing();
-    let config = RefundConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let payments = DynamoPayments::new(aws_sdk_dynamodb::Client::new(&aws), config.payments_table);
-    let provider = SimulatedPaymentProvider::new();
-    run(service_fn(|event: LambdaEvent<Value>| {
-        handle_refund(&payments, &provider, &SystemClock, event.payload)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    saga_wiring::run(saga_wiring::Refund::build).await
 }

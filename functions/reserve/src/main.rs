@@ -1,21 +1,11 @@
 //! `reserve` Lambda (ReserveInventory): holds stock for an order's lines.
+//!
+//! Built by `saga_wiring::Reserve::build`, the same builder the local cloud uses.
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use saga_aws::DynamoInventory;
-use saga_domain::ports::SystemClock;
-use saga_lambda::{config::ReserveConfig, handlers::handle_reserve, init_tracing};
-use serde_json::Value;
+// The nested futures of the AWS SDK go deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_tracing();
-    let config = ReserveConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let inventory =
-        DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws), config.inventory_table);
-    let ttl = config.reservation_ttl;
-    run(service_fn(|event: LambdaEvent<Value>| {
-        handle_reserve(&inventory, &SystemClock, ttl, event.payload)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    saga_wiring::run(saga_wiring::Reserve::build).await
 }

@@ -1,22 +1,11 @@
-//! `ship` Lambda: consumes the shipping queue, creates each shipment once and
-//! reports to the waiting ShipOrder task (SendTaskSuccess / SendTaskFailure).
+//! `ship` Lambda: consumes the shipping queue and reports to the waiting ShipOrder task.
+//!
+//! Built by `saga_wiring::Ship::build`, the same builder the local cloud uses.
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use saga_aws::{DynamoShipments, SfnTaskReporter};
-use saga_domain::ports::SystemClock;
-use saga_lambda::{config::ShipConfig, handlers::handle_ship, init_tracing};
+// The nested futures of the AWS SDK go deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_tracing();
-    let config = ShipConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let shipments =
-        DynamoShipments::new(aws_sdk_dynamodb::Client::new(&aws), config.shipments_table);
-    let reporter = SfnTaskReporter::new(aws_sdk_sfn::Client::new(&aws));
-    run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        handle_ship(&shipments, &reporter, &SystemClock, event.payload)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    saga_wiring::run(saga_wiring::Ship::build).await
 }

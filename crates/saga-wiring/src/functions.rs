@@ -1,0 +1,272 @@
+//! One struct per function of the template: what it holds after its cold
+//! start, how it is built from a [`Context`], and which handler of
+//! `saga-lambda` (or `order-api`) it runs.
+//!
+//! [`build`] finds a function's builder by its binary name: a new function
+//! is one struct, its `build`, its [`Function`] impl and one arm there.
+//!
+//! The saga steps take the state machine's JSON as it comes
+//! (`serde_json::Value`) and parse it in their handler, so a malformed input
+//! becomes the step's `InvalidOrder` error rather than a runtime error.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::Diagnostic;
+use order_api::OrderApi;
+use order_api::config::ApiConfig;
+use saga_aws::{
+    DynamoInventory, DynamoOrders, DynamoPayments, DynamoShipments, SfnExecutions, SfnTaskReporter,
+};
+use saga_domain::ports::SystemClock;
+use saga_domain::simulated_provider::SimulatedPaymentProvider;
+use saga_domain::step_io::{Charged, Confirmed, ReaperReport, Refunded, Released, Reserved};
+use saga_domain::steps::{ReaperSettings, ReservationTtl};
+use saga_lambda::config::{
+    ChargeConfig, ConfirmConfig, ReaperConfig, RefundConfig, ReleaseConfig, ReserveConfig,
+    ShipConfig,
+};
+use saga_lambda::handlers;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{AnyFunction, BuildError, Context, Function};
+
+/// `api`: the order HTTP API behind API Gateway (HTTP API, payload v2).
+pub struct Api {
+    api: OrderApi<DynamoOrders, DynamoInventory, SfnExecutions, SystemClock>,
+}
+
+impl Api {
+    /// From `ORDERS_TABLE`, `INVENTORY_TABLE` and `STATE_MACHINE_ARN`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ApiConfig::from_lookup(|variable| context.var(variable))?;
+        let dynamodb = context.dynamodb();
+        Ok(Self {
+            api: OrderApi {
+                orders: DynamoOrders::new(dynamodb.clone(), config.orders_table),
+                catalog: DynamoInventory::new(dynamodb, config.inventory_table),
+                executions: SfnExecutions::new(context.sfn(), config.state_machine_arn),
+                clock: SystemClock,
+            },
+        })
+    }
+}
+
+impl Function for Api {
+    type Event = ApiGatewayV2httpRequest;
+    type Output = ApiGatewayV2httpResponse;
+
+    async fn handle(&self, event: Self::Event) -> Result<Self::Output, Diagnostic> {
+        Ok(order_api::handle_request(&self.api, event).await)
+    }
+}
+
+/// `reserve` (ReserveInventory): holds stock for an order's lines.
+pub struct Reserve {
+    inventory: DynamoInventory,
+    ttl: ReservationTtl,
+}
+
+impl Reserve {
+    /// From `INVENTORY_TABLE` and `RESERVATION_TTL_SECONDS`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ReserveConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
+            ttl: config.reservation_ttl,
+        })
+    }
+}
+
+impl Function for Reserve {
+    type Event = Value;
+    type Output = Reserved;
+
+    async fn handle(&self, event: Value) -> Result<Reserved, Diagnostic> {
+        handlers::handle_reserve(&self.inventory, &SystemClock, self.ttl, event).await
+    }
+}
+
+/// `charge` (ChargePayment): charges the order once, through the simulated
+/// payment provider until a real provider is wired in.
+pub struct Charge {
+    payments: DynamoPayments,
+    provider: SimulatedPaymentProvider,
+}
+
+impl Charge {
+    /// From `PAYMENTS_TABLE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ChargeConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
+            provider: SimulatedPaymentProvider::new(),
+        })
+    }
+}
+
+impl Function for Charge {
+    type Event = Value;
+    type Output = Charged;
+
+    async fn handle(&self, event: Value) -> Result<Charged, Diagnostic> {
+        handlers::handle_charge(&self.payments, &self.provider, &SystemClock, event).await
+    }
+}
+
+/// `confirm` (ConfirmReservation): PENDING reservation → CONFIRMED.
+pub struct Confirm {
+    inventory: DynamoInventory,
+}
+
+impl Confirm {
+    /// From `INVENTORY_TABLE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ConfirmConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
+        })
+    }
+}
+
+impl Function for Confirm {
+    type Event = Value;
+    type Output = Confirmed;
+
+    async fn handle(&self, event: Value) -> Result<Confirmed, Diagnostic> {
+        handlers::handle_confirm(&self.inventory, &SystemClock, event).await
+    }
+}
+
+/// `release` (ReleaseInventory, compensation): gives reserved stock back.
+pub struct Release {
+    inventory: DynamoInventory,
+}
+
+impl Release {
+    /// From `INVENTORY_TABLE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ReleaseConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
+        })
+    }
+}
+
+impl Function for Release {
+    type Event = Value;
+    type Output = Released;
+
+    async fn handle(&self, event: Value) -> Result<Released, Diagnostic> {
+        handlers::handle_release(&self.inventory, &SystemClock, event).await
+    }
+}
+
+/// `refund` (RefundPayment, compensation): refunds a captured payment once.
+pub struct Refund {
+    payments: DynamoPayments,
+    provider: SimulatedPaymentProvider,
+}
+
+impl Refund {
+    /// From `PAYMENTS_TABLE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = RefundConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
+            provider: SimulatedPaymentProvider::new(),
+        })
+    }
+}
+
+impl Function for Refund {
+    type Event = Value;
+    type Output = Refunded;
+
+    async fn handle(&self, event: Value) -> Result<Refunded, Diagnostic> {
+        handlers::handle_refund(&self.payments, &self.provider, &SystemClock, event).await
+    }
+}
+
+/// `ship`: consumes the shipping queue, creates each shipment once and
+/// reports to the waiting ShipOrder task (SendTaskSuccess / SendTaskFailure).
+pub struct Ship {
+    shipments: DynamoShipments,
+    reporter: SfnTaskReporter,
+}
+
+impl Ship {
+    /// From `SHIPMENTS_TABLE`; Step Functions for the task reports.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ShipConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            shipments: DynamoShipments::new(context.dynamodb(), config.shipments_table),
+            reporter: SfnTaskReporter::new(context.sfn()),
+        })
+    }
+}
+
+impl Function for Ship {
+    type Event = SqsEvent;
+    type Output = SqsBatchResponse;
+
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, Diagnostic> {
+        handlers::handle_ship(&self.shipments, &self.reporter, &SystemClock, event).await
+    }
+}
+
+/// `reaper` (scheduled): returns the stock of lapsed PENDING reservations.
+pub struct Reaper {
+    inventory: DynamoInventory,
+    settings: ReaperSettings,
+}
+
+impl Reaper {
+    /// From `INVENTORY_TABLE` and `REAPER_BATCH_SIZE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = ReaperConfig::from_source(&|variable: &str| context.var(variable))?;
+        Ok(Self {
+            inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
+            settings: config.settings,
+        })
+    }
+}
+
+impl Function for Reaper {
+    type Event = EventBridgeEvent<Value>;
+    type Output = ReaperReport;
+
+    async fn handle(&self, event: Self::Event) -> Result<ReaperReport, Diagnostic> {
+        handlers::handle_reaper(&self.inventory, &SystemClock, self.settings, event).await
+    }
+}
+
+/// The binary name of every function this crate builds, as the template's
+/// `BuildProperties.Binary` names them.
+pub const BINARIES: [&str; 8] = [
+    "api", "reserve", "charge", "confirm", "release", "refund", "ship", "reaper",
+];
+
+/// Builds the function whose binary is `binary` from `context`; `None` when
+/// no function has that binary name.
+pub fn build(
+    binary: &str,
+    context: &Context<'_>,
+) -> Result<Option<Arc<dyn AnyFunction>>, BuildError> {
+    fn boxed<F: Function>(function: F) -> Option<Arc<dyn AnyFunction>> {
+        Some(Arc::new(function))
+    }
+    Ok(match binary {
+        "api" => boxed(Api::build(context)?),
+        "reserve" => boxed(Reserve::build(context)?),
+        "charge" => boxed(Charge::build(context)?),
+        "confirm" => boxed(Confirm::build(context)?),
+        "release" => boxed(Release::build(context)?),
+        "refund" => boxed(Refund::build(context)?),
+        "ship" => boxed(Ship::build(context)?),
+        "reaper" => boxed(Reaper::build(context)?),
+        _ => None,
+    })
+}

@@ -1,0 +1,192 @@
+//! The composition root: the one place that turns a function's environment
+//! and the AWS SDK configuration into a ready handler.
+//!
+//! Both ways a function runs go through here, so they cannot drift apart:
+//!
+//! - on Lambda, each `functions/<name>/src/main.rs` is one line,
+//!   `saga_wiring::run(saga_wiring::Reserve::build)`: [`run`] installs the
+//!   JSON logs, loads the SDK config from the real environment, builds the
+//!   function once (cold start) and serves it with `lambda_runtime`;
+//! - in the local cloud, [`build`] finds the same builder by the binary name
+//!   the template gives (`Metadata.BuildProperties.Binary`) and builds it
+//!   from the environment the template gives that function, to be invoked
+//!   with event JSON through [`AnyFunction`].
+//!
+//! A builder reads only its function's variables (through [`Context::var`])
+//! and makes SDK clients with [`Context::dynamodb`] and [`Context::sfn`],
+//! which honour the SDK's standard endpoint variables from that same
+//! environment (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SFN`,
+//! `AWS_ENDPOINT_URL`): that is how the local cloud points unchanged code at
+//! DynamoDB Local and its own Step Functions endpoint.
+
+mod context;
+mod functions;
+
+use async_trait::async_trait;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::future::Future;
+
+pub use context::Context;
+pub use functions::{
+    Api, BINARIES, Charge, Confirm, Reaper, Refund, Release, Reserve, Ship, build,
+};
+
+/// Why a function cannot be built: its environment is incomplete or invalid.
+/// The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// A step function's config.
+    #[error(transparent)]
+    Step(#[from] saga_lambda::config::ConfigError),
+    /// The api function's config.
+    #[error(transparent)]
+    Api(#[from] order_api::config::ApiConfigError),
+}
+
+/// A function's code, built once per cold start.
+pub trait Function: Send + Sync + 'static {
+    /// The event Lambda delivers (`serde_json::Value` for the saga steps,
+    /// whose input the state machine shapes).
+    type Event: DeserializeOwned + Send;
+    /// What the function returns.
+    type Output: Serialize + Send;
+
+    /// Handles one event. A `Diagnostic` is the function error Lambda
+    /// reports (`errorType`, `errorMessage`).
+    fn handle(
+        &self,
+        event: Self::Event,
+    ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send;
+}
+
+/// Runs one function on Lambda: logs, SDK config from the process
+/// environment, `build` once, then the runtime loop. A build error fails the
+/// cold start with the variable's name, so a misdeployed function never
+/// takes an event.
+pub async fn run<F: Function>(
+    build: fn(&Context<'_>) -> Result<F, BuildError>,
+) -> Result<(), lambda_runtime::Error> {
+    saga_lambda::init_tracing();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let process = |variable: &str| {
+        std::env::var_os(variable).map(|value| value.to_string_lossy().into_owned())
+    };
+    let function = build(&Context::new(&process, &sdk))?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<F::Event>| {
+        function.handle(event.payload)
+    }))
+    .await
+}
+
+/// A function invoked with event JSON, as the local cloud invokes it.
+#[async_trait]
+pub trait AnyFunction: Send + Sync {
+    /// Parses `event` into the function's event type, handles it and gives
+    /// the response JSON, or the function error.
+    async fn invoke(&self, event: Value) -> Result<Value, Diagnostic>;
+}
+
+#[async_trait]
+impl<F: Function> AnyFunction for F {
+    async fn invoke(&self, event: Value) -> Result<Value, Diagnostic> {
+        let event = serde_json::from_value(event).map_err(|e| Diagnostic {
+            error_type: "Runtime.UnmarshalError".to_owned(),
+            error_message: format!("the event does not parse: {e}"),
+        })?;
+        let output = self.handle(event).await?;
+        serde_json::to_value(&output).map_err(|e| Diagnostic {
+            error_type: "Runtime.SerializationError".to_owned(),
+            error_message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    fn environment() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("INVENTORY_TABLE", "inventory"),
+            ("PAYMENTS_TABLE", "payments"),
+            ("SHIPMENTS_TABLE", "shipments"),
+            ("ORDERS_TABLE", "orders"),
+            (
+                "STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:000000000000:stateMachine:saga",
+            ),
+        ])
+    }
+
+    #[test]
+    fn every_binary_builds_from_a_complete_environment() {
+        let sdk = sdk();
+        let env = environment();
+        let vars = |name: &str| env.get(name).map(|value| (*value).to_owned());
+        for binary in BINARIES {
+            let built = build(binary, &Context::new(&vars, &sdk));
+            assert!(
+                matches!(built, Ok(Some(_))),
+                "{binary} should build from a complete environment"
+            );
+        }
+        assert!(matches!(
+            build("no-such-function", &Context::new(&vars, &sdk)),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn a_missing_variable_fails_the_build_naming_it() {
+        let sdk = sdk();
+        for (binary, variable) in [
+            ("api", "ORDERS_TABLE"),
+            ("reserve", "INVENTORY_TABLE"),
+            ("charge", "PAYMENTS_TABLE"),
+            ("confirm", "INVENTORY_TABLE"),
+            ("release", "INVENTORY_TABLE"),
+            ("refund", "PAYMENTS_TABLE"),
+            ("ship", "SHIPMENTS_TABLE"),
+            ("reaper", "INVENTORY_TABLE"),
+        ] {
+            let mut env = environment();
+            env.remove(variable);
+            let vars = |name: &str| env.get(name).map(|value| (*value).to_owned());
+            let error = build(binary, &Context::new(&vars, &sdk))
+                .err()
+                .unwrap_or_else(|| panic!("{binary} built without {variable}"));
+            assert!(
+                error.to_string().contains(variable),
+                "{binary}: {error} should name {variable}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_step_event_that_is_not_the_step_input_is_a_function_error() {
+        let sdk = sdk();
+        let env = environment();
+        let vars = |name: &str| env.get(name).map(|value| (*value).to_owned());
+        let ship = build("ship", &Context::new(&vars, &sdk))
+            .ok()
+            .flatten()
+            .expect("ship builds");
+        let error = ship
+            .invoke(serde_json::json!({"Records": "not a list"}))
+            .await
+            .expect_err("an SQS event with a bad Records field");
+        assert_eq!(error.error_type, "Runtime.UnmarshalError");
+    }
+}
