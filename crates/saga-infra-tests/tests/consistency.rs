@@ -19,8 +19,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use saga_domain::{ErrorKind, STEP_ERROR_NAMES};
+use saga_template::Template;
 use serde_json::Value as Json;
-use serde_yaml::Value as Yaml;
 
 const DEFINITION: &str = "infra/order-saga.asl.json";
 const TEMPLATE: &str = "template.yaml";
@@ -54,9 +54,11 @@ fn definition() -> Json {
     serde_json::from_str(&definition_text()).expect("the definition is JSON")
 }
 
-/// The template as YAML; CloudFormation short forms (`!Ref X`) stay tagged values.
-fn template() -> Yaml {
-    serde_yaml::from_str(&read(TEMPLATE)).expect("the template is YAML")
+/// The template as `saga-template` reads it (the local cloud's reading):
+/// resources by logical id, intrinsic short forms (`!Ref X`) in their long
+/// forms (`{"Ref": "X"}`), unresolved.
+fn template() -> Template {
+    Template::load(&repo_root().join(TEMPLATE)).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Every state of the definition, including those inside Parallel branches
@@ -111,78 +113,55 @@ fn placeholders(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn resources(template: &Yaml) -> &serde_yaml::Mapping {
-    template["Resources"]
-        .as_mapping()
-        .expect("the template has Resources")
-}
-
-fn resources_of_type<'t>(template: &'t Yaml, kind: &str) -> Vec<(String, &'t Yaml)> {
-    resources(template)
-        .iter()
-        .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
-        .map(|(id, resource)| {
-            (
-                id.as_str().expect("logical ids are strings").to_owned(),
-                resource,
-            )
-        })
+/// `(logical id, Properties, Metadata)` of every resource of `kind`.
+fn resources_of_type<'t>(template: &'t Template, kind: &str) -> Vec<(String, &'t Json, &'t Json)> {
+    template
+        .resources_of(kind)
+        .map(|(id, resource)| (id.to_owned(), &resource.properties, &resource.metadata))
         .collect()
 }
 
 /// The logical id an intrinsic points at: `!Ref X`, `!GetAtt X.Attr`, and
 /// their long forms.
-fn intrinsic_target(value: &Yaml) -> Option<String> {
-    let (function, argument) = match value {
-        Yaml::Tagged(tagged) => (
-            tagged.tag.to_string().trim_start_matches('!').to_owned(),
-            tagged.value.clone(),
-        ),
-        Yaml::Mapping(mapping) if mapping.len() == 1 => {
-            let (key, argument) = mapping.iter().next()?;
-            (
-                key.as_str()?.trim_start_matches("Fn::").to_owned(),
-                argument.clone(),
-            )
-        }
-        _ => return None,
-    };
+fn intrinsic_target(value: &Json) -> Option<String> {
+    let object = value.as_object().filter(|object| object.len() == 1)?;
+    let (function, argument) = object.iter().next()?;
     match (function.as_str(), argument) {
-        ("Ref", Yaml::String(target)) => Some(target),
-        ("GetAtt", Yaml::String(dotted)) => dotted.split('.').next().map(str::to_owned),
-        ("GetAtt", Yaml::Sequence(parts)) => parts.first()?.as_str().map(str::to_owned),
+        ("Ref", Json::String(target)) => Some(target.clone()),
+        ("Fn::GetAtt", Json::String(dotted)) => dotted.split('.').next().map(str::to_owned),
+        ("Fn::GetAtt", Json::Array(parts)) => parts.first()?.as_str().map(str::to_owned),
         _ => None,
     }
 }
 
 /// The state machine resource and its `DefinitionSubstitutions`.
-fn substitutions(template: &Yaml) -> BTreeMap<String, Yaml> {
+fn substitutions(template: &Template) -> BTreeMap<String, Json> {
     let machines = resources_of_type(template, "AWS::Serverless::StateMachine");
     assert_eq!(machines.len(), 1, "one state machine in the template");
-    let (_, machine) = &machines[0];
+    let (_, properties, _) = &machines[0];
     assert_eq!(
-        machine["Properties"]["DefinitionUri"].as_str(),
+        properties["DefinitionUri"].as_str(),
         Some(DEFINITION),
         "the state machine deploys {DEFINITION}"
     );
-    machine["Properties"]["DefinitionSubstitutions"]
-        .as_mapping()
+    properties["DefinitionSubstitutions"]
+        .as_object()
         .expect("the state machine has DefinitionSubstitutions")
         .iter()
-        .map(|(key, value)| (key.as_str().expect("string keys").to_owned(), value.clone()))
+        .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
 }
 
 /// The cargo binary each template function builds, by logical id.
-fn template_binaries(template: &Yaml) -> BTreeMap<String, String> {
+fn template_binaries(template: &Template) -> BTreeMap<String, String> {
     resources_of_type(template, "AWS::Serverless::Function")
         .into_iter()
-        .map(|(id, function)| {
-            let binary = function["Metadata"]["BuildProperties"]["Binary"]
+        .map(|(id, _, metadata)| {
+            let binary = metadata["BuildProperties"]["Binary"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{id} has no Metadata.BuildProperties.Binary"));
             assert_eq!(
-                function["Metadata"]["BuildMethod"].as_str(),
+                metadata["BuildMethod"].as_str(),
                 Some("rust-cargolambda"),
                 "{id} builds with cargo-lambda"
             );
@@ -324,10 +303,10 @@ fn every_substitution_points_at_a_template_resource_of_the_right_kind() {
             problems.push(format!("{name} is not a !Ref or !GetAtt: {value:?}"));
             continue;
         };
-        let kind = resources(&template)
+        let kind = template
+            .resources
             .get(target.as_str())
-            .and_then(|resource| resource["Type"].as_str())
-            .unwrap_or("<missing>");
+            .map_or("<missing>", |resource| resource.kind.as_str());
         let expected_kind = if name.ends_with("FunctionArn") {
             "AWS::Serverless::Function"
         } else if name.ends_with("TableName") {
@@ -447,14 +426,14 @@ fn contract_environment() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn function_environments_match_the_architecture_contract() {
     let template = template();
-    let global: BTreeSet<String> = variable_names(&template["Globals"]["Function"]);
+    let global: BTreeSet<String> = variable_names(&template.function_globals);
     let contract = contract_environment();
     let mut problems = Vec::new();
-    for (id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
-        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+    for (id, properties, metadata) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let binary = metadata["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_default();
-        let mut actual = variable_names(&function["Properties"]);
+        let mut actual = variable_names(properties);
         actual.extend(global.iter().cloned());
         let expected = contract.get(binary).cloned().unwrap_or_default();
         if actual != expected {
@@ -466,12 +445,12 @@ fn function_environments_match_the_architecture_contract() {
     assert_no_problems("function environments", &problems);
 }
 
-fn variable_names(properties: &Yaml) -> BTreeSet<String> {
+fn variable_names(properties: &Json) -> BTreeSet<String> {
     properties["Environment"]["Variables"]
-        .as_mapping()
+        .as_object()
         .into_iter()
         .flatten()
-        .filter_map(|(key, _)| key.as_str().map(str::to_owned))
+        .map(|(key, _)| key.clone())
         .collect()
 }
 

@@ -5,7 +5,7 @@
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::Credentials;
 
-use crate::template::LOCAL_REGION;
+use saga_template::LOCAL_REGION;
 
 /// Where the local services listen.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,10 +29,11 @@ use crate::faults::Faults;
 use crate::functions::Functions;
 use crate::http_api::Route;
 use crate::jwt::DevTokens;
-use crate::stack::{self, TableSpec};
 use crate::tasks::LocalTasks;
-use crate::template::{LocalNames, Template, scalar_text};
 use crate::{poller, provision, schedules, server};
+use saga_template::TableSpec;
+use saga_template::stack;
+use saga_template::{LocalNames, Template, scalar_text};
 
 /// The issuer of local dev tokens (the template's `JwtIssuer` locally).
 pub const LOCAL_ISSUER: &str = "saga-local";
@@ -239,11 +240,11 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     };
     let clients = Clients::new(&endpoints).await;
 
-    let tables = stack::tables(&template, &names)?;
+    let tables = saga_template::tables::tables(&template, &names)?;
     let created = futures::future::join_all(
         tables
             .iter()
-            .map(|t| provision::create_table(&clients.dynamodb, t)),
+            .map(|t| saga_template::create_table(&clients.dynamodb, t)),
     )
     .await;
     for result in created {

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use crate::aws::{Endpoints, sdk_config};
 use crate::faults::{FaultAction, Faults};
-use crate::stack::FunctionSpec;
-use crate::template::LOCAL_REGION;
+use saga_template::LOCAL_REGION;
+use saga_template::stack::FunctionSpec;
 
 /// A function error, as Lambda reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -26,8 +26,8 @@ use serde_json::{Map, Value, json};
 
 use crate::functions::{Function, Functions};
 use crate::jwt::{DevTokens, claims_as_strings};
-use crate::stack::{FunctionSpec, RouteSpec};
-use crate::template::LOCAL_ACCOUNT;
+use saga_template::LOCAL_ACCOUNT;
+use saga_template::stack::{FunctionSpec, RouteSpec};
 
 /// A route and the function behind it.
 #[derive(Debug, Clone)]

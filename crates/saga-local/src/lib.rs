@@ -6,13 +6,14 @@
 //! source of truth: nothing about tables, routes, functions, environments,
 //! queues or schedules is repeated here):
 //!
-//! - [`template`], [`stack`]: the template read and resolved to local names;
-//! - [`provision`]: tables (with indexes) and queues (with redrive policies)
-//!   created from it, and the demo catalog;
+//! - crate `saga-template`: the template read, typed and resolved to local
+//!   names; it also creates the tables;
+//! - [`provision`]: queues (with redrive policies) created from it, and the
+//!   demo catalog;
 //! - [`sfn_api`]: the Step Functions API on the wire (AWS JSON 1.0) over the
 //!   `asl` engine;
-//! - [`functions`], [`tasks`]: Lambda dispatch to the step handlers
-//!   in-process, and the Task states' service integrations;
+//! - [`functions`], [`tasks`]: Lambda dispatch to the functions that
+//!   `saga-wiring` builds, in-process, and the Task states' service integrations;
 //! - [`poller`], [`schedules`]: the SQS event source mapping and the
 //!   scheduled functions;
 //! - [`http_api`], [`jwt`]: the HTTP API with its JWT authorizer;
@@ -35,8 +36,6 @@ pub mod provision;
 pub mod schedules;
 pub mod server;
 pub mod sfn_api;
-pub mod stack;
 pub mod tasks;
-pub mod template;
 
 pub use cloud::{Options, RunningCloud, start};

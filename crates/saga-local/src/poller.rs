@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::functions::{Function, Functions};
-use crate::template::LOCAL_REGION;
+use saga_template::LOCAL_REGION;
 
 /// One running mapping's settings.
 #[derive(Clone)]

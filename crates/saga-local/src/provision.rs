@@ -1,77 +1,14 @@
-//! Creates the template's tables (with their indexes) and queues (with
-//! their redrive policies) in DynamoDB Local and moto, and seeds the demo
-//! catalog. Idempotent: what exists is kept, so restarting the local cloud
-//! against running emulators keeps their data.
+//! Creates the template's queues (with their redrive policies) in moto and
+//! seeds the demo catalog (the tables come from
+//! [`saga_template::create_table`]). Idempotent: what exists is kept, so
+//! restarting the local cloud against running emulators keeps their data.
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use aws_sdk_sqs::types::QueueAttributeName;
 use saga_domain::ports::{Catalog, StockItem};
 use saga_domain::{Currency, Money, Sku};
-
-use crate::stack::{QueueSpec, TableSpec};
-use crate::template::{LocalNames, scalar_text};
-
-fn key_schema(pairs: &[(String, String)]) -> Result<Vec<KeySchemaElement>> {
-    pairs
-        .iter()
-        .map(|(name, kind)| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(KeyType::from(kind.as_str()))
-                .build()
-                .context("invalid key schema")
-        })
-        .collect()
-}
-
-/// Creates `table` unless a table of that name exists.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableSpec) -> Result<()> {
-    let mut request = client
-        .create_table()
-        .table_name(&table.name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(key_schema(&table.key_schema)?));
-    for (name, kind) in &table.attributes {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::from(kind.as_str()))
-                .build()
-                .context("invalid attribute definition")?,
-        );
-    }
-    for index in &table.indexes {
-        let mut projection =
-            Projection::builder().projection_type(ProjectionType::from(index.projection.as_str()));
-        for attribute in &index.non_key_attributes {
-            projection = projection.non_key_attributes(attribute);
-        }
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(&index.name)
-                .set_key_schema(Some(key_schema(&index.key_schema)?))
-                .projection(projection.build())
-                .build()
-                .context("invalid index")?,
-        );
-    }
-    match request.send().await {
-        Ok(_) => Ok(()),
-        Err(error) => {
-            let service = error.into_service_error();
-            if service.is_resource_in_use_exception() {
-                Ok(())
-            } else {
-                Err(anyhow::Error::new(service)
-                    .context(format!("cannot create table {}", table.name)))
-            }
-        }
-    }
-}
+use saga_template::stack::QueueSpec;
+use saga_template::{LocalNames, scalar_text};
 
 /// Creates every queue, records their URLs and ARNs in `names`, then sets
 /// the redrive policies (which name other queues' ARNs).

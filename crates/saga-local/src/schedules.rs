@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::functions::{Function, Functions};
-use crate::template::{LOCAL_ACCOUNT, LOCAL_REGION};
+use saga_template::{LOCAL_ACCOUNT, LOCAL_REGION};
 
 /// EventBridge's scheduled event for rule `rule_name`.
 pub fn scheduled_event(rule_name: &str) -> Value {

@@ -427,7 +427,7 @@ fn describe_state_machine(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, Ap
         "name": machine.reference.name,
         "status": "ACTIVE",
         "definition": machine.definition_text,
-        "roleArn": format!("arn:aws:iam::{}:role/saga-local", crate::template::LOCAL_ACCOUNT),
+        "roleArn": format!("arn:aws:iam::{}:role/saga-local", saga_template::LOCAL_ACCOUNT),
         "type": "STANDARD",
         "creationDate": epoch(cloud.started_at),
     }))

@@ -23,7 +23,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use order_api::OrderApi;
-use saga_aws::tables::{ServiceTable, create_table};
 use saga_aws::{DynamoInventory, DynamoOrders, SfnExecutions};
 use saga_domain::OrderId;
 use saga_domain::ports::{ExecutionStarter, OrderStatus, ShipmentRef, StartOutcome};
@@ -172,12 +171,8 @@ impl DynamoWorld {
         );
         let orders_table = unique("orders");
         let inventory_table = unique("inventory");
-        create_table(&dynamodb, ServiceTable::Orders, &orders_table)
-            .await
-            .unwrap();
-        create_table(&dynamodb, ServiceTable::Inventory, &inventory_table)
-            .await
-            .unwrap();
+        create_table(&dynamodb, "OrdersTable", &orders_table).await;
+        create_table(&dynamodb, "InventoryTable", &inventory_table).await;
         let (url, stand_in) = start_stand_in().await;
         let sfn = |endpoint: String, retry: RetryConfig| {
             aws_sdk_sfn::Client::from_conf(
@@ -362,4 +357,13 @@ async fn start_execution_maps_step_functions_answers() {
         matches!(down, Err(saga_domain::PortError::Unavailable { .. })),
         "{down:?}"
     );
+}
+
+/// Creates `name` in DynamoDB Local as a copy of the template's table
+/// `logical_id`, read from `template.yaml` by `saga-template`.
+async fn create_table(client: &aws_sdk_dynamodb::Client, logical_id: &str, name: &str) {
+    let spec = saga_template::project_table(logical_id).unwrap_or_else(|error| panic!("{error}"));
+    saga_template::create_table(client, &spec.named(name))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
 }

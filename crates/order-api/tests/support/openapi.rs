@@ -18,7 +18,7 @@ impl Document {
     pub fn load() -> Self {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
         let text = std::fs::read_to_string(path).unwrap();
-        let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let yaml: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
         Self {
             root: serde_json::to_value(yaml).unwrap(),
         }

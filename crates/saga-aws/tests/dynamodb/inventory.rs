@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join_all;
 use saga_aws::DynamoInventory;
-use saga_aws::tables::{ServiceTable, create_table};
 use saga_domain::contract;
 use saga_domain::ports::{
     Catalog, ConfirmOutcome, ExpireOutcome, NewReservation, ReleaseOutcome, ReservationExpiry,
@@ -21,9 +20,7 @@ use crate::support;
 async fn fresh_inventory() -> DynamoInventory {
     let client = support::dynamodb_client().await;
     let table = support::unique_name("Inventory");
-    create_table(&client, ServiceTable::Inventory, &table)
-        .await
-        .unwrap();
+    support::create_table(&client, "InventoryTable", &table).await;
     DynamoInventory::new(client, table)
 }
 

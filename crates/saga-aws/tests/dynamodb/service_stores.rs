@@ -1,23 +1,22 @@
 //! DynamoPayments, DynamoShipments and DynamoOrders against DynamoDB Local:
 //! the domain's contract suites, each case on fresh tables.
 
-use saga_aws::tables::{ServiceTable, create_table};
 use saga_aws::{DynamoOrders, DynamoPayments, DynamoShipments};
 use saga_domain::contract;
 
 use crate::support;
 
-async fn fresh_table(table: ServiceTable) -> (aws_sdk_dynamodb::Client, String) {
+async fn fresh_table(table: &str) -> (aws_sdk_dynamodb::Client, String) {
     let client = support::dynamodb_client().await;
-    let name = support::unique_name(&format!("{table:?}"));
-    create_table(&client, table, &name).await.unwrap();
+    let name = support::unique_name(table);
+    support::create_table(&client, table, &name).await;
     (client, name)
 }
 
 #[tokio::test]
 async fn dynamo_payments_meet_the_payments_contract() {
     contract::payments::run_all(|| async {
-        let (client, name) = fresh_table(ServiceTable::Payments).await;
+        let (client, name) = fresh_table("PaymentsTable").await;
         DynamoPayments::new(client, name)
     })
     .await;
@@ -26,7 +25,7 @@ async fn dynamo_payments_meet_the_payments_contract() {
 #[tokio::test]
 async fn dynamo_shipments_meet_the_shipments_contract() {
     contract::shipments::run_all(|| async {
-        let (client, name) = fresh_table(ServiceTable::Shipments).await;
+        let (client, name) = fresh_table("ShipmentsTable").await;
         DynamoShipments::new(client, name)
     })
     .await;
@@ -35,7 +34,7 @@ async fn dynamo_shipments_meet_the_shipments_contract() {
 #[tokio::test]
 async fn dynamo_orders_meet_the_orders_contract() {
     contract::orders::run_all(|| async {
-        let (client, name) = fresh_table(ServiceTable::Orders).await;
+        let (client, name) = fresh_table("OrdersTable").await;
         DynamoOrders::new(client, name)
     })
     .await;

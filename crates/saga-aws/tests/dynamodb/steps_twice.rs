@@ -5,7 +5,6 @@
 //! here proven on DynamoDB Local's conditional writes.
 
 use chrono::TimeDelta;
-use saga_aws::tables::{ServiceTable, create_table};
 use saga_aws::{DynamoInventory, DynamoPayments, DynamoShipments};
 use saga_domain::fakes::{ManualClock, RecordingTaskReporter, TaskReport};
 use saga_domain::ports::{
@@ -28,10 +27,10 @@ use crate::support;
 const START: &str = "2026-03-01T12:00:00.750Z";
 
 /// A fresh table of `kind`, and a client for looking at it directly.
-async fn fresh_table(kind: ServiceTable) -> (aws_sdk_dynamodb::Client, String) {
+async fn fresh_table(kind: &str) -> (aws_sdk_dynamodb::Client, String) {
     let client = support::dynamodb_client().await;
-    let name = support::unique_name(&format!("StepsTwice{kind:?}"));
-    create_table(&client, kind, &name).await.unwrap();
+    let name = support::unique_name(&format!("StepsTwice{kind}"));
+    support::create_table(&client, kind, &name).await;
     (client, name)
 }
 
@@ -64,7 +63,7 @@ fn eur(amount: i64) -> Money {
 
 /// A fresh Inventory table stocked with `stock` as `(sku, available)`.
 async fn inventory_with(stock: &[(&str, u64)]) -> DynamoInventory {
-    let (client, table) = fresh_table(ServiceTable::Inventory).await;
+    let (client, table) = fresh_table("InventoryTable").await;
     let inventory = DynamoInventory::new(client, table);
     for (sku, available) in stock {
         inventory
@@ -209,7 +208,7 @@ async fn release_twice_on_dynamodb_restores_stock_once_and_spares_other_orders()
 
 #[tokio::test]
 async fn charge_twice_on_dynamodb_returns_the_same_capture_and_charges_the_provider_once() {
-    let (client, table) = fresh_table(ServiceTable::Payments).await;
+    let (client, table) = fresh_table("PaymentsTable").await;
     let payments = DynamoPayments::new(client.clone(), table.clone());
     let provider = SimulatedPaymentProvider::new();
     let clock = ManualClock::at_rfc3339(START);
@@ -247,7 +246,7 @@ async fn charge_twice_on_dynamodb_returns_the_same_capture_and_charges_the_provi
 
 #[tokio::test]
 async fn refund_twice_on_dynamodb_refunds_the_provider_once() {
-    let (client, table) = fresh_table(ServiceTable::Payments).await;
+    let (client, table) = fresh_table("PaymentsTable").await;
     let payments = DynamoPayments::new(client.clone(), table.clone());
     let provider = SimulatedPaymentProvider::new();
     let clock = ManualClock::at_rfc3339(START);
@@ -288,7 +287,7 @@ async fn refund_twice_on_dynamodb_refunds_the_provider_once() {
 
 #[tokio::test]
 async fn ship_twice_on_dynamodb_creates_one_shipment_with_the_same_id() {
-    let (client, table) = fresh_table(ServiceTable::Shipments).await;
+    let (client, table) = fresh_table("ShipmentsTable").await;
     let shipments = DynamoShipments::new(client.clone(), table.clone());
     let reporter = RecordingTaskReporter::new();
     let clock = ManualClock::at_rfc3339(START);

@@ -1,21 +1,33 @@
-//! The table helper creates every service table with the documented keys.
+//! The template's tables, created in DynamoDB Local from `saga-template`'s
+//! reading of `template.yaml`, have exactly the keys and indexes it declares.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
-use saga_aws::tables::{ServiceTable, create_table};
+use saga_template::{KeySchema, Projection};
 
 use crate::support;
 
-async fn dynamodb_client() -> Client {
-    support::dynamodb_client().await
+fn keys_of(elements: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> KeySchema {
+    let named = |kind: KeyType| {
+        elements
+            .iter()
+            .find(|element| element.key_type() == &kind)
+            .map(|element| element.attribute_name().to_owned())
+    };
+    KeySchema {
+        partition_key: named(KeyType::Hash).unwrap_or_default(),
+        sort_key: named(KeyType::Range),
+    }
 }
 
 #[tokio::test]
-async fn creates_every_service_table_with_its_keys_and_indexes() {
-    let client = dynamodb_client().await;
-    for table in ServiceTable::ALL {
-        let name = support::unique_name(&format!("{table:?}"));
-        create_table(&client, table, &name).await.unwrap();
+async fn creates_every_template_table_with_its_keys_and_indexes() {
+    let client: Client = support::dynamodb_client().await;
+    let tables = saga_template::project_tables("test").unwrap();
+    assert_eq!(tables.len(), 4, "one table per service: {tables:?}");
+    for spec in tables {
+        let name = support::unique_name(&spec.logical_id);
+        support::create_table(&client, &spec.logical_id, &name).await;
         let described = client
             .describe_table()
             .table_name(&name)
@@ -24,46 +36,58 @@ async fn creates_every_service_table_with_its_keys_and_indexes() {
             .unwrap()
             .table
             .unwrap();
-        let key = described.key_schema();
-        assert_eq!(key.len(), 1, "{table:?}: {key:?}");
-        assert_eq!(key[0].attribute_name(), table.partition_key().name);
-        assert_eq!(key[0].key_type(), &KeyType::Hash);
+        assert_eq!(
+            keys_of(described.key_schema()),
+            spec.keys,
+            "{}",
+            spec.logical_id
+        );
         let indexes = described.global_secondary_indexes();
-        assert_eq!(indexes.len(), table.indexes().len(), "{table:?}");
-        for expected in table.indexes() {
+        assert_eq!(indexes.len(), spec.indexes.len(), "{}", spec.logical_id);
+        for expected in &spec.indexes {
             let index = indexes
                 .iter()
-                .find(|index| index.index_name() == Some(expected.name))
-                .unwrap_or_else(|| panic!("{table:?} has no index {}", expected.name));
-            let keys: Vec<&str> = index
-                .key_schema()
-                .iter()
-                .map(|element| element.attribute_name())
-                .collect();
-            let expected_keys: Vec<&str> = std::iter::once(expected.partition_key.name)
-                .chain(expected.sort_key.map(|key| key.name))
-                .collect();
-            assert_eq!(keys, expected_keys, "{table:?}.{}", expected.name);
+                .find(|index| index.index_name() == Some(expected.name.as_str()))
+                .unwrap_or_else(|| panic!("{} has no index {}", spec.logical_id, expected.name));
+            assert_eq!(
+                keys_of(index.key_schema()),
+                expected.keys,
+                "{}",
+                expected.name
+            );
             let projection = index.projection().and_then(|p| p.projection_type());
-            let expected_projection = if expected.keys_only {
-                ProjectionType::KeysOnly
-            } else {
-                ProjectionType::All
+            let expected_projection = match expected.projection {
+                Projection::All => ProjectionType::All,
+                Projection::KeysOnly => ProjectionType::KeysOnly,
+                Projection::Include(_) => ProjectionType::Include,
             };
-            assert_eq!(projection, Some(&expected_projection));
+            assert_eq!(projection, Some(&expected_projection), "{}", expected.name);
         }
     }
 }
 
 #[tokio::test]
-async fn creating_a_table_twice_is_an_error_naming_the_table() {
-    let client = dynamodb_client().await;
+async fn creating_a_table_that_exists_keeps_it_and_its_items() {
+    let client = support::dynamodb_client().await;
     let name = support::unique_name("Payments");
-    create_table(&client, ServiceTable::Payments, &name)
+    support::create_table(&client, "PaymentsTable", &name).await;
+    client
+        .put_item()
+        .table_name(&name)
+        .item(
+            "orderId",
+            aws_sdk_dynamodb::types::AttributeValue::S("kept".to_owned()),
+        )
+        .send()
         .await
         .unwrap();
-    let error = create_table(&client, ServiceTable::Payments, &name)
+    support::create_table(&client, "PaymentsTable", &name).await;
+    let count = client
+        .scan()
+        .table_name(&name)
+        .send()
         .await
-        .unwrap_err();
-    assert!(error.to_string().contains(&name), "{error}");
+        .unwrap()
+        .count();
+    assert_eq!(count, 1, "the second create keeps the table's items");
 }

@@ -30,3 +30,14 @@ pub fn unique_name(prefix: &str) -> String {
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&emulator_config("AWS_ENDPOINT_URL_DYNAMODB").await)
 }
+
+/// Creates `name` in DynamoDB Local as a copy of the template's table
+/// `logical_id` (e.g. `InventoryTable`): the keys and indexes deployed are
+/// the ones tested, read from `template.yaml` by `saga-template`.
+#[allow(dead_code)] // Not every test binary that includes this module creates tables.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, logical_id: &str, name: &str) {
+    let spec = saga_template::project_table(logical_id).unwrap_or_else(|error| panic!("{error}"));
+    saga_template::create_table(client, &spec.named(name))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+}

@@ -1,4 +1,4 @@
-//! What the local cloud runs, read from the template: tables, queues,
+//! What the template deploys, typed: queues,
 //! functions (binary, environment, HTTP routes, schedules), SQS event source
 //! mappings, the state machine (definition with its substitutions) and the
 //! HTTP API's JWT authorizer. Each `*Spec` is plain data, resolved to local
@@ -9,35 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::template::{LocalNames, Template, TemplateError, scalar_text};
-
-/// A DynamoDB table to create.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableSpec {
-    /// Logical id in the template.
-    pub logical_id: String,
-    /// Physical name.
-    pub name: String,
-    /// `AttributeDefinitions`: (name, `S`/`N`/`B`).
-    pub attributes: Vec<(String, String)>,
-    /// `KeySchema`: (name, `HASH`/`RANGE`).
-    pub key_schema: Vec<(String, String)>,
-    /// `GlobalSecondaryIndexes`.
-    pub indexes: Vec<IndexSpec>,
-}
-
-/// A global secondary index.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexSpec {
-    /// `IndexName`.
-    pub name: String,
-    /// `KeySchema`: (name, `HASH`/`RANGE`).
-    pub key_schema: Vec<(String, String)>,
-    /// `Projection.ProjectionType`.
-    pub projection: String,
-    /// `Projection.NonKeyAttributes`.
-    pub non_key_attributes: Vec<String>,
-}
+use crate::document::{Template, TemplateError};
+use crate::names::{LocalNames, scalar_text};
+use crate::tables::{TableSpec, tables};
 
 /// An SQS queue to create.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,66 +139,6 @@ fn err(what: impl Into<String>, reason: impl Into<String>) -> TemplateError {
 
 fn string_at(value: &Value, pointer: &str) -> Option<String> {
     value.pointer(pointer).map(scalar_text)
-}
-
-fn key_pairs(list: Option<&Value>, name_key: &str, type_key: &str) -> Vec<(String, String)> {
-    list.and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    Some((
-                        item.get(name_key)?.as_str()?.to_owned(),
-                        item.get(type_key)?.as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The tables of the template.
-pub fn tables(template: &Template, names: &LocalNames) -> Result<Vec<TableSpec>, TemplateError> {
-    let mut tables = Vec::new();
-    for (logical_id, resource) in template.resources_of("AWS::DynamoDB::Table") {
-        let properties = names.resolve(&resource.properties)?;
-        let name = properties
-            .get("TableName")
-            .map(scalar_text)
-            .unwrap_or_else(|| names.physical_name(logical_id));
-        let indexes = properties
-            .get("GlobalSecondaryIndexes")
-            .and_then(Value::as_array)
-            .map(|indexes| {
-                indexes
-                    .iter()
-                    .map(|index| IndexSpec {
-                        name: string_at(index, "/IndexName").unwrap_or_default(),
-                        key_schema: key_pairs(index.get("KeySchema"), "AttributeName", "KeyType"),
-                        projection: string_at(index, "/Projection/ProjectionType")
-                            .unwrap_or_else(|| "ALL".to_owned()),
-                        non_key_attributes: index
-                            .pointer("/Projection/NonKeyAttributes")
-                            .and_then(Value::as_array)
-                            .map(|a| a.iter().map(scalar_text).collect())
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        tables.push(TableSpec {
-            logical_id: logical_id.to_owned(),
-            name,
-            attributes: key_pairs(
-                properties.get("AttributeDefinitions"),
-                "AttributeName",
-                "AttributeType",
-            ),
-            key_schema: key_pairs(properties.get("KeySchema"), "AttributeName", "KeyType"),
-            indexes,
-        });
-    }
-    Ok(tables)
 }
 
 /// The queues of the template. Their redrive policies stay unresolved: they
@@ -385,7 +299,7 @@ pub fn learn_state_machine_names(
     Ok(())
 }
 
-/// Reads everything but tables and queues (which [`crate::provision`]
+/// Reads everything but queues (which the local cloud's provisioning
 /// creates first, so their URLs and ARNs are known to `names`).
 pub fn load(template: &Template, names: &LocalNames) -> Result<Stack, TemplateError> {
     let mut functions = BTreeMap::new();
