@@ -1,22 +1,25 @@
 //! Every step, run twice with the same input against the fakes, gives the
-//! same result and has one effect: one stock move, one provider charge, one
-//! shipment, one refund. Plus the business outcomes of each step.
+//! same result and has one effect: the shared suite
+//! (`saga_domain::contract::steps`, which `saga-aws` runs on DynamoDB Local)
+//! on the fakes, plus the cases only fakes can set up (injected store
+//! faults, a crash between provider and table) and the business outcomes of
+//! each step.
 
 use chrono::TimeDelta;
+use saga_domain::contract::steps;
 use saga_domain::fakes::{
     InMemoryInventory, InMemoryPayments, InMemoryShipments, ManualClock, RecordingTaskReporter,
     TaskReport,
 };
 use saga_domain::ports::{
     Catalog, ChargeOutcome, ChargeRequest, Clock, PaymentIntent, PaymentProvider, PaymentStatus,
-    PaymentStore, ReleaseOutcome, ReservationStatus, ShipmentStore, StockItem, whole_seconds,
+    PaymentStore, StockItem, whole_seconds,
 };
 use saga_domain::simulated_provider::SimulatedPaymentProvider;
 use saga_domain::step_io::{ChargeInput, OrderRef, RefundOutcome, ReserveInput};
 use saga_domain::steps::{
     ReaperSettings, ReservationTtl, ShipRecordOutcome, charge_payment, confirm_reservation,
-    expire_lapsed_reservations, process_ship_message, refund_payment, release_reservation,
-    reserve_inventory,
+    expire_lapsed_reservations, process_ship_message, refund_payment, reserve_inventory,
 };
 use saga_domain::{Money, OrderId, Sku, StepError};
 use serde_json::json;
@@ -83,32 +86,49 @@ async fn reserve(inventory: &InMemoryInventory, clock: &ManualClock, order_id: &
         .unwrap();
 }
 
+// ------------------------------------------------- the shared steps-twice suite
+
 #[tokio::test]
 async fn reserve_twice_returns_the_same_reservation_and_moves_stock_once() {
-    let inventory = inventory_with(&[("SKU-TEE-M", 10), ("SKU-MUG", 5)]).await;
-    let clock = clock();
-    let input = reserve_input(
-        "ord-1",
-        json!([{"sku": "SKU-TEE-M", "quantity": 2}, {"sku": "SKU-MUG", "quantity": 1}]),
-    );
-    let ttl = ReservationTtl::from_secs(600).unwrap();
-    let first = reserve_inventory(&inventory, &clock, ttl, input.clone())
-        .await
-        .unwrap();
-    clock.advance(TimeDelta::seconds(30));
-    let second = reserve_inventory(&inventory, &clock, ttl, input)
-        .await
-        .unwrap();
-    assert_eq!(first, second);
-    assert_eq!(first.status, ReservationStatus::Pending);
-    // expiresAt = now (truncated to whole seconds) + TTL.
-    assert_eq!(
-        serde_json::to_value(&first).unwrap()["expiresAt"],
-        json!("2026-03-01T12:10:00Z")
-    );
-    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (8, 2));
-    assert_eq!(stock(&inventory, "SKU-MUG").await, (4, 1));
+    steps::reserve_twice_returns_the_same_reservation_and_moves_stock_once(
+        &InMemoryInventory::new(),
+    )
+    .await;
 }
+
+#[tokio::test]
+async fn confirm_twice_succeeds_twice_and_refuses_what_is_not_held() {
+    steps::confirm_twice_succeeds_twice_and_refuses_what_is_not_held(&InMemoryInventory::new())
+        .await;
+}
+
+#[tokio::test]
+async fn release_twice_restores_stock_once_and_spares_other_orders() {
+    steps::release_twice_restores_stock_once_and_spares_other_orders(&InMemoryInventory::new())
+        .await;
+}
+
+#[tokio::test]
+async fn charge_twice_returns_the_same_capture_and_charges_the_provider_once() {
+    steps::charge_twice_returns_the_same_capture_and_charges_the_provider_once(
+        &InMemoryPayments::new(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refund_twice_refunds_the_provider_once() {
+    steps::refund_twice_refunds_the_provider_once(&InMemoryPayments::new()).await;
+}
+
+#[tokio::test]
+async fn ship_twice_creates_one_shipment_and_reports_once() {
+    let shipments = InMemoryShipments::new();
+    steps::ship_twice_creates_one_shipment_and_reports_once(&shipments).await;
+    assert_eq!(shipments.len(), 1);
+}
+
+// ------------------------------------------------------ fakes-only cases
 
 #[tokio::test]
 async fn reserve_reports_business_failures_without_moving_stock() {
@@ -145,25 +165,6 @@ async fn reserve_maps_an_unavailable_store_to_transient_error() {
         .unwrap_err();
     assert_eq!(error.error_type(), "TransientError");
     assert_eq!(stock(&inventory, "SKU-TEE-M").await, (10, 0));
-}
-
-#[tokio::test]
-async fn charge_twice_returns_the_same_capture_and_charges_once() {
-    let payments = InMemoryPayments::new();
-    let provider = SimulatedPaymentProvider::new();
-    let clock = clock();
-    let input = charge_input("ord-1", 3000, "pm_card_visa");
-    let first = charge_payment(&payments, &provider, &clock, input.clone())
-        .await
-        .unwrap();
-    let second = charge_payment(&payments, &provider, &clock, input)
-        .await
-        .unwrap();
-    assert_eq!(first, second);
-    assert_eq!(first.status, PaymentStatus::Captured);
-    assert_eq!(first.amount, eur(3000));
-    assert_eq!(provider.charges_made("ord-1"), 1);
-    assert_eq!(provider.captured_charges(), 1);
 }
 
 #[tokio::test]
@@ -270,94 +271,6 @@ async fn charge_failures_are_typed() {
 }
 
 #[tokio::test]
-async fn confirm_twice_succeeds_twice_and_refuses_what_is_not_held() {
-    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
-    let clock = clock();
-    reserve(&inventory, &clock, "ord-1").await;
-    let first = confirm_reservation(&inventory, &clock, order_ref("ord-1"))
-        .await
-        .unwrap();
-    let second = confirm_reservation(&inventory, &clock, order_ref("ord-1"))
-        .await
-        .unwrap();
-    assert_eq!(first, second);
-    assert_eq!(first.status, ReservationStatus::Confirmed);
-    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (8, 2));
-
-    let absent = confirm_reservation(&inventory, &clock, order_ref("ord-none"))
-        .await
-        .unwrap_err();
-    assert_eq!(absent.error_type(), "ReservationExpired");
-
-    reserve(&inventory, &clock, "ord-late").await;
-    clock.advance(TimeDelta::minutes(15));
-    let lapsed = confirm_reservation(&inventory, &clock, order_ref("ord-late"))
-        .await
-        .unwrap_err();
-    assert_eq!(lapsed.error_type(), "ReservationExpired");
-}
-
-#[tokio::test]
-async fn release_twice_restores_stock_once() {
-    let inventory = inventory_with(&[("SKU-TEE-M", 10)]).await;
-    let clock = clock();
-    reserve(&inventory, &clock, "ord-1").await;
-    let first = release_reservation(&inventory, &clock, order_ref("ord-1"))
-        .await
-        .unwrap();
-    let second = release_reservation(&inventory, &clock, order_ref("ord-1"))
-        .await
-        .unwrap();
-    assert_eq!(first.outcome, ReleaseOutcome::Released);
-    assert_eq!(second.outcome, ReleaseOutcome::AlreadyReleased);
-    assert_eq!(stock(&inventory, "SKU-TEE-M").await, (10, 0));
-    let nothing = release_reservation(&inventory, &clock, order_ref("ord-none"))
-        .await
-        .unwrap();
-    assert_eq!(nothing.outcome, ReleaseOutcome::NothingToRelease);
-}
-
-#[tokio::test]
-async fn refund_twice_refunds_once() {
-    let payments = InMemoryPayments::new();
-    let provider = SimulatedPaymentProvider::new();
-    let clock = clock();
-    let charged = charge_payment(
-        &payments,
-        &provider,
-        &clock,
-        charge_input("ord-1", 3000, "pm_card_visa"),
-    )
-    .await
-    .unwrap();
-    let first = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
-        .await
-        .unwrap();
-    let second = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
-        .await
-        .unwrap();
-    assert_eq!(first.outcome, RefundOutcome::Refunded);
-    assert_eq!(second.outcome, RefundOutcome::AlreadyRefunded);
-    assert_eq!(provider.refunds_made(&charged.provider_reference), 1);
-
-    let nothing = refund_payment(&payments, &provider, &clock, order_ref("ord-none"))
-        .await
-        .unwrap();
-    assert_eq!(nothing.outcome, RefundOutcome::NothingToRefund);
-    let _ = charge_payment(
-        &payments,
-        &provider,
-        &clock,
-        charge_input("ord-declined", 3000, "pm_card_chargeDeclined"),
-    )
-    .await;
-    let declined = refund_payment(&payments, &provider, &clock, order_ref("ord-declined"))
-        .await
-        .unwrap();
-    assert_eq!(declined.outcome, RefundOutcome::NothingToRefund);
-}
-
-#[tokio::test]
 async fn refund_after_a_crash_before_the_table_update_refunds_once() {
     let payments = InMemoryPayments::new();
     let provider = SimulatedPaymentProvider::new();
@@ -391,34 +304,6 @@ fn ship_body(order_id: &str, token: &str) -> String {
         "shippingAddress": {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postalCode": "10115", "country": "DE"}
     })
     .to_string()
-}
-
-#[tokio::test]
-async fn ship_twice_creates_one_shipment_and_reports_once() {
-    let shipments = InMemoryShipments::new();
-    let reporter = RecordingTaskReporter::new();
-    let clock = clock();
-    let body = ship_body("ord-1", "token-1");
-    let first = process_ship_message(&shipments, &reporter, &clock, &body).await;
-    let second = process_ship_message(&shipments, &reporter, &clock, &body).await;
-    let (ShipRecordOutcome::Shipped(a), ShipRecordOutcome::Shipped(b)) = (&first, &second) else {
-        panic!("expected two Shipped, got {first:?} and {second:?}");
-    };
-    assert_eq!(a, b);
-    assert_eq!(shipments.len(), 1);
-    let stored = shipments
-        .get_shipment(&order("ord-1"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.shipment_id, a.shipment_id);
-    assert_eq!(
-        reporter.reports(),
-        vec![TaskReport::Success {
-            token: "token-1".parse().unwrap(),
-            output: serde_json::to_value(a).unwrap(),
-        }]
-    );
 }
 
 #[tokio::test]

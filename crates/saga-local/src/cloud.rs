@@ -126,8 +126,6 @@ pub struct Cloud {
     pub tables: Vec<TableSpec>,
     /// The inventory store, for the local stock endpoints.
     pub inventory: Option<DynamoInventory>,
-    /// The Orders, Payments and Shipments table names, by env variable.
-    pub table_by_variable: BTreeMap<String, String>,
     /// When the cloud started.
     pub started_at: DateTime<Utc>,
     /// `http://127.0.0.1:<port>`.
@@ -138,6 +136,14 @@ pub struct Cloud {
 }
 
 impl Cloud {
+    /// The physical name of the template's table `logical_id`.
+    pub fn table_name(&self, logical_id: &str) -> Option<&str> {
+        self.tables
+            .iter()
+            .find(|table| table.logical_id == logical_id)
+            .map(|table| table.name.as_str())
+    }
+
     /// The state machine with `arn`.
     pub fn machine(&self, arn: &str) -> Option<&Machine> {
         self.machines.iter().find(|m| m.reference.arn == arn)
@@ -213,6 +219,7 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
             options.time_scale
         );
     }
+    // Bound first: the functions' Step Functions endpoint is this address.
     let listener = TcpListener::bind(("127.0.0.1", options.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
@@ -222,34 +229,16 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     let base_url = format!("http://{address}");
 
     let template = Template::load(&options.template)?;
-    let mut overrides = options.parameters.clone();
-    overrides
-        .entry("JwtIssuer".to_owned())
-        .or_insert_with(|| Value::String(LOCAL_ISSUER.to_owned()));
-    overrides
-        .entry("JwtAudience".to_owned())
-        .or_insert_with(|| Value::Array(vec![Value::String(LOCAL_AUDIENCE.to_owned())]));
-    overrides.retain(|name, _| template.parameters.contains_key(name));
-    let mut names = LocalNames::new(&template, &options.stack_name, &overrides)?;
-    stack::learn_state_machine_names(&template, &mut names)?;
-
+    let mut names = local_names(&template, &options)?;
     let endpoints = Endpoints {
         dynamodb: options.dynamodb_endpoint.clone(),
         sqs: options.sqs_endpoint.clone(),
         sfn: base_url.clone(),
     };
     let clients = Clients::new(&endpoints).await;
-
-    let tables = saga_template::tables::tables(&template, &names)?;
-    let created = futures::future::join_all(
-        tables
-            .iter()
-            .map(|t| saga_template::create_table(&clients.dynamodb, t)),
-    )
-    .await;
-    for result in created {
-        result.context("is DynamoDB Local running at the --dynamodb-endpoint?")?;
-    }
+    let tables = create_tables(&template, &names, &clients).await?;
+    // Queues before the rest: their URLs and ARNs are what `!Ref` and
+    // `!GetAtt` give the functions' environments and the redrive policies.
     let queue_specs = stack::queues(&template, &names);
     provision::create_queues(&clients.sqs, &queue_specs, &mut names)
         .await
@@ -263,53 +252,29 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     for missing in functions.missing() {
         tracing::warn!(binary = %missing, "the local cloud has no code for this function; its routes answer 501");
     }
-
-    let clock = Arc::new(ScaledClock {
-        scale: options.time_scale,
-    });
     let engine = Engine::new(
         Arc::new(LocalTasks::new(Arc::clone(&functions), clients.clone())),
-        clock,
+        Arc::new(ScaledClock {
+            scale: options.time_scale,
+        }),
     );
-    let mut machines = Vec::new();
-    for spec in &stack.state_machines {
-        let definition = Definition::parse_str(&spec.definition)
-            .map_err(|e| anyhow::anyhow!("state machine {} is invalid: {e:?}", spec.logical_id))?;
-        machines.push(Machine {
-            reference: StateMachineRef {
-                arn: spec.arn.clone(),
-                name: spec.name.clone(),
-                definition: Arc::new(definition),
-            },
-            definition_text: spec.definition.clone(),
-        });
-    }
-
-    let mut table_by_variable = BTreeMap::new();
-    for function in stack.functions.values() {
-        for (variable, value) in &function.environment {
-            if variable.ends_with("_TABLE") {
-                table_by_variable.insert(variable.clone(), value.clone());
-            }
-        }
-    }
-    let inventory = table_by_variable
-        .get("INVENTORY_TABLE")
-        .map(|table| DynamoInventory::new(clients.dynamodb.clone(), table.clone()));
+    let inventory = tables
+        .iter()
+        .find(|table| table.logical_id == INVENTORY_TABLE)
+        .map(|table| DynamoInventory::new(clients.dynamodb.clone(), table.name.clone()));
     if options.seed_demo {
         let Some(inventory) = &inventory else {
-            bail!("--seed-demo needs a function with INVENTORY_TABLE in the template");
+            bail!("--seed-demo needs the template's {INVENTORY_TABLE}");
         };
         provision::seed_demo_catalog(inventory).await?;
     }
-
     let jwt = stack.jwt.clone().unwrap_or(stack::JwtAuthorizerSpec {
         issuer: LOCAL_ISSUER.to_owned(),
         audiences: vec![LOCAL_AUDIENCE.to_owned()],
     });
     let cloud = Arc::new(Cloud {
         engine,
-        machines,
+        machines: machines(&stack)?,
         functions: Arc::clone(&functions),
         faults,
         clients: clients.clone(),
@@ -318,7 +283,6 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         queues: queues.clone(),
         tables,
         inventory,
-        table_by_variable,
         started_at: Utc::now(),
         base_url,
         ready: AtomicBool::new(false),
@@ -331,54 +295,13 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         Arc::clone(&cloud),
         shutdown_receiver.clone(),
     )];
-    for mapping in &stack.queue_mappings {
-        let (Some(function), Some(queue)) = (
-            functions.find(&mapping.function),
-            queues.iter().find(|q| q.logical_id == mapping.queue),
-        ) else {
-            tracing::warn!(mapping = %mapping.logical_id, "event source mapping skipped: its function has no code here");
-            continue;
-        };
-        let visibility = queue_specs
-            .iter()
-            .find(|q| q.logical_id == mapping.queue)
-            .and_then(|q| q.attributes.get("VisibilityTimeout"))
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|_| options.time_scale > 1.0)
-            .map(|seconds| (seconds / options.time_scale).ceil().max(1.0) as i32);
-        tasks.extend(poller::spawn(
-            poller::QueueMapping {
-                function: Arc::clone(function),
-                queue_url: queue.url.clone(),
-                queue_arn: queue.arn.clone(),
-                batch_size: mapping.batch_size,
-                report_batch_item_failures: mapping.report_batch_item_failures,
-                concurrency: mapping.maximum_concurrency,
-                visibility_timeout: visibility,
-            },
-            Arc::clone(&functions),
-            clients.sqs.clone(),
-            shutdown_receiver.clone(),
-        ));
-    }
-    for spec in stack.functions.values() {
-        let Some(function) = functions.find(&spec.logical_id) else {
-            continue;
-        };
-        for schedule in &spec.schedules {
-            let period = options.schedule_every.unwrap_or(schedule.every);
-            tasks.push(schedules::spawn(
-                Arc::clone(function),
-                format!(
-                    "{}-{}{}",
-                    options.stack_name, spec.logical_id, schedule.name
-                ),
-                period,
-                Arc::clone(&functions),
-                shutdown_receiver.clone(),
-            ));
-        }
-    }
+    let background = Background {
+        options: &options,
+        functions: &functions,
+        shutdown: &shutdown_receiver,
+    };
+    tasks.extend(background.pollers(&stack, &queue_specs, &queues, &clients));
+    tasks.extend(background.schedules(&stack));
     cloud.ready.store(true, Ordering::Release);
     Ok(RunningCloud {
         address,
@@ -386,6 +309,146 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         shutdown,
         tasks,
     })
+}
+
+/// The template's Inventory table: the local stock endpoints and the demo
+/// catalog use it.
+pub const INVENTORY_TABLE: &str = "InventoryTable";
+
+/// Local names for the template: `--parameter` values over the defaults,
+/// and the local dev tokens' issuer and audience for the JWT authorizer
+/// unless given.
+fn local_names(template: &Template, options: &Options) -> Result<LocalNames> {
+    let mut overrides = options.parameters.clone();
+    overrides
+        .entry("JwtIssuer".to_owned())
+        .or_insert_with(|| Value::String(LOCAL_ISSUER.to_owned()));
+    overrides
+        .entry("JwtAudience".to_owned())
+        .or_insert_with(|| Value::Array(vec![Value::String(LOCAL_AUDIENCE.to_owned())]));
+    overrides.retain(|name, _| template.parameters.contains_key(name));
+    let mut names = LocalNames::new(template, &options.stack_name, &overrides)?;
+    stack::learn_state_machine_names(template, &mut names)?;
+    Ok(names)
+}
+
+/// Creates every table of the template (keeping those that exist).
+async fn create_tables(
+    template: &Template,
+    names: &LocalNames,
+    clients: &Clients,
+) -> Result<Vec<TableSpec>> {
+    let tables = saga_template::tables::tables(template, names)?;
+    let created = futures::future::join_all(
+        tables
+            .iter()
+            .map(|table| saga_template::create_table(&clients.dynamodb, table)),
+    )
+    .await;
+    for result in created {
+        result.context("is DynamoDB Local running at the --dynamodb-endpoint?")?;
+    }
+    Ok(tables)
+}
+
+/// The state machines, parsed once.
+fn machines(stack: &stack::Stack) -> Result<Vec<Machine>> {
+    stack
+        .state_machines
+        .iter()
+        .map(|spec| {
+            let definition = Definition::parse_str(&spec.definition).map_err(|e| {
+                anyhow::anyhow!("state machine {} is invalid: {e:?}", spec.logical_id)
+            })?;
+            Ok(Machine {
+                reference: StateMachineRef {
+                    arn: spec.arn.clone(),
+                    name: spec.name.clone(),
+                    definition: Arc::new(definition),
+                },
+                definition_text: spec.definition.clone(),
+            })
+        })
+        .collect()
+}
+
+/// What the background tasks share: the SQS pollers and the schedules.
+struct Background<'a> {
+    options: &'a Options,
+    functions: &'a Arc<Functions>,
+    shutdown: &'a watch::Receiver<bool>,
+}
+
+impl Background<'_> {
+    /// One poller per SQS event source mapping whose function runs here.
+    fn pollers(
+        &self,
+        stack: &stack::Stack,
+        queue_specs: &[stack::QueueSpec],
+        queues: &[QueueInfo],
+        clients: &Clients,
+    ) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for mapping in &stack.queue_mappings {
+            let (Some(function), Some(queue)) = (
+                self.functions.find(&mapping.function),
+                queues.iter().find(|q| q.logical_id == mapping.queue),
+            ) else {
+                tracing::warn!(mapping = %mapping.logical_id, "event source mapping skipped: its function has no code here");
+                continue;
+            };
+            // A faster clock shortens the visibility timeout too, so
+            // redeliveries come as much sooner as the retries do.
+            let scale = self.options.time_scale;
+            let visibility = queue_specs
+                .iter()
+                .find(|q| q.logical_id == mapping.queue)
+                .and_then(|q| q.attributes.get("VisibilityTimeout"))
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|_| scale > 1.0)
+                .map(|seconds| (seconds / scale).ceil().max(1.0) as i32);
+            tasks.extend(poller::spawn(
+                poller::QueueMapping {
+                    function: Arc::clone(function),
+                    queue_url: queue.url.clone(),
+                    queue_arn: queue.arn.clone(),
+                    batch_size: mapping.batch_size,
+                    report_batch_item_failures: mapping.report_batch_item_failures,
+                    concurrency: mapping.maximum_concurrency,
+                    visibility_timeout: visibility,
+                },
+                Arc::clone(self.functions),
+                clients.sqs.clone(),
+                self.shutdown.clone(),
+            ));
+        }
+        tasks
+    }
+
+    /// One timer per schedule of a function that runs here.
+    fn schedules(&self, stack: &stack::Stack) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for spec in stack.functions.values() {
+            let Some(function) = self.functions.find(&spec.logical_id) else {
+                continue;
+            };
+            for schedule in &spec.schedules {
+                let period = self.options.schedule_every.unwrap_or(schedule.every);
+                let rule = format!(
+                    "{}-{}{}",
+                    self.options.stack_name, spec.logical_id, schedule.name
+                );
+                tasks.push(schedules::spawn(
+                    Arc::clone(function),
+                    rule,
+                    period,
+                    Arc::clone(self.functions),
+                    self.shutdown.clone(),
+                ));
+            }
+        }
+        tasks
+    }
 }
 
 fn queue_infos(specs: &[stack::QueueSpec], names: &LocalNames) -> Result<Vec<QueueInfo>> {

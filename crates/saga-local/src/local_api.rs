@@ -163,7 +163,7 @@ pub async fn put_stock(
     body: axum::body::Bytes,
 ) -> Response {
     let Some(inventory) = &cloud.inventory else {
-        return problem(StatusCode::NOT_FOUND, "the template has no INVENTORY_TABLE");
+        return problem(StatusCode::NOT_FOUND, "the template has no InventoryTable");
     };
     let request: StockRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -195,7 +195,7 @@ pub async fn put_stock(
 /// `GET /local/stock/{sku}`: available and reserved units.
 pub async fn get_stock(State(cloud): State<Arc<Cloud>>, Path(sku): Path<String>) -> Response {
     let Some(inventory) = &cloud.inventory else {
-        return problem(StatusCode::NOT_FOUND, "the template has no INVENTORY_TABLE");
+        return problem(StatusCode::NOT_FOUND, "the template has no InventoryTable");
     };
     let Ok(parsed) = Sku::try_from(sku.as_str()) else {
         return problem(StatusCode::BAD_REQUEST, format!("{sku:?} is not a SKU"));
@@ -217,13 +217,8 @@ pub async fn get_stock(State(cloud): State<Arc<Cloud>>, Path(sku): Path<String>)
     }
 }
 
-async fn get_item(
-    cloud: &Cloud,
-    variable: &str,
-    key: &str,
-    value: String,
-) -> Result<Value, String> {
-    let Some(table) = cloud.table_by_variable.get(variable) else {
+async fn get_item(cloud: &Cloud, table: &str, key: &str, value: String) -> Result<Value, String> {
+    let Some(table) = cloud.table_name(table) else {
         return Ok(Value::Null);
     };
     let output = cloud
@@ -242,15 +237,15 @@ async fn get_item(
 /// Every service's record of one order.
 pub async fn order_records(cloud: &Cloud, order_id: &str) -> Result<Value, String> {
     let (order, reservation, payment, shipment) = futures::future::try_join4(
-        get_item(cloud, "ORDERS_TABLE", "orderId", order_id.to_owned()),
+        get_item(cloud, "OrdersTable", "orderId", order_id.to_owned()),
         get_item(
             cloud,
-            "INVENTORY_TABLE",
+            "InventoryTable",
             "pk",
             format!("RESERVATION#{order_id}"),
         ),
-        get_item(cloud, "PAYMENTS_TABLE", "orderId", order_id.to_owned()),
-        get_item(cloud, "SHIPMENTS_TABLE", "orderId", order_id.to_owned()),
+        get_item(cloud, "PaymentsTable", "orderId", order_id.to_owned()),
+        get_item(cloud, "ShipmentsTable", "orderId", order_id.to_owned()),
     )
     .await?;
     Ok(

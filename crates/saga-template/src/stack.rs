@@ -313,6 +313,18 @@ pub fn load(template: &Template, names: &LocalNames) -> Result<Stack, TemplateEr
         )?;
         functions.insert(logical_id.to_owned(), spec);
     }
+    Ok(Stack {
+        tables: tables(template, names)?,
+        functions,
+        queue_mappings: queue_mappings(template)?,
+        state_machines: state_machines(template, names)?,
+        jwt: jwt_authorizer(template, names)?,
+    })
+}
+
+/// The SQS event source mappings: `FunctionName: !Ref <function>` and
+/// `EventSourceArn: !GetAtt <queue>.Arn`, with Lambda's defaults.
+fn queue_mappings(template: &Template) -> Result<Vec<QueueMappingSpec>, TemplateError> {
     let mut queue_mappings = Vec::new();
     for (logical_id, resource) in template.resources_of("AWS::Lambda::EventSourceMapping") {
         let properties = &resource.properties;
@@ -353,6 +365,15 @@ pub fn load(template: &Template, names: &LocalNames) -> Result<Stack, TemplateEr
                 .map_or(2, |c| c.clamp(1, 1000) as usize),
         });
     }
+    Ok(queue_mappings)
+}
+
+/// The state machines, each with its `DefinitionUri` file read and its
+/// `DefinitionSubstitutions` applied.
+fn state_machines(
+    template: &Template,
+    names: &LocalNames,
+) -> Result<Vec<StateMachineSpec>, TemplateError> {
     let mut state_machines = Vec::new();
     for (logical_id, resource) in template.resources_of("AWS::Serverless::StateMachine") {
         let properties = &resource.properties;
@@ -388,6 +409,14 @@ pub fn load(template: &Template, names: &LocalNames) -> Result<Stack, TemplateEr
             definition,
         });
     }
+    Ok(state_machines)
+}
+
+/// The HTTP API's JWT authorizer: its default authorizer, or its first.
+fn jwt_authorizer(
+    template: &Template,
+    names: &LocalNames,
+) -> Result<Option<JwtAuthorizerSpec>, TemplateError> {
     let mut jwt = None;
     for (_, resource) in template.resources_of("AWS::Serverless::HttpApi") {
         let Some(authorizers) = resource
@@ -420,13 +449,7 @@ pub fn load(template: &Template, names: &LocalNames) -> Result<Stack, TemplateEr
             });
         }
     }
-    Ok(Stack {
-        tables: tables(template, names)?,
-        functions,
-        queue_mappings,
-        state_machines,
-        jwt,
-    })
+    Ok(jwt)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The store contract suite (feature `fakes`): the behaviour every store
-//! implementation must have, written once and run against each.
+//! implementation must have, written once and run against each; and
+//! [`steps`], every saga step run twice on those stores.
 //!
 //! `saga-domain`'s own tests run it against the in-memory fakes; `saga-aws`
 //! runs the same cases against DynamoDB Local. Each case gets a fresh, empty
@@ -17,6 +18,7 @@ pub mod inventory;
 pub mod orders;
 pub mod payments;
 pub mod shipments;
+pub mod steps;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
