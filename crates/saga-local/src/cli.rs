@@ -9,127 +9,130 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
+use clap::error::ErrorKind;
 use serde_json::Value;
 
 use crate::cloud::Options;
 
-/// The usage text.
-pub const USAGE: &str = "\
-usage: saga-local [options]
+/// The command line, as `--help` prints it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "saga-local",
+    about = "Runs the order saga of template.yaml on 127.0.0.1: Step Functions API, \
+             Lambda dispatch, SQS poller, schedules, HTTP API (JWT), console. Needs \
+             DynamoDB Local and moto running (cargo xtask up starts everything).",
+    after_help = "Dev tokens (LOCAL ONLY, signed by a key generated at start-up):\n  \
+                  curl -s -X POST http://127.0.0.1:<port>/local/token -d '{\"sub\":\"user-1\"}'"
+)]
+struct Cli {
+    /// template.yaml
+    #[arg(long, value_name = "PATH", default_value = "template.yaml")]
+    template: PathBuf,
+    /// Port on 127.0.0.1 (0: a free one)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// DynamoDB Local
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    dynamodb_endpoint: Option<String>,
+    /// moto (SQS)
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL_SQS")]
+    sqs_endpoint: Option<String>,
+    /// Prefix of every local name: 1 to 40 characters of A-Z a-z 0-9 -
+    #[arg(long, value_name = "NAME", default_value = "saga-local", value_parser = stack_name)]
+    stack_name: String,
+    /// Overrides a template parameter (repeatable)
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parameter)]
+    parameters: Vec<(String, String)>,
+    /// Same as --parameter ReservationTtlSeconds=N
+    #[arg(long, value_name = "N")]
+    reservation_ttl_seconds: Option<u64>,
+    /// Runs every schedule every N seconds
+    #[arg(long, value_name = "N", value_parser = positive_seconds)]
+    reaper_every_seconds: Option<Duration>,
+    /// Runs state machine waits, retries, heartbeats, timeouts and queue
+    /// visibility X times faster
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Writes the demo catalog into the Inventory table
+    #[arg(long)]
+    seed_demo: bool,
+}
 
-Runs the order saga of template.yaml on 127.0.0.1: Step Functions API,
-Lambda dispatch, SQS poller, schedules, HTTP API (JWT), console.
-Needs DynamoDB Local and moto running (cargo xtask up starts everything).
+fn stack_name(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 40
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("must be 1 to 40 characters of A-Z a-z 0-9 -".to_owned())
+    }
+}
 
-options:
-  --template PATH              template.yaml (default: ./template.yaml)
-  --port N                     port on 127.0.0.1 (default 0: a free one)
-  --dynamodb-endpoint URL      DynamoDB Local (default: $AWS_ENDPOINT_URL_DYNAMODB)
-  --sqs-endpoint URL           moto (default: $AWS_ENDPOINT_URL_SQS)
-  --stack-name NAME            prefix of every local name (default: saga-local)
-  --parameter NAME=VALUE       override a template parameter (repeatable)
-  --reservation-ttl-seconds N  same as --parameter ReservationTtlSeconds=N
-  --reaper-every-seconds N     run every schedule every N seconds
-  --time-scale X               run state machine waits, retries, heartbeats,
-                               timeouts and queue visibility X times faster
-  --seed-demo                  write the demo catalog into the Inventory table
-  --help                       print this message
+fn parameter(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("takes NAME=VALUE, got {text:?}")),
+    }
+}
 
-Dev tokens (LOCAL ONLY, signed by a key generated at start-up):
-  curl -s -X POST http://127.0.0.1:<port>/local/token -d '{\"sub\":\"user-1\"}'";
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err("must be a positive number of seconds".to_owned()),
+    }
+}
 
 /// What the command line asked for.
 #[derive(Debug)]
 pub enum Command {
     /// Run with these options.
     Run(Box<Options>),
-    /// Print the usage.
-    Help,
-}
-
-fn environment(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    /// Print this text (`--help`).
+    Help(String),
 }
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Command> {
-    let mut template = PathBuf::from("template.yaml");
-    let mut port = 0_u16;
-    let mut dynamodb = environment("AWS_ENDPOINT_URL_DYNAMODB");
-    let mut sqs = environment("AWS_ENDPOINT_URL_SQS");
-    let mut stack_name = "saga-local".to_owned();
-    let mut parameters = BTreeMap::new();
-    let mut seed_demo = false;
-    let mut schedule_every = None;
-    let mut time_scale = 1.0;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "--help" | "-h" => return Ok(Command::Help),
-            "--template" => template = PathBuf::from(value(arg)?),
-            "--port" => port = value(arg)?.parse().context("--port takes a port number")?,
-            "--dynamodb-endpoint" => dynamodb = Some(value(arg)?),
-            "--sqs-endpoint" => sqs = Some(value(arg)?),
-            "--stack-name" => stack_name = value(arg)?,
-            "--parameter" => {
-                let pair = value(arg)?;
-                let Some((name, text)) = pair.split_once('=') else {
-                    bail!("--parameter takes NAME=VALUE, got {pair:?}");
-                };
-                parameters.insert(name.to_owned(), Value::String(text.to_owned()));
-            }
-            "--reservation-ttl-seconds" => {
-                let seconds: u64 = value(arg)?
-                    .parse()
-                    .context("--reservation-ttl-seconds takes whole seconds")?;
-                parameters.insert("ReservationTtlSeconds".to_owned(), Value::from(seconds));
-            }
-            "--reaper-every-seconds" => {
-                let seconds: f64 = value(arg)?
-                    .parse()
-                    .context("--reaper-every-seconds takes seconds")?;
-                if !(seconds > 0.0 && seconds.is_finite()) {
-                    bail!("--reaper-every-seconds must be positive");
-                }
-                schedule_every = Some(Duration::from_secs_f64(seconds));
-            }
-            "--time-scale" => {
-                time_scale = value(arg)?
-                    .parse()
-                    .context("--time-scale takes a number >= 1")?
-            }
-            "--seed-demo" => seed_demo = true,
-            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+    let argv = std::iter::once("saga-local".to_owned()).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(error) if error.kind() == ErrorKind::DisplayHelp => {
+            return Ok(Command::Help(error.render().to_string()));
         }
+        Err(error) => {
+            // main prefixes "saga-local: error:"; clap's own prefix would repeat it.
+            let text = error.render().to_string();
+            bail!("{}", text.trim_start_matches("error: ").trim_end());
+        }
+    };
+    let mut parameters: BTreeMap<String, Value> = cli
+        .parameters
+        .into_iter()
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
+    if let Some(seconds) = cli.reservation_ttl_seconds {
+        parameters.insert("ReservationTtlSeconds".to_owned(), Value::from(seconds));
     }
-    let is_valid_name = !stack_name.is_empty()
-        && stack_name.len() <= 40
-        && stack_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !is_valid_name {
-        bail!("--stack-name must be 1 to 40 characters of A-Z a-z 0-9 -");
-    }
-    let dynamodb_endpoint = dynamodb.context(
+    // An endpoint variable set to nothing counts as unset.
+    let present = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let dynamodb_endpoint = present(cli.dynamodb_endpoint).context(
         "no DynamoDB endpoint: pass --dynamodb-endpoint or set AWS_ENDPOINT_URL_DYNAMODB (cargo xtask up starts DynamoDB Local)",
     )?;
-    let sqs_endpoint =
-        sqs.context("no SQS endpoint: pass --sqs-endpoint or set AWS_ENDPOINT_URL_SQS (cargo xtask up starts moto)")?;
+    let sqs_endpoint = present(cli.sqs_endpoint).context(
+        "no SQS endpoint: pass --sqs-endpoint or set AWS_ENDPOINT_URL_SQS (cargo xtask up starts moto)",
+    )?;
     Ok(Command::Run(Box::new(Options {
-        template,
-        port,
+        template: cli.template,
+        port: cli.port,
         dynamodb_endpoint,
         sqs_endpoint,
-        stack_name,
+        stack_name: cli.stack_name,
         parameters,
-        seed_demo,
-        schedule_every,
-        time_scale,
+        seed_demo: cli.seed_demo,
+        schedule_every: cli.reaper_every_seconds,
+        time_scale: cli.time_scale,
     })))
 }
 
@@ -149,8 +152,8 @@ fn init_logging() {
 /// Runs the command line until Ctrl-C or SIGTERM.
 pub async fn run(args: &[String]) -> Result<()> {
     let options = match parse(args)? {
-        Command::Help => {
-            println!("{USAGE}");
+        Command::Help(text) => {
+            println!("{text}");
             return Ok(());
         }
         Command::Run(options) => options,
@@ -193,6 +196,22 @@ mod tests {
     }
 
     #[test]
+    fn help_lists_every_option() {
+        let Command::Help(text) = parse_args(&["--help"]).unwrap() else {
+            panic!("expected Help");
+        };
+        for option in [
+            "--template",
+            "--port",
+            "--dynamodb-endpoint",
+            "--parameter",
+            "--seed-demo",
+        ] {
+            assert!(text.contains(option), "{option} in:\n{text}");
+        }
+    }
+
+    #[test]
     fn options_parse() {
         let Command::Run(options) = parse_args(&[
             "--port",
@@ -220,12 +239,12 @@ mod tests {
     #[test]
     fn bad_options_are_refused_with_a_reason() {
         let cases: &[(&[&str], &str)] = &[
-            (&["--port"], "--port needs a value"),
-            (&["--port", "x"], "port number"),
+            (&["--port"], "--port"),
+            (&["--port", "x"], "--port"),
             (&["--parameter", "novalue"], "NAME=VALUE"),
             (&["--reaper-every-seconds", "0"], "positive"),
             (&["--stack-name", "a b"], "--stack-name"),
-            (&["--what"], "unknown argument"),
+            (&["--what"], "--what"),
         ];
         for (args, message) in cases {
             let error = format!("{:#}", parse_args(args).unwrap_err());

@@ -102,24 +102,12 @@ pub fn find_route<'a>(
         .map(|(_, r, p)| (r, p))
 }
 
-/// Decodes `%XX` escapes; invalid escapes stay as written.
+/// Decodes `%XX` escapes as API Gateway does for path and query
+/// parameters; invalid escapes stay as written, invalid UTF-8 becomes U+FFFD.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn gateway_message(status: StatusCode, message: &str) -> Response {
@@ -444,6 +432,21 @@ mod tests {
             assert_eq!(found, expected, "{method} {path}");
         }
         assert!(find_route(&routes[..4], "DELETE", "/orders").is_none());
+    }
+
+    #[test]
+    fn percent_escapes_decode_and_invalid_ones_stay() {
+        let cases = [
+            ("a%20b", "a b"),
+            ("%C3%A9t%C3%A9", "été"),
+            ("%41%zz%", "A%zz%"),
+            ("100%", "100%"),
+            ("%FF", "\u{FFFD}"),
+            ("a+b", "a+b"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(percent_decode(text), expected, "{text}");
+        }
     }
 
     #[test]

@@ -5,16 +5,19 @@
 //! LOCAL ONLY: tokens are HS256, signed with a random key generated when the
 //! local cloud starts and never written anywhere, so they stop working when
 //! it restarts. A deployed API trusts the identity provider's keys instead.
+//!
+//! Parsing, the algorithm check and the signature are the `jsonwebtoken`
+//! crate's (which also reads RS256 keys from a JWKS, as the deployed
+//! authorizer does); the claims are checked here against an explicit `now`,
+//! so tests choose the instant and the rules are API Gateway's (`client_id`
+//! stands in for a missing `aud`).
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
-use sha2::Sha256;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Why a token is refused (the reason goes to the log, the caller gets 401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,11 +77,6 @@ impl DevTokens {
         }
     }
 
-    fn mac(&self) -> Result<HmacSha256, JwtError> {
-        // HMAC takes keys of any length; the error case is for other MACs.
-        HmacSha256::new_from_slice(&self.key).map_err(|_| JwtError::Signature)
-    }
-
     /// A token for `sub`, valid for `lifetime_seconds` from `now`.
     pub fn issue(
         &self,
@@ -86,7 +84,6 @@ impl DevTokens {
         now: DateTime<Utc>,
         lifetime_seconds: i64,
     ) -> Result<String, JwtError> {
-        let header = json!({"alg": "HS256", "typ": "JWT"});
         let claims = json!({
             "sub": sub,
             "iss": self.issuer,
@@ -95,15 +92,13 @@ impl DevTokens {
             "exp": now.timestamp() + lifetime_seconds,
             "token_use": "access",
         });
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut mac = self.mac()?;
-        mac.update(signing_input.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        Ok(format!("{signing_input}.{signature}"))
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.key),
+        )
+        // Encoding a JSON object with an HMAC key cannot fail in practice.
+        .map_err(|_| JwtError::Signature)
     }
 
     /// Checks an `Authorization` header value and returns the claims.
@@ -122,37 +117,7 @@ impl DevTokens {
 
     /// Checks a token and returns its claims.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Map<String, Value>, JwtError> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(claims), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwtError::Malformed);
-        };
-        let decode = |part: &str| -> Result<Map<String, Value>, JwtError> {
-            let bytes = URL_SAFE_NO_PAD
-                .decode(part)
-                .map_err(|_| JwtError::Malformed)?;
-            match serde_json::from_slice(&bytes) {
-                Ok(Value::Object(map)) => Ok(map),
-                _ => Err(JwtError::Malformed),
-            }
-        };
-        let header_json = decode(header)?;
-        let alg = header_json
-            .get("alg")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if alg != "HS256" {
-            return Err(JwtError::Algorithm(alg.to_owned()));
-        }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| JwtError::Malformed)?;
-        let mut mac = self.mac()?;
-        mac.update(format!("{header}.{claims}").as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| JwtError::Signature)?;
-        let claims = decode(claims)?;
+        let claims = self.signed_claims(token)?;
         let now_seconds = now.timestamp();
         match claims.get("exp").and_then(Value::as_i64) {
             Some(exp) if exp > now_seconds => {}
@@ -186,6 +151,35 @@ impl DevTokens {
             return Err(JwtError::Audience);
         }
         Ok(claims)
+    }
+
+    /// The claims of a well-formed HS256 token signed with this key; no
+    /// claim is checked yet (the crate's own time checks read the system
+    /// clock, and [`DevTokens::verify`] takes `now`).
+    fn signed_claims(&self, token: &str) -> Result<Map<String, Value>, JwtError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.required_spec_claims = HashSet::new();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let decoded = jsonwebtoken::decode::<Map<String, Value>>(
+            token,
+            &DecodingKey::from_secret(&self.key),
+            &validation,
+        );
+        match decoded {
+            Ok(data) => Ok(data.claims),
+            Err(error) => Err(match error.kind() {
+                ErrorKind::InvalidSignature => JwtError::Signature,
+                ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+                    let alg = jsonwebtoken::decode_header(token)
+                        .map(|header| format!("{:?}", header.alg))
+                        .unwrap_or_default();
+                    JwtError::Algorithm(alg)
+                }
+                _ => JwtError::Malformed,
+            }),
+        }
     }
 }
 
@@ -254,6 +248,16 @@ mod tests {
             assert_eq!(tokens.verify(&token, now()), Err(expected), "{token}");
         }
         assert!(tokens.verify(&tampered, now()).is_err());
+        let other_algorithm = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &json!({"sub": "u", "iss": "saga-local", "aud": "orders", "exp": now().timestamp() + 60}),
+            &EncodingKey::from_secret(&tokens.key),
+        )
+        .unwrap();
+        assert_eq!(
+            tokens.verify(&other_algorithm, now()),
+            Err(JwtError::Algorithm("HS512".into()))
+        );
         assert_eq!(tokens.verify_header(None, now()), Err(JwtError::Missing));
         assert!(
             tokens

@@ -9,10 +9,13 @@
 
 use std::sync::Arc;
 
+use asl::tokens::TokenError;
 use asl::{EngineError, ExecutionDescription, ExecutionStatus, TaskError};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::cloud::Cloud;
@@ -45,18 +48,27 @@ impl ApiError {
 }
 
 impl From<EngineError> for ApiError {
+    /// AWS's error name as `__type` and the message without it, built from
+    /// the variant (never parsed back out of the display text).
     fn from(error: EngineError) -> Self {
-        let kind = match &error {
-            EngineError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
-            EngineError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
-            EngineError::ExecutionNotRedrivable(..) => "ExecutionNotRedrivable",
-            EngineError::Token(_) => "TaskDoesNotExist",
-        };
-        let message = error.to_string();
-        let message = message
-            .split_once(": ")
-            .map_or(message.clone(), |(_, rest)| rest.to_owned());
-        Self::new(kind, message)
+        match error {
+            EngineError::ExecutionAlreadyExists(arn) => Self::new(
+                "ExecutionAlreadyExists",
+                format!("execution '{arn}' already exists"),
+            ),
+            EngineError::ExecutionDoesNotExist(arn) => Self::new(
+                "ExecutionDoesNotExist",
+                format!("execution '{arn}' does not exist"),
+            ),
+            EngineError::ExecutionNotRedrivable(arn, reason) => Self::new(
+                "ExecutionNotRedrivable",
+                format!("execution '{arn}' cannot be redriven: {reason}"),
+            ),
+            EngineError::Token(TokenError::TaskDoesNotExist(token)) => Self::new(
+                "TaskDoesNotExist",
+                format!("no task is waiting for token '{token}'"),
+            ),
+        }
     }
 }
 
@@ -109,20 +121,22 @@ fn error_response(error: &ApiError) -> Response {
 
 fn call(cloud: &Arc<Cloud>, operation: &str, input: &Value) -> Result<Value, ApiError> {
     match operation {
-        "StartExecution" => start_execution(cloud, input),
-        "DescribeExecution" => describe_execution(cloud, input),
-        "ListExecutions" => list_executions(cloud, input),
-        "GetExecutionHistory" => get_execution_history(cloud, input),
-        "StopExecution" => stop_execution(cloud, input),
-        "RedriveExecution" => redrive_execution(cloud, input),
-        "SendTaskSuccess" => send_task_success(cloud, input),
-        "SendTaskFailure" => send_task_failure(cloud, input),
+        "StartExecution" => start_execution(cloud, request(input)?),
+        "DescribeExecution" => describe_execution(cloud, request(input)?),
+        "ListExecutions" => list_executions(cloud, request(input)?),
+        "GetExecutionHistory" => get_execution_history(cloud, request(input)?),
+        "StopExecution" => stop_execution(cloud, request(input)?),
+        "RedriveExecution" => redrive_execution(cloud, request(input)?),
+        "SendTaskSuccess" => send_task_success(cloud, request(input)?),
+        "SendTaskFailure" => send_task_failure(cloud, request(input)?),
         "SendTaskHeartbeat" => {
-            let token = required(input, "taskToken")?;
-            cloud.engine.send_task_heartbeat(token)?;
+            let input: TaskHeartbeatRequest = request(input)?;
+            cloud
+                .engine
+                .send_task_heartbeat(&required(input.task_token, "taskToken")?)?;
             Ok(json!({}))
         }
-        "DescribeStateMachine" => describe_state_machine(cloud, input),
+        "DescribeStateMachine" => describe_state_machine(cloud, request(input)?),
         "ListStateMachines" => Ok(json!({
             "stateMachines": cloud.machines.iter().map(|m| json!({
                 "stateMachineArn": m.reference.arn, "name": m.reference.name, "type": "STANDARD",
@@ -140,11 +154,101 @@ fn call(cloud: &Arc<Cloud>, operation: &str, input: &Value) -> Result<Value, Api
     }
 }
 
-fn required<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    input
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::validation(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null")))
+/// Reads the request body into the operation's typed request. A member of
+/// the wrong JSON type is a `SerializationException`, as AWS answers it;
+/// unknown members are ignored, as AWS's JSON protocol does.
+fn request<T: DeserializeOwned>(input: &Value) -> Result<T, ApiError> {
+    T::deserialize(input).map_err(|e| ApiError::new("SerializationException", e.to_string()))
+}
+
+/// A required member: absent is AWS's "Member must not be null".
+fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    value.ok_or_else(|| ApiError::validation(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null")))
+}
+
+/// StartExecution's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartExecutionRequest {
+    state_machine_arn: Option<String>,
+    name: Option<String>,
+    input: Option<String>,
+}
+
+/// DescribeExecution's and RedriveExecution's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionRequest {
+    execution_arn: Option<String>,
+}
+
+/// A page of a list: `maxResults` (0 or absent: 100) and `nextToken`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    max_results: Option<u64>,
+    next_token: Option<String>,
+}
+
+/// ListExecutions' members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListExecutionsRequest {
+    state_machine_arn: Option<String>,
+    status_filter: Option<String>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+/// GetExecutionHistory's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryRequest {
+    execution_arn: Option<String>,
+    reverse_order: Option<bool>,
+    include_execution_data: Option<bool>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+/// StopExecution's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StopRequest {
+    execution_arn: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// SendTaskSuccess's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskSuccessRequest {
+    task_token: Option<String>,
+    output: Option<String>,
+}
+
+/// SendTaskFailure's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskFailureRequest {
+    task_token: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// SendTaskHeartbeat's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskHeartbeatRequest {
+    task_token: Option<String>,
+}
+
+/// DescribeStateMachine's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateMachineRequest {
+    state_machine_arn: Option<String>,
 }
 
 /// Epoch seconds with milliseconds, as AWS JSON 1.0 sends timestamps.
@@ -160,15 +264,15 @@ fn valid_execution_name(name: &str) -> bool {
             .all(|c| !c.is_whitespace() && !c.is_control() && !FORBIDDEN.contains(c))
 }
 
-fn start_execution(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "stateMachineArn")?;
-    let machine = cloud.machine(arn).ok_or_else(|| {
+fn start_execution(cloud: &Arc<Cloud>, input: StartExecutionRequest) -> Result<Value, ApiError> {
+    let arn = required(input.state_machine_arn, "stateMachineArn")?;
+    let machine = cloud.machine(&arn).ok_or_else(|| {
         ApiError::new(
             "StateMachineDoesNotExist",
             format!("State Machine Does Not Exist: '{arn}'"),
         )
     })?;
-    let name = input.get("name").and_then(Value::as_str);
+    let name = input.name.as_deref();
     if let Some(name) = name
         && !valid_execution_name(name)
     {
@@ -177,7 +281,7 @@ fn start_execution(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError>
             format!("Invalid Name: '{name}'"),
         ));
     }
-    let text = input.get("input").and_then(Value::as_str).unwrap_or("{}");
+    let text = input.input.as_deref().unwrap_or("{}");
     let execution_input: Value = serde_json::from_str(text).map_err(|e| {
         ApiError::new(
             "InvalidExecutionInput",
@@ -252,21 +356,21 @@ pub fn describe_json(cloud: &Cloud, description: &ExecutionDescription) -> Value
     Value::Object(out)
 }
 
-fn describe_execution(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "executionArn")?;
-    let description = cloud.engine.describe(arn)?;
+fn describe_execution(cloud: &Arc<Cloud>, input: ExecutionRequest) -> Result<Value, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    let description = cloud.engine.describe(&arn)?;
     Ok(describe_json(cloud, &description))
 }
 
-fn page_bounds(input: &Value, total: usize) -> Result<(usize, usize), ApiError> {
-    let max = match input.get("maxResults").and_then(Value::as_u64) {
+fn page_bounds(page: &Page, total: usize) -> Result<(usize, usize), ApiError> {
+    let max = match page.max_results {
         None | Some(0) => 100,
         Some(n) if n > 1000 => {
             return Err(ApiError::validation("maxResults must be at most 1000"));
         }
         Some(n) => n as usize,
     };
-    let start = match input.get("nextToken").and_then(Value::as_str) {
+    let start = match page.next_token.as_deref() {
         None => 0,
         Some(token) => token
             .strip_prefix("page-")
@@ -277,15 +381,15 @@ fn page_bounds(input: &Value, total: usize) -> Result<(usize, usize), ApiError> 
     Ok((start, (start + max).min(total)))
 }
 
-fn list_executions(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "stateMachineArn")?;
-    if cloud.machine(arn).is_none() {
+fn list_executions(cloud: &Arc<Cloud>, input: ListExecutionsRequest) -> Result<Value, ApiError> {
+    let arn = required(input.state_machine_arn, "stateMachineArn")?;
+    if cloud.machine(&arn).is_none() {
         return Err(ApiError::new(
             "StateMachineDoesNotExist",
             format!("State Machine Does Not Exist: '{arn}'"),
         ));
     }
-    let filter = input.get("statusFilter").and_then(Value::as_str);
+    let filter = input.status_filter.as_deref();
     if let Some(filter) = filter
         && ![
             "RUNNING",
@@ -307,7 +411,7 @@ fn list_executions(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError>
         .filter(|d| d.state_machine_arn == arn)
         .filter(|d| filter.is_none_or(|f| d.status.as_str() == f))
         .collect();
-    let (start, end) = page_bounds(input, executions.len())?;
+    let (start, end) = page_bounds(&input.page, executions.len())?;
     let items: Vec<Value> = executions[start..end]
         .iter()
         .map(|d| {
@@ -341,13 +445,13 @@ pub fn history_json(events: &[asl::HistoryEvent]) -> Vec<Value> {
         .collect()
 }
 
-fn get_execution_history(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "executionArn")?;
-    let mut events = history_json(&cloud.engine.history(arn)?);
-    if input.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
+fn get_execution_history(cloud: &Arc<Cloud>, input: HistoryRequest) -> Result<Value, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    let mut events = history_json(&cloud.engine.history(&arn)?);
+    if input.reverse_order == Some(true) {
         events.reverse();
     }
-    if input.get("includeExecutionData").and_then(Value::as_bool) == Some(false) {
+    if input.include_execution_data == Some(false) {
         for event in &mut events {
             if let Some(object) = event.as_object_mut() {
                 for details in object.values_mut().filter(|v| v.is_object()) {
@@ -366,7 +470,7 @@ fn get_execution_history(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, Api
             }
         }
     }
-    let (start, end) = page_bounds(input, events.len())?;
+    let (start, end) = page_bounds(&input.page, events.len())?;
     let mut out = json!({"events": events[start..end]});
     if end < events.len() {
         out["nextToken"] = json!(format!("page-{end}"));
@@ -374,49 +478,44 @@ fn get_execution_history(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, Api
     Ok(out)
 }
 
-fn stop_execution(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "executionArn")?;
-    let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
-    cloud.engine.stop(arn, text("error"), text("cause"))?;
-    let description = cloud.engine.describe(arn)?;
+fn stop_execution(cloud: &Arc<Cloud>, input: StopRequest) -> Result<Value, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    cloud.engine.stop(&arn, input.error, input.cause)?;
+    let description = cloud.engine.describe(&arn)?;
     Ok(json!({"stopDate": epoch(description.stop_date.unwrap_or_else(Utc::now))}))
 }
 
-fn redrive_execution(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "executionArn")?;
-    let now = cloud.redrive(arn)?;
+fn redrive_execution(cloud: &Arc<Cloud>, input: ExecutionRequest) -> Result<Value, ApiError> {
+    let arn = required(input.execution_arn, "executionArn")?;
+    let now = cloud.redrive(&arn)?;
     Ok(json!({"redriveDate": epoch(now)}))
 }
 
-fn send_task_success(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let token = required(input, "taskToken")?;
-    let output = required(input, "output")?;
-    let output: Value = serde_json::from_str(output)
+fn send_task_success(cloud: &Arc<Cloud>, input: TaskSuccessRequest) -> Result<Value, ApiError> {
+    let token = required(input.task_token, "taskToken")?;
+    let output = required(input.output, "output")?;
+    let output: Value = serde_json::from_str(&output)
         .map_err(|e| ApiError::new("InvalidOutput", format!("Invalid Output: '{e}'")))?;
-    cloud.engine.send_task_success(token, output)?;
+    cloud.engine.send_task_success(&token, output)?;
     Ok(json!({}))
 }
 
-fn send_task_failure(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let token = required(input, "taskToken")?;
+fn send_task_failure(cloud: &Arc<Cloud>, input: TaskFailureRequest) -> Result<Value, ApiError> {
+    let token = required(input.task_token, "taskToken")?;
     let error = TaskError {
-        error: input
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        cause: input
-            .get("cause")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        error: input.error.unwrap_or_default(),
+        cause: input.cause,
     };
-    cloud.engine.send_task_failure(token, error)?;
+    cloud.engine.send_task_failure(&token, error)?;
     Ok(json!({}))
 }
 
-fn describe_state_machine(cloud: &Arc<Cloud>, input: &Value) -> Result<Value, ApiError> {
-    let arn = required(input, "stateMachineArn")?;
-    let machine = cloud.machine(arn).ok_or_else(|| {
+fn describe_state_machine(
+    cloud: &Arc<Cloud>,
+    input: StateMachineRequest,
+) -> Result<Value, ApiError> {
+    let arn = required(input.state_machine_arn, "stateMachineArn")?;
+    let machine = cloud.machine(&arn).ok_or_else(|| {
         ApiError::new(
             "StateMachineDoesNotExist",
             format!("State Machine Does Not Exist: '{arn}'"),
@@ -455,6 +554,44 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_typed_and_errors_say_which_member() {
+        let history: HistoryRequest = request(&json!({
+            "executionArn": "arn:x", "reverseOrder": true, "maxResults": 5,
+            "nextToken": "page-5", "somethingNew": 1
+        }))
+        .unwrap();
+        assert_eq!(history.execution_arn.as_deref(), Some("arn:x"));
+        assert_eq!(history.reverse_order, Some(true));
+        assert_eq!(history.page.max_results, Some(5));
+        assert_eq!(page_bounds(&history.page, 12).unwrap(), (5, 10));
+
+        let wrong_type = request::<ExecutionRequest>(&json!({"executionArn": 5})).unwrap_err();
+        assert_eq!(wrong_type.kind, "SerializationException");
+        let missing = required(
+            request::<ExecutionRequest>(&json!({}))
+                .unwrap()
+                .execution_arn,
+            "executionArn",
+        )
+        .unwrap_err();
+        assert_eq!(missing.kind, "ValidationException");
+        assert!(
+            missing.message.contains("'executionArn'"),
+            "{}",
+            missing.message
+        );
+        let bad_token = page_bounds(
+            &Page {
+                max_results: None,
+                next_token: Some("nope".into()),
+            },
+            3,
+        )
+        .unwrap_err();
+        assert_eq!(bad_token.kind, "InvalidToken");
+    }
+
+    #[test]
     fn engine_errors_keep_their_aws_names() {
         let cases = [
             (
@@ -469,11 +606,20 @@ mod tests {
                 EngineError::ExecutionNotRedrivable("arn".into(), "SUCCEEDED".into()),
                 "ExecutionNotRedrivable",
             ),
+            (
+                EngineError::Token(TokenError::TaskDoesNotExist("t".into())),
+                "TaskDoesNotExist",
+            ),
         ];
         for (error, kind) in cases {
             let api = ApiError::from(error);
             assert_eq!(api.kind, kind);
             assert!(!api.message.starts_with(kind), "{}", api.message);
+            assert!(
+                api.message.contains("'"),
+                "names the execution or token: {}",
+                api.message
+            );
         }
     }
 }
