@@ -29,13 +29,11 @@ pub(crate) enum Recovery {
     Caught,
 }
 
-/// Marks a failure that a retrier would retry, for the TestState API.
-pub(crate) const RETRIABLE_MARK: &str = "\u{1}retriable:";
-
 impl Failure {
-    fn retriable(mut self) -> Self {
+    /// Marks a failure that a retrier would retry, for the TestState API.
+    fn into_retriable(mut self) -> Self {
         self.state_prefix = false;
-        self.error = format!("{RETRIABLE_MARK}{}", self.error);
+        self.retriable = true;
         self
     }
 }
@@ -77,11 +75,7 @@ pub(super) async fn run_with_recovery(
         }
         if let Some(index) = retrier {
             if rt.mock.is_some() {
-                return Err(Failure {
-                    state_prefix: false,
-                    ..failure
-                }
-                .retriable());
+                return Err(failure.into_retriable());
             }
             let delay = delay_before_retry(&state.retry[index], attempts[index]);
             attempts[index] += 1;

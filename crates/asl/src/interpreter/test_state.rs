@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::data_flow::with_state_prefix;
-use super::recovery::{RETRIABLE_MARK, Recovery, run_with_recovery};
+use super::recovery::{Recovery, run_with_recovery};
 use super::runtime::Runtime;
 use super::{Frame, Step, emit_entered, run_state};
 use crate::definition::{State, StateKind};
@@ -74,22 +74,77 @@ pub async fn test_state(
         }
         Err(failure) => {
             let failure = with_state_prefix(failure, &state.name, entered_id);
-            match failure.error.strip_prefix(RETRIABLE_MARK) {
-                Some(error) => TestStateOutcome {
-                    status: "RETRIABLE",
-                    output: None,
-                    next_state: None,
-                    error: Some(error.to_owned()),
-                    cause: failure.cause,
-                },
-                None => TestStateOutcome {
-                    status: "FAILED",
-                    output: None,
-                    next_state: None,
-                    error: (!failure.error.is_empty()).then_some(failure.error),
-                    cause: failure.cause,
-                },
+            // A retriable failure keeps its error name as raised; a failed
+            // one without a name (a Fail state without `Error`) has none.
+            let (status, error) = if failure.retriable {
+                ("RETRIABLE", Some(failure.error))
+            } else {
+                (
+                    "FAILED",
+                    (!failure.error.is_empty()).then_some(failure.error),
+                )
+            };
+            TestStateOutcome {
+                status,
+                output: None,
+                next_state: None,
+                error,
+                cause: failure.cause,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use crate::task::{TaskHandler, TaskRequest};
+    use crate::{Clock, TestStateMock, VirtualClock};
+
+    use super::*;
+
+    /// Fails every task with `Flaky`.
+    struct AlwaysFlaky;
+
+    #[async_trait]
+    impl TaskHandler for AlwaysFlaky {
+        async fn invoke(&self, _request: TaskRequest) -> Result<Value, TaskError> {
+            Err(TaskError::new("Flaky", "try again"))
+        }
+    }
+
+    async fn run(state: Value, mock: TestStateMock) -> TestStateOutcome {
+        let clock: Arc<dyn Clock> = Arc::new(VirtualClock::starting_at(chrono::Utc::now()));
+        crate::test_state(&state, json!({}), mock, Arc::new(AlwaysFlaky), clock)
+            .await
+            .expect("a valid state")
+    }
+
+    /// A failure a retrier would retry is reported `RETRIABLE` under its own
+    /// name, and where it is caught further out the error output carries
+    /// that name too (the flag never leaks into a name).
+    #[tokio::test(start_paused = true)]
+    async fn retriable_failures_keep_their_error_name() {
+        let task = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+                          "Retry": [{"ErrorEquals": ["Flaky"]}]});
+        let outcome = run(task.clone(), TestStateMock::default()).await;
+        assert_eq!(
+            (outcome.status, outcome.error.as_deref()),
+            ("RETRIABLE", Some("Flaky"))
+        );
+
+        let parallel = json!({"Type": "Parallel", "End": true,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}],
+            "Branches": [{"StartAt": "T", "States": {"T": task}}]});
+        let outcome = run(parallel, TestStateMock::default()).await;
+        assert_eq!(outcome.status, "CAUGHT_ERROR");
+        assert_eq!(
+            outcome.output,
+            Some(json!({"Error": "Flaky", "Cause": "try again"}))
+        );
     }
 }
