@@ -78,7 +78,7 @@ pub async fn test_state(
     clock: Arc<dyn Clock>,
 ) -> Result<TestStateOutcome, DefinitionError> {
     let state = definition::parse_single_state("TestState", document)?;
-    run_test_state(&state, input, mock, handler, clock).await
+    Ok(interpreter::run_test_state(&state, input, mock, handler, clock).await)
 }
 
 /// Runs one named state of a full definition (searching branches and
@@ -100,23 +100,5 @@ pub async fn test_state_in_definition(
             }],
         });
     };
-    run_test_state(&state, input, mock, handler, clock).await
-}
-
-async fn run_test_state(
-    state: &definition::State,
-    input: Value,
-    mock: TestStateMock,
-    handler: Arc<dyn TaskHandler>,
-    clock: Arc<dyn Clock>,
-) -> Result<TestStateOutcome, DefinitionError> {
-    let info = ExecutionInfo::local("TestStateMachine", "test-state", input.clone(), clock.now());
-    let runtime = interpreter::Runtime::new(
-        info,
-        clock,
-        handler,
-        Arc::new(tokens::TaskTokens::default()),
-    )
-    .with_mock(mock);
-    Ok(interpreter::test_state(&runtime, state, input, scope::Variables::default()).await)
+    Ok(interpreter::run_test_state(&state, input, mock, handler, clock).await)
 }

@@ -33,22 +33,21 @@ use crate::intrinsics::render_plain;
 use crate::path::{JsonPath, PathRoot};
 use crate::scope::Failure;
 
+/// Runs the Map over `items` (read from `effective` by [`lookup_items`]
+/// and [`item_array`]).
 pub(super) async fn run_map(
     rt: &Runtime,
     state: &State,
     spec: &MapSpec,
-    effective: Value,
+    items: Vec<Value>,
+    effective: &Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
-    let items = read_items(rt, spec, &effective, facts, frame)?;
-    if let Some(mock) = rt.mock.as_ref().and_then(|m| m.result.clone()) {
-        return mock.map_err(|e| Failure::new(e.error, e.cause));
-    }
     // `MaxConcurrency` is read before `MapStateStarted` is recorded, the
     // tolerances after it (so a bad tolerance leaves a started Map in the
     // history).
-    let max_concurrency = max_concurrency(rt, spec, &effective, facts, frame)?;
+    let max_concurrency = max_concurrency(rt, spec, effective, facts, frame)?;
     rt.emit(
         frame,
         EventType::MapStateStarted,
@@ -57,44 +56,46 @@ pub(super) async fn run_map(
         },
     );
     let tolerance = Tolerance {
-        count: tolerated_count(rt, spec, &effective, facts, frame)?,
-        percentage: tolerated_percentage(rt, spec, &effective, facts, frame)?,
+        count: tolerated_count(rt, spec, effective, facts, frame)?,
+        percentage: tolerated_percentage(rt, spec, effective, facts, frame)?,
     };
     if spec.distributed {
         emit_map_run_started(rt, state, frame);
     }
-    let inputs = iteration_inputs(rt, spec, &items, &effective, facts, frame)?;
+    let inputs = iteration_inputs(rt, spec, &items, effective, facts, frame)?;
     let run = run_iterations(rt, state, spec, inputs, max_concurrency, &tolerance, frame).await;
     conclude(rt, spec, &tolerance, run, items.len(), frame)
 }
 
-/// The items: the effective input, or what `ItemsPath` finds in it. They
-/// must be an array.
-fn read_items(
+/// The items: the effective input, or what `ItemsPath` finds in it.
+pub(super) fn lookup_items(
     rt: &Runtime,
     spec: &MapSpec,
     effective: &Value,
     facts: &StateFacts<'_>,
     frame: &Frame,
-) -> Result<Vec<Value>, Failure> {
-    let items = match &spec.items_path {
-        None => effective.clone(),
+) -> Result<Value, Failure> {
+    match &spec.items_path {
+        None => Ok(effective.clone()),
         Some(path) => rt
             .with_scope(frame, facts, effective, |s| {
                 s.lookup(path).map(std::borrow::Cow::into_owned)
             })
-            .map_err(|e| lookup_failure(path, e))?,
-    };
+            .map_err(|e| lookup_failure(path, e)),
+    }
+}
+
+/// The items as an array; anything else is a runtime error (with the
+/// state prefix, which the TestState API drops).
+pub(super) fn item_array(items: Value, spec: &MapSpec) -> Result<Vec<Value>, Failure> {
     let Value::Array(items) = items else {
         let shown = spec
             .items_path
             .as_ref()
             .map_or_else(|| "$".to_owned(), path_text_for_array_error);
-        // The TestState API reports this error without the state prefix.
-        return Err(Failure {
-            state_prefix: rt.mock.is_none(),
-            ..Failure::runtime(format!("Reference path \"{shown}\" must point to array."))
-        });
+        return Err(Failure::runtime(format!(
+            "Reference path \"{shown}\" must point to array."
+        )));
     };
     Ok(items)
 }

@@ -17,7 +17,8 @@
 //! `execution` a whole execution's start, redrive and end; `journal` what
 //! a redrive resumes from; `data_flow` the JSONPath fields and `Assign`;
 //! `recovery` Retry and Catch; `task`, `parallel`, `map` and `wait` the
-//! states that do work or wait; `test_state` the TestState API.
+//! states that do work or wait; `work` the seam through which the loop
+//! hands over that work; `test_state` the TestState API, which mocks it.
 //!
 //! How history events chain: every event gets the next id of the
 //! execution's history, and its `previousEventId` is the cursor of the
@@ -41,6 +42,7 @@ mod runtime;
 mod task;
 mod test_state;
 mod wait;
+mod work;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -59,6 +61,7 @@ pub use execution::{ExecutionInfo, ExecutionStatus, Outcome, drive};
 use journal::ResumePoint;
 pub use journal::ResumePointHandle;
 pub use runtime::Runtime;
+pub(crate) use test_state::run_test_state;
 pub use test_state::{TestStateMock, TestStateOutcome, test_state};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -424,9 +427,15 @@ async fn attempt_state(
                 Some(t) => rt.with_scope(frame, facts, &effective, |s| t.evaluate(s))?,
                 None => effective,
             };
-            parallel::run_parallel(rt, state, branches, input, frame).await?
+            rt.work
+                .run_branches(rt, state, branches, input, frame)
+                .await?
         }
-        StateKind::Map(spec) => map::run_map(rt, state, spec, effective, facts, frame).await?,
+        StateKind::Map(spec) => {
+            rt.work
+                .run_map(rt, state, spec, effective, facts, frame)
+                .await?
+        }
         _ => effective,
     };
     let result = match &state.result_selector {

@@ -22,9 +22,6 @@ pub(super) async fn run_parallel(
     input: Value,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
-    if let Some(mock) = rt.mock.as_ref().and_then(|m| m.result.clone()) {
-        return mock.map_err(|e| Failure::new(e.error, e.cause));
-    }
     let started = rt.emit(frame, EventType::ParallelStateStarted, EventDetails::None);
     let base = frame.clone();
     let futures = branches.iter().enumerate().map(|(i, branch)| {

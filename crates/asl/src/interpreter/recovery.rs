@@ -74,13 +74,12 @@ pub(super) async fn run_with_recovery(
             rt.emit(frame, failed, EventDetails::None);
         }
         if let Some(index) = retrier {
-            if rt.mock.is_some() {
+            let delay = delay_before_retry(&state.retry[index], attempts[index]);
+            if !rt.work.wait_to_retry(rt, delay).await {
                 return Err(failure.into_retriable());
             }
-            let delay = delay_before_retry(&state.retry[index], attempts[index]);
             attempts[index] += 1;
             retry_count += 1;
-            rt.clock.sleep(delay).await;
             continue;
         }
         let facts = StateFacts::of(state, entered, retry_count);

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::execution::ExecutionInfo;
 use super::journal::Journal;
+use super::work::{LiveWork, StateWork};
 use super::{Frame, StateFacts, iso, lock};
 use crate::clock::Clock;
 use crate::history::{EventDetails, EventType, HistoryEvent};
@@ -14,17 +15,15 @@ use crate::scope::{LazyContext, Scope};
 use crate::task::TaskHandler;
 use crate::tokens::TaskTokens;
 
-use super::TestStateMock;
-
 /// Everything one execution needs while it runs.
 pub struct Runtime {
     pub(crate) info: Mutex<ExecutionInfo>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) handler: Arc<dyn TaskHandler>,
     pub(crate) tokens: Arc<TaskTokens>,
     pub(crate) history: Mutex<Vec<HistoryEvent>>,
     pub(crate) journal: Mutex<Journal>,
-    pub(crate) mock: Option<TestStateMock>,
+    /// Does the work of Task, Parallel and Map states.
+    pub(super) work: Arc<dyn StateWork>,
     /// Cached for context objects: execution part of `$$`.
     execution_context: Mutex<Option<Arc<Value>>>,
 }
@@ -40,19 +39,12 @@ impl Runtime {
         Self {
             info: Mutex::new(info),
             clock,
-            handler,
             tokens,
             history: Mutex::new(Vec::new()),
             journal: Mutex::new(Journal::default()),
-            mock: None,
+            work: Arc::new(LiveWork::new(handler)),
             execution_context: Mutex::new(None),
         }
-    }
-
-    /// Sets TestState mocks.
-    pub fn with_mock(mut self, mock: TestStateMock) -> Self {
-        self.mock = Some(mock);
-        self
     }
 
     /// A copy of the history so far.
@@ -126,8 +118,8 @@ impl Runtime {
 
     /// The context object (`$$`) for a state with `facts`.
     pub(super) fn context_object(&self, facts: &StateFacts<'_>) -> Value {
-        if let Some(mock) = self.mock.as_ref().and_then(|m| m.context.clone()) {
-            return mock;
+        if let Some(replaced) = self.work.context_object() {
+            return replaced;
         }
         // The execution part is built on first use and cached for the
         // runtime's life: building it copies the execution input. A redrive

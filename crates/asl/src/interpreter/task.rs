@@ -18,11 +18,11 @@ use crate::definition::{IntegrationPattern, State, TaskSpec};
 use crate::errors;
 use crate::history::{EventDetails, EventType, TaskResource, TaskScheduledDetails};
 use crate::scope::Failure;
-use crate::task::{TaskError, TaskRequest};
+use crate::task::{TaskError, TaskHandler, TaskRequest};
 use crate::tokens::{IssuedToken, TokenMessage};
 
 /// How the work of one attempt ended.
-enum TaskEnd {
+pub(super) enum TaskEnd {
     Done(Result<Value, TaskError>),
     /// `States.Timeout` or `States.HeartbeatTimeout`.
     TimedOut(&'static str),
@@ -30,7 +30,7 @@ enum TaskEnd {
 
 /// Which events a task records: the `LambdaFunction*` family, or the
 /// `Task*` family naming `task`.
-struct TaskEvents {
+pub(super) struct TaskEvents {
     lambda: bool,
     task: TaskResource,
 }
@@ -109,17 +109,28 @@ async fn run_task(
         task_token: token_text,
         state_name: state.name.clone(),
     };
-    let end = if let Some(mock) = rt.mock.as_ref().and_then(|m| m.result.clone()) {
-        TaskEnd::Done(mock)
-    } else {
-        call_resource(rt, frame, &events, request, token, limits).await
+    let call = TaskCall {
+        request,
+        token,
+        limits,
+        events: &events,
     };
+    let end = rt.work.call_task(rt, call, frame).await;
     record_end(rt, frame, events, end)
+}
+
+/// What one attempt asks of [`super::work::StateWork::call_task`].
+pub(super) struct TaskCall<'a> {
+    pub(super) request: TaskRequest,
+    /// The token of a `.waitForTaskToken` task.
+    pub(super) token: Option<IssuedToken>,
+    pub(super) limits: Limits,
+    pub(super) events: &'a TaskEvents,
 }
 
 /// `TimeoutSeconds` and `HeartbeatSeconds` of one attempt.
 #[derive(Clone, Copy)]
-struct Limits {
+pub(super) struct Limits {
     timeout: Option<u64>,
     heartbeat: Option<u64>,
 }
@@ -197,21 +208,25 @@ fn emit_scheduled(
 
 /// Calls the handler and, for `.waitForTaskToken`, waits for the callback;
 /// `TimeoutSeconds` bounds both together.
-async fn call_resource(
+pub(super) async fn call_resource(
     rt: &Runtime,
+    handler: &dyn TaskHandler,
+    call: TaskCall<'_>,
     frame: &mut Frame,
-    events: &TaskEvents,
-    request: TaskRequest,
-    token: Option<IssuedToken>,
-    limits: Limits,
 ) -> TaskEnd {
+    let TaskCall {
+        request,
+        token,
+        limits,
+        events,
+    } = call;
     // Created (and so started) before the call, so the call's own time
     // counts against the timeout.
     let timeout_sleep = limits
         .timeout
         .map(|t| rt.clock.sleep(Duration::from_secs(t)));
     let Some(issued) = token else {
-        let call = rt.handler.invoke(request);
+        let call = handler.invoke(request);
         return match timeout_sleep {
             // `biased`: a result that is ready wins over a timeout that is
             // due at the same instant.
@@ -224,7 +239,15 @@ async fn call_resource(
         };
     };
     let token_text = issued.token.clone();
-    let waited = wait_for_callback(rt, frame, events, request, issued, limits.heartbeat);
+    let waited = wait_for_callback(
+        rt,
+        handler,
+        frame,
+        events,
+        request,
+        issued,
+        limits.heartbeat,
+    );
     let end = match timeout_sleep {
         Some(sleep) => tokio::select! {
             biased;
@@ -243,13 +266,14 @@ async fn call_resource(
 /// `HeartbeatSeconds` countdown.
 async fn wait_for_callback(
     rt: &Runtime,
+    handler: &dyn TaskHandler,
     frame: &mut Frame,
     events: &TaskEvents,
     request: TaskRequest,
     mut issued: IssuedToken,
     heartbeat: Option<u64>,
 ) -> TaskEnd {
-    if let Err(e) = rt.handler.invoke(request).await {
+    if let Err(e) = handler.invoke(request).await {
         return TaskEnd::Done(Err(e));
     }
     if !events.lambda {

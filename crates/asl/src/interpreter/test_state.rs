@@ -1,16 +1,31 @@
-//! The TestState API: one state run on its own, with its work and context
-//! object optionally mocked, reporting how the state ended instead of
-//! recording an execution.
+//! The TestState API: one state run on its own, reporting how the state
+//! ended instead of recording an execution.
+//!
+//! A TestState run differs from an execution only in its work, so it
+//! plugs [`MockedWork`] into the runtime's work seam (see `work`): a
+//! mocked result replaces what a Task, Parallel or Map state would do, a
+//! mocked context replaces `$$`, and a failure a retrier would retry is
+//! reported `RETRIABLE` instead of being retried. The state loop itself
+//! runs unchanged.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
 use serde_json::Value;
 
 use super::data_flow::with_state_prefix;
+use super::execution::ExecutionInfo;
 use super::recovery::{Recovery, run_with_recovery};
 use super::runtime::Runtime;
-use super::{Frame, Step, emit_entered, run_state};
-use crate::definition::{State, StateKind};
-use crate::scope::Variables;
-use crate::task::TaskError;
+use super::task::{TaskCall, TaskEnd};
+use super::work::StateWork;
+use super::{Frame, StateFacts, Step, emit_entered, map, run_state};
+use crate::clock::Clock;
+use crate::definition::{MapSpec, State, StateKind, StateMachine};
+use crate::scope::{Failure, Variables};
+use crate::task::{TaskError, TaskHandler};
+use crate::tokens::TaskTokens;
 
 /// Mocked results for the TestState API.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +49,106 @@ pub struct TestStateOutcome {
     pub error: Option<String>,
     /// Cause.
     pub cause: Option<String>,
+}
+
+/// Runs `state` on its own with `input`, as the TestState API does: the
+/// runtime of a throwaway execution, with `mock` in front of `handler`.
+pub(crate) async fn run_test_state(
+    state: &State,
+    input: Value,
+    mock: TestStateMock,
+    handler: Arc<dyn TaskHandler>,
+    clock: Arc<dyn Clock>,
+) -> TestStateOutcome {
+    let info = ExecutionInfo::local("TestStateMachine", "test-state", input.clone(), clock.now());
+    let runtime =
+        Runtime::new(info, clock, handler, Arc::new(TaskTokens::default())).with_mock(mock);
+    test_state(&runtime, state, input, Variables::default()).await
+}
+
+impl Runtime {
+    /// Puts TestState mocks in front of this runtime's work.
+    pub fn with_mock(mut self, mock: TestStateMock) -> Self {
+        self.work = Arc::new(MockedWork {
+            mock,
+            live: self.work,
+        });
+        self
+    }
+}
+
+/// The TestState API's work: the mocked result when there is one, else
+/// the live work; never a retry.
+struct MockedWork {
+    mock: TestStateMock,
+    live: Arc<dyn StateWork>,
+}
+
+impl MockedWork {
+    fn mocked_failure(error: TaskError) -> Failure {
+        Failure::new(error.error, error.cause)
+    }
+}
+
+#[async_trait]
+impl StateWork for MockedWork {
+    async fn call_task(&self, rt: &Runtime, call: TaskCall<'_>, frame: &mut Frame) -> TaskEnd {
+        match &self.mock.result {
+            // A mocked answer needs no callback, so a task token issued for
+            // it is simply dropped.
+            Some(result) => TaskEnd::Done(result.clone()),
+            None => self.live.call_task(rt, call, frame).await,
+        }
+    }
+
+    async fn run_branches(
+        &self,
+        rt: &Runtime,
+        state: &State,
+        branches: &[Arc<StateMachine>],
+        input: Value,
+        frame: &mut Frame,
+    ) -> Result<Value, Failure> {
+        match &self.mock.result {
+            Some(result) => result.clone().map_err(Self::mocked_failure),
+            None => {
+                self.live
+                    .run_branches(rt, state, branches, input, frame)
+                    .await
+            }
+        }
+    }
+
+    async fn run_map(
+        &self,
+        rt: &Runtime,
+        state: &State,
+        spec: &MapSpec,
+        effective: Value,
+        facts: &StateFacts<'_>,
+        frame: &mut Frame,
+    ) -> Result<Value, Failure> {
+        // The items are read (and must be an array) even when the result
+        // is mocked; TestState reports a non-array without the state prefix.
+        let items = map::lookup_items(rt, spec, &effective, facts, frame)?;
+        let items = map::item_array(items, spec).map_err(|failure| Failure {
+            state_prefix: false,
+            ..failure
+        })?;
+        match &self.mock.result {
+            Some(result) => result.clone().map_err(Self::mocked_failure),
+            None => map::run_map(rt, state, spec, items, &effective, facts, frame).await,
+        }
+    }
+
+    async fn wait_to_retry(&self, _rt: &Runtime, _delay: Duration) -> bool {
+        // TestState runs a single attempt.
+        false
+    }
+
+    fn context_object(&self) -> Option<Value> {
+        self.mock.context.clone()
+    }
 }
 
 /// Runs one state on its own, as the TestState API does.
