@@ -23,6 +23,7 @@ pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
 pub mod path;
+pub mod resource;
 pub mod scope;
 pub mod task;
 pub mod template;
@@ -37,6 +38,7 @@ pub use definition::{Definition, DefinitionError};
 pub use engine::{Engine, EngineError, ExecutionDescription, StateMachineRef};
 pub use history::{EventType, HistoryEvent};
 pub use interpreter::{ExecutionInfo, ExecutionStatus, Outcome, TestStateMock, TestStateOutcome};
+pub use resource::{ActivityArn, IntegrationPattern, LambdaFunctionArn, Resource, ResourceTarget};
 pub use task::{EchoHandler, TaskError, TaskHandler, TaskRequest};
 
 /// A finished execution: how it ended and its history.

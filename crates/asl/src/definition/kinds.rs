@@ -7,14 +7,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::fields::Fields;
-use super::model::{
-    FailText, IntegrationPattern, MapSpec, NumberSource, StateKind, StateMachine, TaskSpec,
-    WaitSpec,
-};
+use super::model::{FailText, MapSpec, NumberSource, StateKind, StateMachine, TaskSpec, WaitSpec};
 use super::parse::parse_machine;
 use super::validate::{SCHEMA, UNSUPPORTED_JSONATA};
 use crate::choice::{ChoiceRule, parse_timestamp};
 use crate::intrinsics::{self, Call};
+use crate::resource::Resource;
 use crate::template::Template;
 
 /// Step Functions' bound on second counts: 1 to 99,999,999.
@@ -22,7 +20,7 @@ fn positive_integer(v: &Value) -> bool {
     v.as_u64().is_some_and(|n| n > 0 && n <= 99_999_999)
 }
 
-/// `Resource` (whose suffix gives the integration pattern),
+/// `Resource` (parsed once, see [`Resource`]),
 /// `TimeoutSeconds` and `HeartbeatSeconds`. Literal limits are compared
 /// here; limits read from paths are checked when the task runs.
 pub(super) fn parse_task(f: &mut Fields<'_>) -> Option<StateKind> {
@@ -33,13 +31,6 @@ pub(super) fn parse_task(f: &mut Fields<'_>) -> Option<StateKind> {
     if !resource.starts_with("arn:") {
         f.report(SCHEMA, "Resource", &format!("'{resource}' is not an ARN"));
     }
-    let pattern = if resource.ends_with(".waitForTaskToken") {
-        IntegrationPattern::WaitForTaskToken
-    } else if resource.ends_with(".sync") || resource.contains(".sync:") {
-        IntegrationPattern::Sync
-    } else {
-        IntegrationPattern::RequestResponse
-    };
     let timeout = f.number_source(
         "TimeoutSeconds",
         positive_integer,
@@ -60,8 +51,7 @@ pub(super) fn parse_task(f: &mut Fields<'_>) -> Option<StateKind> {
         );
     }
     Some(StateKind::Task(TaskSpec {
-        resource,
-        pattern,
+        resource: Resource::parse(&resource),
         timeout,
         heartbeat,
     }))

@@ -16,6 +16,8 @@ use serde_json::Value;
 use crate::choice::ChoiceRule;
 use crate::intrinsics::Call;
 use crate::path::JsonPath;
+pub use crate::resource::IntegrationPattern;
+use crate::resource::Resource;
 use crate::template::Template;
 
 /// Where `InputPath` / `OutputPath` point.
@@ -102,24 +104,12 @@ pub struct Catcher {
     pub assign: Option<Template>,
 }
 
-/// How a Task waits for its work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntegrationPattern {
-    /// Call and take the response.
-    RequestResponse,
-    /// `.sync`: the handler runs the job to completion.
-    Sync,
-    /// `.waitForTaskToken`: pause until a token callback.
-    WaitForTaskToken,
-}
-
 /// A Task state's own fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskSpec {
-    /// The resource ARN as written.
-    pub resource: String,
-    /// Derived from the resource suffix.
-    pub pattern: IntegrationPattern,
+    /// The resource: its ARN as written, what it names, and the
+    /// integration pattern its suffix asks for.
+    pub resource: Resource,
     /// `TimeoutSeconds` / `TimeoutSecondsPath`.
     pub timeout: Option<NumberSource>,
     /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.

@@ -17,6 +17,7 @@ use super::{Frame, StateFacts, json_text, lock};
 use crate::definition::{IntegrationPattern, State, TaskSpec};
 use crate::errors;
 use crate::history::{EventDetails, EventType, TaskResource, TaskScheduledDetails};
+use crate::resource::Resource;
 use crate::scope::Failure;
 use crate::task::{TaskError, TaskHandler, TaskRequest};
 use crate::tokens::{IssuedToken, TokenMessage};
@@ -26,13 +27,6 @@ pub(super) enum TaskEnd {
     Done(Result<Value, TaskError>),
     /// `States.Timeout` or `States.HeartbeatTimeout`.
     TimedOut(&'static str),
-}
-
-/// Which events a task records: the `LambdaFunction*` family, or the
-/// `Task*` family naming `task`.
-pub(super) struct TaskEvents {
-    lambda: bool,
-    task: TaskResource,
 }
 
 /// One attempt of a Task state from its effective input: issues the task
@@ -46,9 +40,10 @@ pub(super) async fn attempt_task(
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
     // The token exists before Parameters run, so `$$.Task.Token` can pass
-    // it on. Every path that does not reach the wait retires it, so the
-    // engine never routes a callback to an attempt that is over.
-    let issued = (spec.pattern == IntegrationPattern::WaitForTaskToken).then(|| rt.tokens.issue());
+    // it on. A live attempt retires it however it ends, so the engine never
+    // routes a callback to an attempt that is over.
+    let issued = (spec.resource.pattern() == IntegrationPattern::WaitForTaskToken)
+        .then(|| rt.tokens.issue());
     let token_facts = StateFacts {
         token: issued.as_ref().map(|t| t.token.as_str()),
         map_item: None,
@@ -83,19 +78,14 @@ async fn run_task(
     token: Option<IssuedToken>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
-    let (timeout, heartbeat) = match task_limits(rt, frame, facts, spec, &parameters) {
+    let limits = match task_limits(rt, frame, facts, spec, &parameters) {
         Ok(limits) => limits,
         Err(e) => {
             retire(rt, token.as_ref());
             return Err(e);
         }
     };
-    let events = TaskEvents {
-        lambda: is_lambda_function_arn(&spec.resource),
-        task: task_resource(&spec.resource),
-    };
-    let limits = Limits { timeout, heartbeat };
-    emit_scheduled(rt, frame, spec, &events, &parameters, limits);
+    emit_scheduled(rt, frame, &spec.resource, &parameters, limits);
     let token_text = token.as_ref().map(|t| t.token.clone());
     let context = rt.context_object(&StateFacts {
         token: token_text.as_deref(),
@@ -113,19 +103,17 @@ async fn run_task(
         request,
         token,
         limits,
-        events: &events,
     };
     let end = rt.work.call_task(rt, call, frame).await;
-    record_end(rt, frame, events, end)
+    record_end(rt, frame, &spec.resource, end)
 }
 
 /// What one attempt asks of [`super::work::StateWork::call_task`].
-pub(super) struct TaskCall<'a> {
+pub(super) struct TaskCall {
     pub(super) request: TaskRequest,
     /// The token of a `.waitForTaskToken` task.
     pub(super) token: Option<IssuedToken>,
     pub(super) limits: Limits,
-    pub(super) events: &'a TaskEvents,
 }
 
 /// `TimeoutSeconds` and `HeartbeatSeconds` of one attempt.
@@ -142,7 +130,7 @@ fn task_limits(
     facts: &StateFacts<'_>,
     spec: &TaskSpec,
     parameters: &Value,
-) -> Result<(Option<u64>, Option<u64>), Failure> {
+) -> Result<Limits, Failure> {
     let timeout = seconds_value(
         rt,
         frame,
@@ -159,7 +147,7 @@ fn task_limits(
         spec.heartbeat.as_ref(),
         "HeartbeatSeconds",
     )?;
-    Ok((timeout, heartbeat))
+    Ok(Limits { timeout, heartbeat })
 }
 
 /// `LambdaFunctionScheduled` + `LambdaFunctionStarted`, or
@@ -167,17 +155,16 @@ fn task_limits(
 fn emit_scheduled(
     rt: &Runtime,
     frame: &mut Frame,
-    spec: &TaskSpec,
-    events: &TaskEvents,
+    resource: &Resource,
     parameters: &Value,
     limits: Limits,
 ) {
-    if events.lambda {
+    if resource.is_lambda_function() {
         rt.emit(
             frame,
             EventType::LambdaFunctionScheduled,
             EventDetails::LambdaScheduled {
-                resource: spec.resource.clone().into_boxed_str(),
+                resource: resource.arn().into(),
                 input: json_text(parameters),
                 timeout_seconds: limits.timeout,
             },
@@ -189,7 +176,7 @@ fn emit_scheduled(
             frame,
             EventType::TaskScheduled,
             EventDetails::TaskScheduled(Box::new(TaskScheduledDetails {
-                task: events.task.clone(),
+                task: resource.event_names().clone(),
                 region: region.into_boxed_str(),
                 parameters: json_text(parameters),
                 timeout_seconds: limits.timeout,
@@ -200,7 +187,7 @@ fn emit_scheduled(
             frame,
             EventType::TaskStarted,
             EventDetails::Task {
-                task: events.task.clone(),
+                task: resource.event_names().clone(),
             },
         );
     }
@@ -211,14 +198,13 @@ fn emit_scheduled(
 pub(super) async fn call_resource(
     rt: &Runtime,
     handler: &dyn TaskHandler,
-    call: TaskCall<'_>,
+    call: TaskCall,
     frame: &mut Frame,
 ) -> TaskEnd {
     let TaskCall {
         request,
         token,
         limits,
-        events,
     } = call;
     // Created (and so started) before the call, so the call's own time
     // counts against the timeout.
@@ -239,15 +225,7 @@ pub(super) async fn call_resource(
         };
     };
     let token_text = issued.token.clone();
-    let waited = wait_for_callback(
-        rt,
-        handler,
-        frame,
-        events,
-        request,
-        issued,
-        limits.heartbeat,
-    );
+    let waited = wait_for_callback(rt, handler, frame, request, issued, limits.heartbeat);
     let end = match timeout_sleep {
         Some(sleep) => tokio::select! {
             biased;
@@ -268,22 +246,18 @@ async fn wait_for_callback(
     rt: &Runtime,
     handler: &dyn TaskHandler,
     frame: &mut Frame,
-    events: &TaskEvents,
     request: TaskRequest,
     mut issued: IssuedToken,
     heartbeat: Option<u64>,
 ) -> TaskEnd {
+    // Only the `Task*` family records the hand-over (`TaskSubmitted`).
+    let submitted =
+        (!request.resource.is_lambda_function()).then(|| request.resource.event_names().clone());
     if let Err(e) = handler.invoke(request).await {
         return TaskEnd::Done(Err(e));
     }
-    if !events.lambda {
-        rt.emit(
-            frame,
-            EventType::TaskSubmitted,
-            EventDetails::Task {
-                task: events.task.clone(),
-            },
-        );
+    if let Some(task) = submitted {
+        rt.emit(frame, EventType::TaskSubmitted, EventDetails::Task { task });
     }
     loop {
         let next = match heartbeat {
@@ -315,10 +289,11 @@ async fn wait_for_callback(
 fn record_end(
     rt: &Runtime,
     frame: &mut Frame,
-    events: TaskEvents,
+    resource: &Resource,
     end: TaskEnd,
 ) -> Result<Value, Failure> {
-    let TaskEvents { lambda, task } = events;
+    let lambda = resource.is_lambda_function();
+    let task = resource.event_names().clone();
     match end {
         TaskEnd::Done(Ok(output)) => {
             let (event_type, details) = if lambda {
@@ -381,47 +356,5 @@ fn failure_event(
             EventType::TaskTimedOut,
             EventDetails::TaskFailed { task, error, cause },
         ),
-    }
-}
-
-/// Splits a service integration ARN into its event resource type and name.
-fn task_resource(resource: &str) -> TaskResource {
-    let tail = resource.rsplit(":::").next().unwrap_or(resource);
-    let (resource_type, name) = match resource.split_once(":::") {
-        Some(_) => tail.split_once(':').unwrap_or((tail, "")),
-        None => {
-            let mut parts = resource.split(':');
-            let service = parts.nth(2).unwrap_or("unknown");
-            (service, resource.rsplit(':').next().unwrap_or(resource))
-        }
-    };
-    TaskResource {
-        resource_type: resource_type.into(),
-        resource: name.into(),
-    }
-}
-
-fn is_lambda_function_arn(resource: &str) -> bool {
-    resource.starts_with("arn:") && resource.contains(":lambda:") && resource.contains(":function:")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn task_resources_split_like_aws() {
-        for (arn, kind, name) in [
-            ("arn:aws:states:::lambda:invoke", "lambda", "invoke"),
-            (
-                "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "sqs",
-                "sendMessage.waitForTaskToken",
-            ),
-            ("arn:aws:states:us-east-1:1:activity:work", "states", "work"),
-        ] {
-            let r = task_resource(arn);
-            assert_eq!((&*r.resource_type, &*r.resource), (kind, name), "{arn}");
-        }
     }
 }

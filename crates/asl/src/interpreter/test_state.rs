@@ -92,7 +92,7 @@ impl MockedWork {
 
 #[async_trait]
 impl StateWork for MockedWork {
-    async fn call_task(&self, rt: &Runtime, call: TaskCall<'_>, frame: &mut Frame) -> TaskEnd {
+    async fn call_task(&self, rt: &Runtime, call: TaskCall, frame: &mut Frame) -> TaskEnd {
         match &self.mock.result {
             // A mocked answer needs no callback, so a task token issued for
             // it is simply dropped.

@@ -26,7 +26,7 @@ use crate::task::TaskHandler;
 pub(super) trait StateWork: Send + Sync {
     /// Calls a Task's resource and, for `.waitForTaskToken`, waits for its
     /// callback; the task's events around the call are the caller's.
-    async fn call_task(&self, rt: &Runtime, call: TaskCall<'_>, frame: &mut Frame) -> TaskEnd;
+    async fn call_task(&self, rt: &Runtime, call: TaskCall, frame: &mut Frame) -> TaskEnd;
 
     /// Runs a Parallel state's branches over `input`.
     async fn run_branches(
@@ -71,7 +71,7 @@ impl LiveWork {
 
 #[async_trait]
 impl StateWork for LiveWork {
-    async fn call_task(&self, rt: &Runtime, call: TaskCall<'_>, frame: &mut Frame) -> TaskEnd {
+    async fn call_task(&self, rt: &Runtime, call: TaskCall, frame: &mut Frame) -> TaskEnd {
         call_resource(rt, &*self.handler, call, frame).await
     }
 
