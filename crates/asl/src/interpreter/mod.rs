@@ -5,14 +5,14 @@
 //! Invariants:
 //! - one [`Runtime`] per execution holds its history, journal and ports;
 //! - each thread of control (the execution, a branch, an iteration) has a
-//!   [`Frame`] with its own variables and `previousEventId` cursor;
+//!   `Frame` with its own variables and `previousEventId` cursor;
 //! - `States.Runtime` and `States.DataLimitExceeded` are never retried or
 //!   caught;
 //! - the journal remembers the last attempt's successful branches and
 //!   iterations, so a redrive runs only what failed.
 //!
 //! Code map: this module holds the frames and the state loop
-//! ([`run_machine`] runs states one after the other, `run_state` runs one
+//! (`run_machine` runs states one after the other, `run_state` runs one
 //! state); `runtime` the per-execution state and how events are recorded;
 //! `execution` a whole execution's start, redrive and end; `journal` what
 //! a redrive resumes from; `data_flow` the JSONPath fields and `Assign`;

@@ -98,8 +98,10 @@ impl Runtime {
         id
     }
 
-    /// Records an event without moving the cursor (the `*StateSucceeded`
-    /// events, which AWS does not chain the exit event to).
+    /// Records an event without moving the cursor: `ParallelStateSucceeded`
+    /// and `MapStateSucceeded`, which AWS does not chain the exit event to,
+    /// and the end event of a Map iteration, which the next iteration does
+    /// not chain to.
     pub(super) fn emit_aside(
         &self,
         frame: &Frame,

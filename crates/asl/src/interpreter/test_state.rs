@@ -1,12 +1,12 @@
 //! The TestState API: one state run on its own, reporting how the state
 //! ended instead of recording an execution.
 //!
-//! A TestState run differs from an execution only in its work, so it
-//! plugs [`MockedWork`] into the runtime's work seam (see `work`): a
-//! mocked result replaces what a Task, Parallel or Map state would do, a
-//! mocked context replaces `$$`, and a failure a retrier would retry is
-//! reported `RETRIABLE` instead of being retried. The state loop itself
-//! runs unchanged.
+//! Besides running a single state, a TestState run differs from an
+//! execution only in its work, so it plugs [`MockedWork`] into the
+//! runtime's work seam (see `work`): a mocked result replaces what a Task,
+//! Parallel or Map state would do, a mocked context replaces `$$`, and a
+//! failure a retrier would retry is reported `RETRIABLE` instead of being
+//! retried. The code that runs states is the executions' own.
 
 use std::sync::Arc;
 use std::time::Duration;
