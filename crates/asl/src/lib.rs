@@ -23,6 +23,7 @@ pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
 pub mod path;
+pub mod resource;
 pub mod scope;
 pub mod task;
 pub mod template;
@@ -37,6 +38,7 @@ pub use definition::{Definition, DefinitionError};
 pub use engine::{Engine, EngineError, ExecutionDescription, StateMachineRef};
 pub use history::{EventType, HistoryEvent};
 pub use interpreter::{ExecutionInfo, ExecutionStatus, Outcome, TestStateMock, TestStateOutcome};
+pub use resource::{ActivityArn, IntegrationPattern, LambdaFunctionArn, Resource, ResourceTarget};
 pub use task::{EchoHandler, TaskError, TaskHandler, TaskRequest};
 
 /// A finished execution: how it ended and its history.
@@ -78,7 +80,7 @@ pub async fn test_state(
     clock: Arc<dyn Clock>,
 ) -> Result<TestStateOutcome, DefinitionError> {
     let state = definition::parse_single_state("TestState", document)?;
-    run_test_state(&state, input, mock, handler, clock).await
+    Ok(interpreter::run_test_state(&state, input, mock, handler, clock).await)
 }
 
 /// Runs one named state of a full definition (searching branches and
@@ -100,23 +102,5 @@ pub async fn test_state_in_definition(
             }],
         });
     };
-    run_test_state(&state, input, mock, handler, clock).await
-}
-
-async fn run_test_state(
-    state: &definition::State,
-    input: Value,
-    mock: TestStateMock,
-    handler: Arc<dyn TaskHandler>,
-    clock: Arc<dyn Clock>,
-) -> Result<TestStateOutcome, DefinitionError> {
-    let info = ExecutionInfo::local("TestStateMachine", "test-state", input.clone(), clock.now());
-    let runtime = interpreter::Runtime::new(
-        info,
-        clock,
-        handler,
-        Arc::new(tokens::TaskTokens::default()),
-    )
-    .with_mock(mock);
-    Ok(interpreter::test_state(&runtime, state, input, scope::Variables::default()).await)
+    Ok(interpreter::run_test_state(&state, input, mock, handler, clock).await)
 }

@@ -32,6 +32,10 @@ pub struct Failure {
     /// Whether the interpreter should prefix the cause with the state name
     /// and entered event id, the way AWS reports runtime errors.
     pub(crate) state_prefix: bool,
+    /// Whether a retrier would retry this failure but the run makes no
+    /// further attempt (the TestState API runs one), so the state is
+    /// reported `RETRIABLE`. The error name itself stays as raised.
+    pub(crate) retriable: bool,
 }
 
 impl Failure {
@@ -41,6 +45,7 @@ impl Failure {
             error: error.into(),
             cause,
             state_prefix: false,
+            retriable: false,
         }
     }
 
@@ -50,6 +55,7 @@ impl Failure {
             error: crate::errors::RUNTIME.into(),
             cause: Some(cause.into()),
             state_prefix: true,
+            retriable: false,
         }
     }
 
@@ -59,6 +65,7 @@ impl Failure {
             error: crate::errors::INTRINSIC_FAILURE.into(),
             cause: Some(cause.into()),
             state_prefix: true,
+            retriable: false,
         }
     }
 }

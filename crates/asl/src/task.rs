@@ -1,16 +1,19 @@
 //! The port through which Task states do their work. The interpreter knows
-//! nothing about Lambda or any service: it hands the resource ARN, the
-//! effective parameters and the context object to a [`TaskHandler`] and
-//! gets a result or an error name and cause back.
+//! nothing about Lambda or any service: it hands the resource (parsed once,
+//! see [`Resource`]), the effective parameters and the context object to a
+//! [`TaskHandler`] and gets a result or an error name and cause back.
 
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use crate::resource::{Resource, ResourceTarget};
+
 /// What a Task state asks its handler to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRequest {
-    /// The `Resource` ARN as written (including `.sync` / `.waitForTaskToken`).
-    pub resource: String,
+    /// The `Resource`: its ARN as written (including `.sync` /
+    /// `.waitForTaskToken`) and what it names.
+    pub resource: Resource,
     /// The effective parameters (after `InputPath` and `Parameters`).
     pub parameters: Value,
     /// The context object (`$$`), including `Task.Token` for callbacks.

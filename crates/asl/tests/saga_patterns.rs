@@ -36,7 +36,7 @@ impl Scripted {
             .lock()
             .unwrap()
             .iter()
-            .filter(|c| c.resource == resource)
+            .filter(|c| c.resource.arn() == resource)
             .cloned()
             .collect()
     }
@@ -47,7 +47,7 @@ impl TaskHandler for Scripted {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
         self.calls.lock().unwrap().push(request.clone());
         let mut answers = self.answers.lock().unwrap();
-        match answers.get_mut(&request.resource) {
+        match answers.get_mut(request.resource.arn()) {
             Some(queue) if queue.len() > 1 => queue.remove(0),
             Some(queue) => queue[0].clone(),
             None => Ok(request.parameters),

@@ -172,6 +172,16 @@ impl Functions {
             .and_then(|id| self.by_logical_id.get(id))
     }
 
+    /// Finds the function a Task state's function ARN names: by the ARN's
+    /// function `name`, else by the whole `arn` (what [`Self::find`] does
+    /// with the ARN text, without taking it apart again).
+    pub fn find_function_arn(&self, name: &str, arn: &str) -> Option<&Arc<Function>> {
+        self.names
+            .get(name)
+            .or_else(|| self.names.get(arn))
+            .and_then(|id| self.by_logical_id.get(id))
+    }
+
     /// Invokes `function` with `event`, applying faults and its timeout.
     pub async fn invoke(&self, function: &Function, event: Value) -> Result<Value, FunctionError> {
         let binary = function.spec.binary.as_str();

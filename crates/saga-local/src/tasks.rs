@@ -1,6 +1,7 @@
 //! The Task states' work, behind the interpreter's `TaskHandler` port: the
 //! service integrations the definition uses, answered the way Step
-//! Functions answers them.
+//! Functions answers them. The interpreter hands over the resource already
+//! parsed ([`asl::Resource`]), so dispatch is a `match` on what it names.
 //!
 //! - `arn:aws:states:::lambda:invoke` (and a plain function ARN): the
 //!   function runs in-process ([`crate::functions`]); the optimised
@@ -18,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use asl::{TaskError, TaskHandler, TaskRequest};
+use asl::{ResourceTarget, TaskError, TaskHandler, TaskRequest};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -46,34 +47,30 @@ const STATES_PREFIX: &str = "arn:aws:states:::";
 #[async_trait]
 impl TaskHandler for LocalTasks {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
-        let resource = request.resource.as_str();
-        if resource.starts_with("arn:")
-            && resource.contains(":lambda:")
-            && resource.contains(":function:")
-        {
+        let resource = &request.resource;
+        if let ResourceTarget::LambdaFunction(function) = resource.target() {
             // A plain function ARN: the result is the payload itself.
-            let function = self
+            let found = self
                 .functions
-                .find(resource)
-                .ok_or_else(|| function_not_found(resource))?;
+                .find_function_arn(&function.name, resource.arn())
+                .ok_or_else(|| function_not_found(resource.arn()))?;
             return self
                 .functions
-                .invoke(function, request.parameters)
+                .invoke(found, request.parameters)
                 .await
                 .map_err(|e| TaskError::new(e.error_type.clone(), e.payload_text()));
         }
-        let Some(integration) = resource.strip_prefix(STATES_PREFIX) else {
-            return Err(unsupported(resource));
-        };
-        let integration = integration
-            .strip_suffix(".waitForTaskToken")
-            .or_else(|| integration.strip_suffix(".sync"))
-            .unwrap_or(integration);
-        match integration.split_once(':') {
-            Some(("lambda", "invoke")) => self.lambda_invoke(request.parameters).await,
-            Some(("dynamodb", operation)) => self.dynamodb(operation, &request.parameters).await,
-            Some(("sqs", "sendMessage")) => self.sqs_send_message(&request.parameters).await,
-            _ => Err(unsupported(resource)),
+        // The local cloud answers for the `aws` partition only.
+        if resource.partition() != "aws" {
+            return Err(unsupported(resource.arn()));
+        }
+        match resource.target() {
+            ResourceTarget::LambdaInvoke => self.lambda_invoke(request.parameters).await,
+            ResourceTarget::Service { service, action } if service == "dynamodb" => {
+                self.dynamodb(action, &request.parameters).await
+            }
+            ResourceTarget::SqsSendMessage => self.sqs_send_message(&request.parameters).await,
+            _ => Err(unsupported(resource.arn())),
         }
     }
 }

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asl::{
-    Clock, Definition, EchoHandler, ExecutionInfo, HistoryEvent, TaskError, TaskHandler,
-    TaskRequest, TestStateMock, VirtualClock,
+    Clock, Definition, EchoHandler, ExecutionInfo, HistoryEvent, IntegrationPattern,
+    ResourceTarget, TaskError, TaskHandler, TaskRequest, TestStateMock, VirtualClock,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -121,7 +121,11 @@ struct MockLambdas {
 #[async_trait]
 impl TaskHandler for MockLambdas {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
-        let function = if request.resource.ends_with(":lambda:invoke") {
+        // Only the plain optimised integration (no pattern suffix) names the
+        // function in its parameters and wraps the result.
+        let invoke = matches!(request.resource.target(), ResourceTarget::LambdaInvoke)
+            && request.resource.pattern() == IntegrationPattern::RequestResponse;
+        let function = if invoke {
             request
                 .parameters
                 .get("FunctionName")
@@ -129,7 +133,7 @@ impl TaskHandler for MockLambdas {
                 .unwrap_or("")
                 .to_owned()
         } else {
-            request.resource.clone()
+            request.resource.arn().to_owned()
         };
         let mock = self
             .mocks
@@ -144,7 +148,7 @@ impl TaskHandler for MockLambdas {
                 .sleep(Duration::from_secs_f64(delay.max(0.0)))
                 .await;
         }
-        let payload = if request.resource.ends_with(":lambda:invoke") {
+        let payload = if invoke {
             request
                 .parameters
                 .get("Payload")
@@ -173,7 +177,7 @@ impl TaskHandler for MockLambdas {
             Some("constant") => mock.get("value").cloned().unwrap_or(Value::Null),
             _ => payload,
         };
-        if request.resource.ends_with(":lambda:invoke") {
+        if invoke {
             Ok(json!({"ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200}))
         } else {
             Ok(result)

@@ -1,0 +1,446 @@
+//! Running a definition: the state loop, the JSONPath data flow of each
+//! state, Retry and Catch, Parallel branches and Map iterations, and the
+//! history events AWS records for them.
+//!
+//! Invariants:
+//! - one [`Runtime`] per execution holds its history, journal and ports;
+//! - each thread of control (the execution, a branch, an iteration) has a
+//!   `Frame` with its own variables and `previousEventId` cursor;
+//! - `States.Runtime` and `States.DataLimitExceeded` are never retried or
+//!   caught;
+//! - the journal remembers the last attempt's successful branches and
+//!   iterations, so a redrive runs only what failed.
+//!
+//! Code map: this module holds the frames and the state loop
+//! (`run_machine` runs states one after the other, `run_state` runs one
+//! state); `runtime` the per-execution state and how events are recorded;
+//! `execution` a whole execution's start, redrive and end; `journal` what
+//! a redrive resumes from; `data_flow` the JSONPath fields and `Assign`;
+//! `recovery` Retry and Catch; `task`, `parallel`, `map` and `wait` the
+//! states that do work or wait; `work` the seam through which the loop
+//! hands over that work; `test_state` the TestState API, which mocks it.
+//!
+//! How history events chain: every event gets the next id of the
+//! execution's history, and its `previousEventId` is the cursor of the
+//! frame that records it, i.e. the last event of the same thread of
+//! control. Parallel branches start from `ParallelStateStarted`, Map
+//! iterations from `MapStateStarted` (or from the last event of an
+//! iteration that finished before they started), and each chains on its
+//! own, so events of concurrent branches interleave in id order while each
+//! branch stays a chain. When the state goes on, its cursor moves to the
+//! last event of its children; `ParallelStateSucceeded` and
+//! `MapStateSucceeded` follow that event but are recorded aside (nothing
+//! chains to them), so the state's exit event follows it too.
+
+mod data_flow;
+mod execution;
+mod journal;
+mod map;
+mod parallel;
+mod recovery;
+mod runtime;
+mod task;
+mod test_state;
+mod wait;
+mod work;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use crate::choice::ChoiceRule;
+use crate::definition::{FailText, State, StateKind, StateMachine, Transition};
+use crate::errors;
+use crate::history::{AssignedVariables, EventDetails, EventType, JsonText, StateType};
+use crate::scope::{Failure, Variables};
+
+pub use execution::{ExecutionInfo, ExecutionStatus, Outcome, drive};
+use journal::ResumePoint;
+pub use journal::ResumePointHandle;
+pub use runtime::Runtime;
+pub(crate) use test_state::run_test_state;
+pub use test_state::{TestStateMock, TestStateOutcome, test_state};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means another thread panicked while holding it;
+    // the data (append-only history) is still consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Compact JSON text.
+pub(crate) fn json_text(value: &Value) -> JsonText {
+    value.to_string().into()
+}
+
+fn iso(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A thread of control.
+#[derive(Clone)]
+pub(crate) struct Frame {
+    /// Where this thread sits in the execution, e.g. `/P#1/M#3` for the
+    /// fourth iteration of Map `M` in the second branch of Parallel `P`;
+    /// the journal's keys for branch and iteration outputs extend it.
+    key: String,
+    variables: Variables,
+    /// The id of this thread's last event: the next event's
+    /// `previousEventId`.
+    cursor: u64,
+    /// Records no events (the iterations of a distributed Map, which AWS
+    /// records in the map run, not in the execution's history).
+    silent: bool,
+    /// The execution's own thread, the only one whose failures leave a
+    /// resume point for a redrive.
+    main: bool,
+    /// The JSON text of the last exit event's output, which the next
+    /// entered event (or the execution's end) carries too.
+    carried: Option<JsonText>,
+}
+
+impl Frame {
+    pub(crate) fn main(variables: Variables, cursor: u64) -> Self {
+        Self {
+            key: String::new(),
+            variables,
+            cursor,
+            silent: false,
+            main: true,
+            carried: None,
+        }
+    }
+
+    /// The frame of a branch or iteration with journal key `key`, starting
+    /// after the event `cursor`.
+    fn child(&self, key: String, cursor: u64, silent: bool) -> Self {
+        Self {
+            key,
+            variables: self.variables.clone(),
+            cursor,
+            silent,
+            main: false,
+            carried: None,
+        }
+    }
+}
+
+/// What a state does next.
+enum Step {
+    Next(String, Value),
+    End(Value),
+}
+
+/// Per-state facts the context object shows.
+#[derive(Clone, Copy)]
+struct StateFacts<'a> {
+    name: &'a str,
+    entered: DateTime<Utc>,
+    retry_count: u64,
+    token: Option<&'a str>,
+    map_item: Option<(usize, &'a Value)>,
+}
+
+impl<'a> StateFacts<'a> {
+    /// The facts of `state`, entered at `entered`, on its `retry_count`th
+    /// retry.
+    fn of(state: &'a State, entered: DateTime<Utc>, retry_count: u64) -> Self {
+        Self {
+            name: &state.name,
+            entered,
+            retry_count,
+            token: None,
+            map_item: None,
+        }
+    }
+}
+
+fn state_type(kind: &StateKind) -> StateType {
+    match kind {
+        StateKind::Pass { .. } => StateType::Pass,
+        StateKind::Task(_) => StateType::Task,
+        StateKind::Choice { .. } => StateType::Choice,
+        StateKind::Wait(_) => StateType::Wait,
+        StateKind::Succeed => StateType::Succeed,
+        StateKind::Fail { .. } => StateType::Fail,
+        StateKind::Parallel { .. } => StateType::Parallel,
+        StateKind::Map(_) => StateType::Map,
+    }
+}
+
+fn transition_step(state: &State, output: Value) -> Step {
+    match &state.transition {
+        Transition::Next(next) => Step::Next(next.clone(), output),
+        Transition::End => Step::End(output),
+    }
+}
+
+/// Records `state`'s `*StateExited` event.
+fn emit_exited(
+    rt: &Runtime,
+    frame: &mut Frame,
+    state: &State,
+    output: &Value,
+    assigned: Option<AssignedVariables>,
+) {
+    rt.emit(
+        frame,
+        EventType::StateExited(state_type(&state.kind)),
+        EventDetails::StateExited {
+            name: state.name.clone().into_boxed_str(),
+            output: json_text(output),
+            assigned,
+        },
+    );
+}
+
+/// Records `state`'s `*StateEntered` event; returns its id.
+fn emit_entered(rt: &Runtime, frame: &mut Frame, state: &State, input: &Value) -> u64 {
+    let input_text = match frame.carried.take() {
+        Some(text) => text,
+        // A silent frame records nothing, so skip serialising.
+        None if frame.silent => Arc::from(""),
+        None => json_text(input),
+    };
+    rt.emit(
+        frame,
+        EventType::StateEntered(state_type(&state.kind)),
+        EventDetails::StateEntered {
+            name: state.name.clone().into_boxed_str(),
+            input: input_text,
+        },
+    )
+}
+
+/// Runs a state machine (or branch, or processor) from `start` to its end.
+pub(crate) fn run_machine<'a>(
+    rt: &'a Runtime,
+    machine: &'a StateMachine,
+    start: String,
+    input: Value,
+    frame: &'a mut Frame,
+) -> BoxFuture<'a, Result<Value, Failure>> {
+    // Boxed because it recurses: a Parallel or Map state runs machines.
+    Box::pin(async move {
+        let mut name = start;
+        let mut input = input;
+        let mut first = true;
+        loop {
+            let Some(state) = machine.state(&name).cloned() else {
+                return Err(Failure::new(
+                    errors::RUNTIME,
+                    Some(format!("The state '{name}' does not exist")),
+                ));
+            };
+            if frame.main && !first {
+                // Redrive reuse applies to the resumed state only, and the
+                // journal only ever describes the current state.
+                lock(&rt.journal).reuse = false;
+                rt.clear_journal_for_new_state();
+            }
+            first = false;
+            let entered_id = emit_entered(rt, frame, &state, &input);
+            match run_state(rt, &state, &input, entered_id, frame).await {
+                Ok(Step::Next(next, output)) => {
+                    name = next;
+                    input = output;
+                }
+                Ok(Step::End(output)) => return Ok(output),
+                Err(failure) => {
+                    if frame.main {
+                        // The state a redrive starts again from, with the
+                        // input and variables it saw this time.
+                        lock(&rt.journal).resume = Some(ResumePoint {
+                            state: name.clone(),
+                            input,
+                            variables: frame.variables.clone(),
+                        });
+                    }
+                    return Err(data_flow::with_state_prefix(failure, &name, entered_id));
+                }
+            }
+        }
+    })
+}
+
+/// Runs one state whose entered event has id `entered_id`.
+async fn run_state(
+    rt: &Runtime,
+    state: &State,
+    raw_input: &Value,
+    entered_id: u64,
+    frame: &mut Frame,
+) -> Result<Step, Failure> {
+    let entered = rt.clock.now();
+    let facts = StateFacts::of(state, entered, 0);
+    match &state.kind {
+        StateKind::Pass { result } => {
+            run_pass(rt, state, result.as_ref(), raw_input, &facts, frame)
+        }
+        StateKind::Succeed => run_succeed(rt, state, raw_input, &facts, frame),
+        StateKind::Fail { error, cause } => run_fail(rt, raw_input, error, cause, &facts, frame),
+        StateKind::Choice { rules, default } => {
+            let choice = Choice {
+                rules,
+                default: default.as_ref(),
+                entered_id,
+            };
+            run_choice(rt, state, &choice, raw_input, &facts, frame)
+        }
+        StateKind::Wait(spec) => wait::run_wait(rt, state, spec, raw_input, &facts, frame).await,
+        StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
+            recovery::run_with_recovery(rt, state, raw_input, entered_id, entered, frame)
+                .await
+                .map(|(step, _)| step)
+        }
+    }
+}
+
+fn run_pass(
+    rt: &Runtime,
+    state: &State,
+    result: Option<&Value>,
+    raw_input: &Value,
+    facts: &StateFacts<'_>,
+    frame: &mut Frame,
+) -> Result<Step, Failure> {
+    let effective = rt.with_scope(frame, facts, raw_input, |s| {
+        data_flow::select(s, &state.input_path)
+    })?;
+    // `Result` wins over `Parameters`; with neither, the input passes on.
+    let result = match (result, &state.parameters) {
+        (Some(result), _) => result.clone(),
+        (None, Some(template)) => {
+            rt.with_scope(frame, facts, &effective, |s| template.evaluate(s))?
+        }
+        (None, None) => effective,
+    };
+    let (output, assigned) = data_flow::finish(rt, state, frame, facts, raw_input, result)?;
+    emit_exited(rt, frame, state, &output, assigned);
+    Ok(transition_step(state, output))
+}
+
+fn run_succeed(
+    rt: &Runtime,
+    state: &State,
+    raw_input: &Value,
+    facts: &StateFacts<'_>,
+    frame: &mut Frame,
+) -> Result<Step, Failure> {
+    let effective = rt.with_scope(frame, facts, raw_input, |s| {
+        data_flow::select(s, &state.input_path)
+    })?;
+    let output = rt.with_scope(frame, facts, &effective, |s| {
+        data_flow::select(s, &state.output_path)
+    })?;
+    emit_exited(rt, frame, state, &output, None);
+    Ok(Step::End(output))
+}
+
+fn run_fail(
+    rt: &Runtime,
+    raw_input: &Value,
+    error: &FailText,
+    cause: &FailText,
+    facts: &StateFacts<'_>,
+    frame: &Frame,
+) -> Result<Step, Failure> {
+    let error = data_flow::fail_text(rt, frame, facts, raw_input, error, "ErrorPath")?;
+    let cause = data_flow::fail_text(rt, frame, facts, raw_input, cause, "CausePath")?;
+    // Without `Error` the failure has an empty name, which the execution's
+    // end and the TestState API report as no error at all.
+    Err(Failure::new(error.unwrap_or_default(), cause))
+}
+
+/// A Choice state's own fields, and its entered event for the error text.
+struct Choice<'a> {
+    rules: &'a [ChoiceRule],
+    default: Option<&'a String>,
+    entered_id: u64,
+}
+
+fn run_choice(
+    rt: &Runtime,
+    state: &State,
+    choice: &Choice<'_>,
+    raw_input: &Value,
+    facts: &StateFacts<'_>,
+    frame: &mut Frame,
+) -> Result<Step, Failure> {
+    let effective = rt.with_scope(frame, facts, raw_input, |s| {
+        data_flow::select(s, &state.input_path)
+    })?;
+    let chosen = rt.with_scope(frame, facts, &effective, |scope| {
+        choice.rules.iter().find(|rule| rule.condition.holds(scope))
+    });
+    let (next, rule_assign) = match (chosen, choice.default) {
+        (Some(rule), _) => (rule.next.clone(), rule.assign.as_ref()),
+        (None, Some(default)) => (default.clone(), None),
+        (None, None) => {
+            return Err(Failure::new(
+                errors::NO_CHOICE_MATCHED,
+                Some(format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). No Choice Rules matched and no Default was specified",
+                    state.name, choice.entered_id
+                )),
+            ));
+        }
+    };
+    // The matched rule's `Assign` applies first, then the state's; the exit
+    // event lists both.
+    let mut assigned = data_flow::assign(rt, frame, facts, rule_assign, &effective)?;
+    if let Some(more) = data_flow::assign(rt, frame, facts, state.assign.as_ref(), &effective)? {
+        let mut all: Vec<_> = assigned.map(Vec::from).unwrap_or_default();
+        all.extend(more.into_vec());
+        assigned = Some(all.into_boxed_slice());
+    }
+    let output = rt.with_scope(frame, facts, &effective, |s| {
+        data_flow::select(s, &state.output_path)
+    })?;
+    emit_exited(rt, frame, state, &output, assigned);
+    Ok(Step::Next(next, output))
+}
+
+/// One attempt of a Task, Parallel or Map state, through `finish`.
+async fn attempt_state(
+    rt: &Runtime,
+    state: &State,
+    raw_input: &Value,
+    facts: &StateFacts<'_>,
+    frame: &mut Frame,
+) -> Result<(Value, Option<AssignedVariables>), Failure> {
+    let effective = rt.with_scope(frame, facts, raw_input, |s| {
+        data_flow::select(s, &state.input_path)
+    })?;
+    let result = match &state.kind {
+        StateKind::Task(spec) => {
+            task::attempt_task(rt, state, spec, effective, facts, frame).await?
+        }
+        StateKind::Parallel { branches } => {
+            let input = match &state.parameters {
+                Some(t) => rt.with_scope(frame, facts, &effective, |s| t.evaluate(s))?,
+                None => effective,
+            };
+            rt.work
+                .run_branches(rt, state, branches, input, frame)
+                .await?
+        }
+        StateKind::Map(spec) => {
+            rt.work
+                .run_map(rt, state, spec, effective, facts, frame)
+                .await?
+        }
+        _ => effective,
+    };
+    let result = match &state.result_selector {
+        Some(t) => rt.with_scope(frame, facts, &result, |s| t.evaluate(s))?,
+        None => result,
+    };
+    data_flow::finish(rt, state, frame, facts, raw_input, result)
+}
