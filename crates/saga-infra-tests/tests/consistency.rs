@@ -796,3 +796,56 @@ fn compensations_and_shipping_never_catch_so_a_failure_stops_for_redrive() {
         "ShipOrder has a heartbeat shorter than its timeout"
     );
 }
+
+// ------------------------------------------------------------------ docs
+
+/// ARCHITECTURE.md's code map names every crate under `crates/`, and every
+/// `crates/<name>/` it names exists.
+#[test]
+fn the_code_map_matches_the_crates() {
+    let architecture = read("ARCHITECTURE.md");
+    let map: String = architecture
+        .lines()
+        .skip_while(|line| !line.starts_with("## Code map"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("## "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !map.is_empty(),
+        "ARCHITECTURE.md has no `## Code map` section"
+    );
+    let dir = repo_root().join("crates");
+    let crates: BTreeSet<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("listing {}: {error}", dir.display()))
+        .map(|entry| entry.expect("a readable entry").path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .map(|path| {
+            path.file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let named: BTreeSet<String> = map
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("crates/"))
+        .filter_map(|rest| rest.split('/').next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut problems: Vec<String> = crates
+        .difference(&named)
+        .map(|name| format!("crates/{name}/ is missing from the code map"))
+        .collect();
+    problems.extend(
+        named
+            .difference(&crates)
+            .map(|name| format!("the code map names crates/{name}/, which does not exist")),
+    );
+    assert!(
+        map.contains("functions/<name>/"),
+        "the code map describes functions/<name>/"
+    );
+    assert_no_problems("ARCHITECTURE.md code map", &problems);
+}
