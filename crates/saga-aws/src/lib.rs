@@ -5,8 +5,12 @@
 //!   (Inventory table);
 //! - [`DynamoPayments`], [`DynamoShipments`]: the Payments and Shipments tables;
 //! - [`SfnTaskReporter`]: SendTaskSuccess / SendTaskFailure;
-//! - [`tables`]: the key schema of every service table and a helper that
-//!   creates a table from it (tests; deployed tables come from the template).
+//! - [`tables`]: the names of the indexes the adapters query (the tables
+//!   themselves are the template's, read by `saga-template`).
+//!
+//! Payments and Shipments items are typed records (`serde_dynamo`) converted
+//! into domain types with `TryFrom`; Orders and Inventory items are still
+//! read attribute by attribute (`item.rs`).
 //!
 //! Each store takes a client and its table name (from the function's
 //! configuration). Conditional check failures are domain facts and come back
@@ -19,6 +23,7 @@ mod inventory;
 mod item;
 mod orders;
 mod payments;
+mod record;
 mod sdk_errors;
 mod shipments;
 pub mod tables;

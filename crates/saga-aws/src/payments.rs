@@ -15,7 +15,10 @@ use saga_domain::ports::{
 };
 use saga_domain::{Money, OrderId, PortError};
 
-use crate::item::{Item, ItemReader, get_by_order_id, n, s, timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Item, get_by_order_id, s, timestamp};
+use crate::record::{Corrupt, from_item, instant, instant_text, parsed, to_item};
 use crate::sdk_errors::port_error;
 
 /// The Payments table of one deployment.
@@ -95,30 +98,73 @@ impl DynamoPayments {
     }
 }
 
+/// A Payments item as stored (ARCHITECTURE.md, "Data").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentRecord {
+    order_id: String,
+    amount_minor: i64,
+    currency: String,
+    payment_method: String,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decline_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund_reference: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&PaymentIntent> for PaymentRecord {
+    /// The PENDING payment an intent starts.
+    fn from(intent: &PaymentIntent) -> Self {
+        Self {
+            order_id: intent.order_id.as_str().to_owned(),
+            amount_minor: intent.amount.amount_minor(),
+            currency: intent.amount.currency().as_str().to_owned(),
+            payment_method: intent.payment_method.as_str().to_owned(),
+            status: PaymentStatus::Pending.as_str().to_owned(),
+            provider_reference: None,
+            decline_reason: None,
+            refund_reference: None,
+            created_at: instant_text(intent.created_at),
+            updated_at: instant_text(intent.created_at),
+        }
+    }
+}
+
+impl TryFrom<PaymentRecord> for Payment {
+    type Error = Corrupt;
+
+    fn try_from(record: PaymentRecord) -> Result<Self, Corrupt> {
+        let status = PaymentStatus::parse(&record.status).ok_or_else(|| Corrupt {
+            attribute: "status".to_owned(),
+            problem: format!("unknown payment status {:?}", record.status),
+        })?;
+        let amount = Money::new(record.amount_minor, parsed("currency", &record.currency)?)
+            .map_err(|error| Corrupt {
+                attribute: "amountMinor".to_owned(),
+                problem: error.to_string(),
+            })?;
+        Ok(Payment {
+            order_id: parsed("orderId", &record.order_id)?,
+            amount,
+            payment_method: parsed("paymentMethod", &record.payment_method)?,
+            status,
+            provider_reference: record.provider_reference,
+            decline_reason: record.decline_reason,
+            refund_reference: record.refund_reference,
+            created_at: instant("createdAt", &record.created_at)?,
+            updated_at: instant("updatedAt", &record.updated_at)?,
+        })
+    }
+}
+
 fn parse_payment(operation: &'static str, item: &Item) -> Result<Payment, PortError> {
-    let reader = ItemReader::new(operation, item);
-    let status_name = reader.string("status")?;
-    let status = PaymentStatus::parse(status_name).ok_or_else(|| {
-        PortError::rejected(operation, format!("unknown payment status {status_name:?}"))
-    })?;
-    let amount = Money::new(reader.number("amountMinor")?, reader.parsed("currency")?)
-        .map_err(|error| PortError::rejected(operation, error.to_string()))?;
-    let optional = |attribute| {
-        reader
-            .optional_string(attribute)
-            .map(|value| value.map(str::to_owned))
-    };
-    Ok(Payment {
-        order_id: reader.parsed("orderId")?,
-        amount,
-        payment_method: reader.parsed("paymentMethod")?,
-        status,
-        provider_reference: optional("providerReference")?,
-        decline_reason: optional("declineReason")?,
-        refund_reference: optional("refundReference")?,
-        created_at: reader.timestamp("createdAt")?,
-        updated_at: reader.timestamp("updatedAt")?,
-    })
+    let record: PaymentRecord = from_item(operation, item)?;
+    Payment::try_from(record).map_err(|corrupt| corrupt.into_port_error(operation))
 }
 
 impl PaymentStore for DynamoPayments {
@@ -127,18 +173,7 @@ impl PaymentStore for DynamoPayments {
         intent: &PaymentIntent,
     ) -> Result<RecordIntentOutcome, PortError> {
         const OPERATION: &str = "record_intent";
-        let item = Item::from([
-            ("orderId".to_owned(), s(intent.order_id.as_str())),
-            ("amountMinor".to_owned(), n(intent.amount.amount_minor())),
-            ("currency".to_owned(), s(intent.amount.currency().as_str())),
-            (
-                "paymentMethod".to_owned(),
-                s(intent.payment_method.as_str()),
-            ),
-            ("status".to_owned(), s(PaymentStatus::Pending.as_str())),
-            ("createdAt".to_owned(), timestamp(intent.created_at)),
-            ("updatedAt".to_owned(), timestamp(intent.created_at)),
-        ]);
+        let item = to_item(OPERATION, &PaymentRecord::from(intent))?;
         let result = self
             .client
             .put_item()
@@ -219,5 +254,72 @@ impl PaymentStore for DynamoPayments {
 
     async fn get_payment(&self, order_id: &OrderId) -> Result<Option<Payment>, PortError> {
         self.read("get_payment", order_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+
+    fn stored() -> Item {
+        let text = |value: &str| AttributeValue::S(value.to_owned());
+        Item::from([
+            ("orderId".to_owned(), text("ord-1")),
+            (
+                "amountMinor".to_owned(),
+                AttributeValue::N("3000".to_owned()),
+            ),
+            ("currency".to_owned(), text("EUR")),
+            ("paymentMethod".to_owned(), text("pm_card_visa")),
+            ("status".to_owned(), text("CAPTURED")),
+            ("providerReference".to_owned(), text("ch_1")),
+            ("createdAt".to_owned(), text("2026-03-01T12:00:00Z")),
+            ("updatedAt".to_owned(), text("2026-03-01T12:00:05Z")),
+        ])
+    }
+
+    #[test]
+    fn a_stored_payment_reads_back_and_round_trips() {
+        let payment = parse_payment("test", &stored()).unwrap();
+        assert_eq!(payment.status, PaymentStatus::Captured);
+        assert_eq!(payment.amount.amount_minor(), 3000);
+        assert_eq!(payment.provider_reference.as_deref(), Some("ch_1"));
+        assert_eq!(payment.refund_reference, None);
+        let intent = PaymentIntent {
+            order_id: payment.order_id.clone(),
+            amount: payment.amount,
+            payment_method: payment.payment_method.clone(),
+            created_at: payment.created_at,
+        };
+        let written = to_item("test", &PaymentRecord::from(&intent)).unwrap();
+        assert_eq!(written["amountMinor"], AttributeValue::N("3000".to_owned()));
+        assert_eq!(written["status"], AttributeValue::S("PENDING".to_owned()));
+        assert!(
+            !written.contains_key("providerReference"),
+            "absent, not null"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_item_is_rejected_naming_the_attribute() {
+        let cases = [
+            ("amountMinor", AttributeValue::S("lots".to_owned())),
+            ("status", AttributeValue::S("MAYBE".to_owned())),
+            ("currency", AttributeValue::S("euro".to_owned())),
+            ("createdAt", AttributeValue::S("yesterday".to_owned())),
+            ("orderId", AttributeValue::N("7".to_owned())),
+        ];
+        for (attribute, value) in cases {
+            let mut item = stored();
+            item.insert(attribute.to_owned(), value);
+            let error = parse_payment("test", &item).unwrap_err().to_string();
+            assert!(error.contains(attribute), "{attribute}: {error}");
+        }
+        let mut missing = stored();
+        missing.remove("updatedAt");
+        let error = parse_payment("test", &missing).unwrap_err().to_string();
+        assert!(error.contains("updatedAt"), "{error}");
     }
 }

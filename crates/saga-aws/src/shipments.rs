@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use saga_domain::ports::{CreateShipmentOutcome, Shipment, ShipmentStatus, ShipmentStore};
 use saga_domain::{OrderId, PortError};
 
-use crate::item::{Item, ItemReader, get_by_order_id, s, timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Item, get_by_order_id};
+use crate::record::{Corrupt, from_item, instant, instant_text, parsed, to_item};
 use crate::sdk_errors::port_error;
 
 /// The Shipments table of one deployment.
@@ -38,22 +41,50 @@ impl DynamoShipments {
     }
 }
 
+/// A Shipments item as stored (ARCHITECTURE.md, "Data").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShipmentRecord {
+    order_id: String,
+    shipment_id: String,
+    tracking_number: String,
+    status: String,
+    created_at: String,
+}
+
+impl From<&Shipment> for ShipmentRecord {
+    fn from(shipment: &Shipment) -> Self {
+        Self {
+            order_id: shipment.order_id.as_str().to_owned(),
+            shipment_id: shipment.shipment_id.clone(),
+            tracking_number: shipment.tracking_number.clone(),
+            status: shipment.status.as_str().to_owned(),
+            created_at: instant_text(shipment.created_at),
+        }
+    }
+}
+
+impl TryFrom<ShipmentRecord> for Shipment {
+    type Error = Corrupt;
+
+    fn try_from(record: ShipmentRecord) -> Result<Self, Corrupt> {
+        let status = ShipmentStatus::parse(&record.status).ok_or_else(|| Corrupt {
+            attribute: "status".to_owned(),
+            problem: format!("unknown shipment status {:?}", record.status),
+        })?;
+        Ok(Shipment {
+            order_id: parsed("orderId", &record.order_id)?,
+            shipment_id: record.shipment_id,
+            tracking_number: record.tracking_number,
+            status,
+            created_at: instant("createdAt", &record.created_at)?,
+        })
+    }
+}
+
 fn parse_shipment(operation: &'static str, item: &Item) -> Result<Shipment, PortError> {
-    let reader = ItemReader::new(operation, item);
-    let status_name = reader.string("status")?;
-    let status = ShipmentStatus::parse(status_name).ok_or_else(|| {
-        PortError::rejected(
-            operation,
-            format!("unknown shipment status {status_name:?}"),
-        )
-    })?;
-    Ok(Shipment {
-        order_id: reader.parsed("orderId")?,
-        shipment_id: reader.string("shipmentId")?.to_owned(),
-        tracking_number: reader.string("trackingNumber")?.to_owned(),
-        status,
-        created_at: reader.timestamp("createdAt")?,
-    })
+    let record: ShipmentRecord = from_item(operation, item)?;
+    Shipment::try_from(record).map_err(|corrupt| corrupt.into_port_error(operation))
 }
 
 impl ShipmentStore for DynamoShipments {
@@ -62,16 +93,7 @@ impl ShipmentStore for DynamoShipments {
         shipment: &Shipment,
     ) -> Result<CreateShipmentOutcome, PortError> {
         const OPERATION: &str = "create_shipment";
-        let item = Item::from([
-            ("orderId".to_owned(), s(shipment.order_id.as_str())),
-            ("shipmentId".to_owned(), s(shipment.shipment_id.as_str())),
-            (
-                "trackingNumber".to_owned(),
-                s(shipment.tracking_number.as_str()),
-            ),
-            ("status".to_owned(), s(shipment.status.as_str())),
-            ("createdAt".to_owned(), timestamp(shipment.created_at)),
-        ]);
+        let item = to_item(OPERATION, &ShipmentRecord::from(shipment))?;
         let result = self
             .client
             .put_item()
