@@ -1,6 +1,7 @@
 //! The handler end to end against the in-memory fakes: the route table of
 //! `events/api/`, the OpenAPI document, idempotency, customer isolation,
-//! logs, and generated requests. No external process.
+//! and generated requests. No external process. (Logs have their own
+//! binary, `tests/logs`.)
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,6 +10,5 @@ mod agreement;
 mod fuzz;
 mod idempotency;
 mod isolation;
-mod logs;
 mod openapi;
 mod table;
