@@ -57,21 +57,58 @@ pub struct ExecutionDescription {
     pub redrive_count: u32,
 }
 
-/// Engine failures, named after the AWS API errors they become.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Engine failures, named after the AWS API errors they become. Displayed
+/// as `<aws_name>: <message>`; an API endpoint sends the two apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineError {
     /// An execution with this name exists with a different input, or has ended.
-    #[error("ExecutionAlreadyExists: execution '{0}' already exists")]
     ExecutionAlreadyExists(String),
     /// No such execution.
-    #[error("ExecutionDoesNotExist: execution '{0}' does not exist")]
     ExecutionDoesNotExist(String),
     /// Redrive asked of an execution that did not fail, time out or abort.
-    #[error("ExecutionNotRedrivable: execution '{0}' cannot be redriven: {1}")]
     ExecutionNotRedrivable(String, String),
     /// A task-token callback found no waiting task.
-    #[error(transparent)]
-    Token(#[from] TokenError),
+    Token(TokenError),
+}
+
+impl From<TokenError> for EngineError {
+    fn from(error: TokenError) -> Self {
+        Self::Token(error)
+    }
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.aws_name(), self.message())
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+impl EngineError {
+    /// The AWS API error it becomes (`__type`).
+    pub fn aws_name(&self) -> &'static str {
+        match self {
+            Self::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
+            Self::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
+            Self::ExecutionNotRedrivable(..) => "ExecutionNotRedrivable",
+            Self::Token(TokenError::TaskDoesNotExist(_)) => "TaskDoesNotExist",
+        }
+    }
+
+    /// What went wrong, without the AWS name.
+    pub fn message(&self) -> String {
+        match self {
+            Self::ExecutionAlreadyExists(arn) => format!("execution '{arn}' already exists"),
+            Self::ExecutionDoesNotExist(arn) => format!("execution '{arn}' does not exist"),
+            Self::ExecutionNotRedrivable(arn, reason) => {
+                format!("execution '{arn}' cannot be redriven: {reason}")
+            }
+            Self::Token(TokenError::TaskDoesNotExist(token)) => {
+                format!("no task is waiting for token '{token}'")
+            }
+        }
+    }
 }
 
 struct Entry {

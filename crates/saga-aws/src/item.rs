@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use saga_domain::PortError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -41,7 +41,7 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 
 /// Timestamps other than `expiresAt`: RFC 3339 UTC, whole seconds, fixed width.
 pub(crate) fn timestamp(instant: DateTime<Utc>) -> AttributeValue {
-    s(instant.to_rfc3339_opts(SecondsFormat::Secs, true))
+    s(crate::record::instant_text(instant))
 }
 
 /// Typed access to one item, with errors naming `operation` and the attribute.
@@ -95,9 +95,8 @@ impl<'a> ItemReader<'a> {
     }
 
     pub fn timestamp(&self, attribute: &str) -> Result<DateTime<Utc>, PortError> {
-        DateTime::parse_from_rfc3339(self.string(attribute)?)
-            .map(|instant| instant.with_timezone(&Utc))
-            .map_err(|_| self.corrupt(attribute, "an invalid timestamp in"))
+        crate::record::instant(attribute, self.string(attribute)?)
+            .map_err(|corrupt| corrupt.into_port_error(self.operation))
     }
 
     pub fn epoch_seconds(&self, attribute: &str) -> Result<DateTime<Utc>, PortError> {

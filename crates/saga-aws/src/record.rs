@@ -91,7 +91,7 @@ pub(crate) fn instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, Corr
 }
 
 /// How timestamps other than epoch attributes are stored: RFC 3339 UTC,
-/// whole seconds, fixed width.
+/// whole seconds, fixed width (`item::timestamp` writes the same).
 pub(crate) fn instant_text(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

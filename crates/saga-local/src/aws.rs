@@ -21,6 +21,9 @@ pub struct Endpoints {
 /// One client per service.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// The shared configuration the clients were built from (region, static
+    /// credentials); the functions build theirs from it too.
+    pub sdk: aws_config::SdkConfig,
     /// DynamoDB.
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// SQS.
@@ -52,6 +55,7 @@ impl Clients {
             .endpoint_url(&endpoints.sfn)
             .build();
         Self {
+            sdk: shared,
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
             sfn: aws_sdk_sfn::Client::from_conf(sfn),

@@ -247,8 +247,12 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
 
     let stack = stack::load(&template, &names)?;
     let faults = Arc::new(Faults::default());
-    let functions =
-        Arc::new(Functions::build(&stack.functions, &endpoints, Arc::clone(&faults)).await?);
+    let functions = Arc::new(Functions::build(
+        &stack.functions,
+        &clients.sdk,
+        &endpoints,
+        Arc::clone(&faults),
+    )?);
     for missing in functions.missing() {
         tracing::warn!(binary = %missing, "the local cloud has no code for this function; its routes answer 501");
     }

@@ -17,7 +17,7 @@ use lambda_runtime::Diagnostic;
 use saga_wiring::{AnyFunction, Context};
 use serde_json::{Value, json};
 
-use crate::aws::{Endpoints, sdk_config};
+use crate::aws::Endpoints;
 use crate::faults::{FaultAction, Faults};
 use saga_template::LOCAL_REGION;
 use saga_template::stack::FunctionSpec;
@@ -98,19 +98,19 @@ pub struct Functions {
 impl Functions {
     /// Builds every function of `specs`. Functions whose code the local
     /// cloud does not have are listed by [`Functions::missing`].
-    pub async fn build(
+    pub fn build(
         specs: &BTreeMap<String, FunctionSpec>,
+        sdk: &aws_config::SdkConfig,
         endpoints: &Endpoints,
         faults: Arc<Faults>,
     ) -> anyhow::Result<Self> {
-        let sdk = sdk_config().await;
         let mut by_logical_id = BTreeMap::new();
         let mut names = HashMap::new();
         let mut missing = Vec::new();
         for (logical_id, spec) in specs {
             let environment = runtime_environment(spec, endpoints);
             let vars = |variable: &str| environment.get(variable).cloned();
-            let built = saga_wiring::build(&spec.binary, &Context::new(&vars, &sdk))
+            let built = saga_wiring::build(&spec.binary, &Context::new(&vars, sdk))
                 .with_context(|| {
                     format!(
                         "function {logical_id} ({}) cannot start with the environment template.yaml gives it",
@@ -166,10 +166,7 @@ impl Functions {
             Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
             None => name,
         };
-        self.names
-            .get(bare)
-            .or_else(|| self.names.get(name))
-            .and_then(|id| self.by_logical_id.get(id))
+        self.find_function_arn(bare, name)
     }
 
     /// Finds the function a Task state's function ARN names: by the ARN's

@@ -240,7 +240,7 @@ pub async fn order_records(cloud: &Cloud, order_id: &str) -> Result<Value, Strin
         get_item(cloud, "OrdersTable", "orderId", order_id.to_owned()),
         get_item(
             cloud,
-            "InventoryTable",
+            crate::cloud::INVENTORY_TABLE,
             "pk",
             format!("RESERVATION#{order_id}"),
         ),

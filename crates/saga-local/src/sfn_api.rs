@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use asl::tokens::TokenError;
 use asl::{EngineError, ExecutionDescription, ExecutionStatus, TaskError};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -48,27 +47,8 @@ impl ApiError {
 }
 
 impl From<EngineError> for ApiError {
-    /// AWS's error name as `__type` and the message without it, built from
-    /// the variant (never parsed back out of the display text).
     fn from(error: EngineError) -> Self {
-        match error {
-            EngineError::ExecutionAlreadyExists(arn) => Self::new(
-                "ExecutionAlreadyExists",
-                format!("execution '{arn}' already exists"),
-            ),
-            EngineError::ExecutionDoesNotExist(arn) => Self::new(
-                "ExecutionDoesNotExist",
-                format!("execution '{arn}' does not exist"),
-            ),
-            EngineError::ExecutionNotRedrivable(arn, reason) => Self::new(
-                "ExecutionNotRedrivable",
-                format!("execution '{arn}' cannot be redriven: {reason}"),
-            ),
-            EngineError::Token(TokenError::TaskDoesNotExist(token)) => Self::new(
-                "TaskDoesNotExist",
-                format!("no task is waiting for token '{token}'"),
-            ),
-        }
+        Self::new(error.aws_name(), error.message())
     }
 }
 
@@ -534,6 +514,8 @@ fn describe_state_machine(
 
 #[cfg(test)]
 mod tests {
+    use asl::tokens::TokenError;
+
     use super::*;
 
     #[test]

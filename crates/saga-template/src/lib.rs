@@ -19,8 +19,8 @@ pub mod names;
 pub mod stack;
 pub mod tables;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub use document::{Resource, Template, TemplateError};
 pub use names::{LOCAL_ACCOUNT, LOCAL_REGION, LocalNames, scalar_text};
@@ -43,11 +43,21 @@ pub fn project_tables(stack: &str) -> Result<Vec<TableSpec>, TemplateError> {
 }
 
 /// The table with `logical_id` (e.g. `InventoryTable`) of the repository's
-/// template.
+/// template. The template is read once per process: tests ask for a fresh
+/// table in every case.
 pub fn project_table(logical_id: &str) -> Result<TableSpec, TemplateError> {
-    project_tables("test")?
-        .into_iter()
+    static TABLES: OnceLock<Result<Vec<TableSpec>, String>> = OnceLock::new();
+    let tables = TABLES
+        .get_or_init(|| project_tables("test").map_err(|error| error.to_string()))
+        .as_ref()
+        .map_err(|reason| TemplateError::Unresolvable {
+            what: "the project's tables".to_owned(),
+            reason: reason.clone(),
+        })?;
+    tables
+        .iter()
         .find(|table| table.logical_id == logical_id)
+        .cloned()
         .ok_or_else(|| TemplateError::Unresolvable {
             what: format!("table {logical_id}"),
             reason: format!(
@@ -55,20 +65,4 @@ pub fn project_table(logical_id: &str) -> Result<TableSpec, TemplateError> {
                 project_template_path().display()
             ),
         })
-}
-
-/// Parameters with no default get `<Name>-unset`, for reading parts of the
-/// template that do not depend on them.
-fn placeholder_parameters(template: &Template) -> BTreeMap<String, serde_json::Value> {
-    template
-        .parameters
-        .iter()
-        .filter(|(_, value)| value.is_null())
-        .map(|(name, _)| {
-            (
-                name.clone(),
-                serde_json::Value::String(format!("{name}-unset")),
-            )
-        })
-        .collect()
 }

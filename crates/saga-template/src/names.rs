@@ -69,7 +69,13 @@ impl LocalNames {
     /// default set to `<Name>-unset`: for reading what does not depend on
     /// those parameters (the tables, in tests).
     pub fn with_placeholders(template: &Template, stack: &str) -> Result<Self, TemplateError> {
-        Self::new(template, stack, &crate::placeholder_parameters(template))
+        let placeholders = template
+            .parameters
+            .iter()
+            .filter(|(_, value)| value.is_null())
+            .map(|(name, _)| (name.clone(), Value::String(format!("{name}-unset"))))
+            .collect();
+        Self::new(template, stack, &placeholders)
     }
 
     /// Records an attribute learned from the service (e.g. a queue's URL as

@@ -2,6 +2,7 @@
 //! SDK configuration (region, credentials).
 
 use aws_config::SdkConfig;
+use saga_lambda::config::ConfigSource;
 
 /// A function's environment and SDK configuration.
 #[derive(Clone, Copy)]
@@ -57,6 +58,13 @@ impl<'a> Context<'a> {
             .into_iter()
             .filter_map(|variable| self.var(variable))
             .find(|value| !value.trim().is_empty())
+    }
+}
+
+/// The step functions' configs read their variables from the context.
+impl ConfigSource for Context<'_> {
+    fn get(&self, variable: &str) -> Option<String> {
+        self.var(variable)
     }
 }
 

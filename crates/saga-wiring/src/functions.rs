@@ -72,7 +72,7 @@ pub struct Reserve {
 impl Reserve {
     /// From `INVENTORY_TABLE` and `RESERVATION_TTL_SECONDS`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = ReserveConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = ReserveConfig::from_source(context)?;
         Ok(Self {
             inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
             ttl: config.reservation_ttl,
@@ -99,7 +99,7 @@ pub struct Charge {
 impl Charge {
     /// From `PAYMENTS_TABLE`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = ChargeConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = ChargeConfig::from_source(context)?;
         Ok(Self {
             payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
             provider: SimulatedPaymentProvider::new(),
@@ -124,7 +124,7 @@ pub struct Confirm {
 impl Confirm {
     /// From `INVENTORY_TABLE`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = ConfirmConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = ConfirmConfig::from_source(context)?;
         Ok(Self {
             inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
         })
@@ -148,7 +148,7 @@ pub struct Release {
 impl Release {
     /// From `INVENTORY_TABLE`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = ReleaseConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = ReleaseConfig::from_source(context)?;
         Ok(Self {
             inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
         })
@@ -173,7 +173,7 @@ pub struct Refund {
 impl Refund {
     /// From `PAYMENTS_TABLE`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = RefundConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = RefundConfig::from_source(context)?;
         Ok(Self {
             payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
             provider: SimulatedPaymentProvider::new(),
@@ -200,7 +200,7 @@ pub struct Ship {
 impl Ship {
     /// From `SHIPMENTS_TABLE`; Step Functions for the task reports.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = ShipConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = ShipConfig::from_source(context)?;
         Ok(Self {
             shipments: DynamoShipments::new(context.dynamodb(), config.shipments_table),
             reporter: SfnTaskReporter::new(context.sfn()),
@@ -226,7 +226,7 @@ pub struct Reaper {
 impl Reaper {
     /// From `INVENTORY_TABLE` and `REAPER_BATCH_SIZE`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
-        let config = ReaperConfig::from_source(&|variable: &str| context.var(variable))?;
+        let config = ReaperConfig::from_source(context)?;
         Ok(Self {
             inventory: DynamoInventory::new(context.dynamodb(), config.inventory_table),
             settings: config.settings,
