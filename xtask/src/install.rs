@@ -96,6 +96,17 @@ pub fn moto_server(local: &Path) -> Result<PathBuf> {
     )
 }
 
+/// The Python of the emulators' venv (installed as for [`moto_server`]),
+/// which has the pinned boto3 that moto depends on.
+pub fn boto3_python(local: &Path) -> Result<PathBuf> {
+    python_tool(
+        &local.join("emulators-venv"),
+        "moto's server and boto3",
+        ("requirements-emulators.txt", EMULATOR_REQUIREMENTS),
+        "python",
+    )
+}
+
 /// Installs schemathesis into a venv under `local` unless that exact install
 /// is there, and returns the path of its `st` executable.
 pub fn schemathesis(local: &Path) -> Result<PathBuf> {

@@ -7,14 +7,18 @@
 //! - `cargo xtask up` installs and starts the emulators, runs the local cloud
 //!   (`saga-local`) from `template.yaml` with a demo catalog, prints how to
 //!   place an order, and stops everything on Ctrl-C.
+//! - `cargo xtask invoke <function> <event-file>` runs one function on one
+//!   event through the local cloud's Lambda Invoke API (`sam local invoke`
+//!   without a container runtime).
 //!
-//! `main` only parses the command line and reports errors; each command lives in
-//! its own module.
+//! `main` only parses the command line (clap) and reports errors; each
+//! command lives in its own module.
 
 mod browser;
 mod emulators;
 mod iac;
 mod install;
+mod invoke;
 mod libtest;
 mod process_group;
 mod test_command;
@@ -24,35 +28,37 @@ mod up;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
-
-commands:
-  test [--tier <name>]... [--sam-build]
-        install the emulators into .local/ if missing, start the ones the
-        selected tiers need, run the tiers and print a summary.
-        --tier <name>  run only this tier (repeatable); default: all tiers
-        --sam-build    let the IaC tier run `sam build` as well
-  up [--port <P>]
-        install and start the emulators, run the local cloud (the saga, its
-        tables, queues, HTTP API and console on 127.0.0.1), seed a demo
-        catalog and print how to place an order; Ctrl-C stops everything
-  help  print this message";
+/// The project's automation: tests, the local cloud, one-off invocations.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
 /// What the command line asked for.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Subcommand)]
 enum Command {
+    /// Install the emulators into .local/ if missing, start the ones the
+    /// selected tiers need, run the tiers and print a summary.
     Test(test_command::TestOptions),
+    /// Install and start the emulators, run the local cloud (the saga, its
+    /// tables, queues, HTTP API, Lambda Invoke API and console on 127.0.0.1),
+    /// seed a demo catalog and print how to place an order; Ctrl-C stops
+    /// everything.
     Up(up::UpOptions),
-    Help,
+    /// Invoke one function of template.yaml with one event file through the
+    /// local cloud's Lambda Invoke API; print the response, the function
+    /// error if any, and the log tail.
+    Invoke(invoke::InvokeOptions),
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let outcome = parse_command(&args).and_then(|command| run(command, &repo_root()?));
-    match outcome {
+    let cli = Cli::parse();
+    match repo_root().and_then(|root| run(cli.command, &root)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("xtask: error: {error:#}");
@@ -65,39 +71,8 @@ fn run(command: Command, root: &Path) -> Result<ExitCode> {
     match command {
         Command::Test(options) => test_command::run(root, &options),
         Command::Up(options) => up::run(root, &options),
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Invoke(options) => invoke::run(root, &options),
     }
-}
-
-fn parse_command(args: &[String]) -> Result<Command> {
-    let Some((name, rest)) = args.split_first() else {
-        bail!("no command given\n\n{USAGE}");
-    };
-    match name.as_str() {
-        "test" => Ok(Command::Test(parse_test_options(rest)?)),
-        "up" => Ok(Command::Up(up::parse_options(rest)?)),
-        "help" | "--help" | "-h" => Ok(Command::Help),
-        other => bail!("unknown command `{other}`\n\n{USAGE}"),
-    }
-}
-
-fn parse_test_options(args: &[String]) -> Result<test_command::TestOptions> {
-    let mut options = test_command::TestOptions::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--tier" => {
-                let name = args.next().context("`--tier` needs a tier name")?;
-                options.tiers.push(name.clone());
-            }
-            "--sam-build" => options.sam_build = true,
-            other => bail!("unknown argument `{other}` for `cargo xtask test`\n\n{USAGE}"),
-        }
-    }
-    Ok(options)
 }
 
 /// The workspace root: xtask's manifest lives in `<root>/xtask`.
@@ -111,11 +86,13 @@ fn repo_root() -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory as _;
+
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Command> {
-        let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-        parse_command(&args)
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+            .map(|cli| cli.command)
     }
 
     fn test_options(tiers: &[&str], sam_build: bool) -> Command {
@@ -123,6 +100,11 @@ mod tests {
             tiers: tiers.iter().map(|tier| (*tier).to_owned()).collect(),
             sam_build,
         })
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -134,7 +116,33 @@ mod tests {
                 &["test", "--tier", "unit", "--tier", "sqs"],
                 test_options(&["unit", "sqs"], false),
             ),
-            (&["help"], Command::Help),
+            (&["up"], Command::Up(up::UpOptions { port: 4000 })),
+            (
+                &["up", "--port", "8081"],
+                Command::Up(up::UpOptions { port: 8081 }),
+            ),
+            (
+                &["invoke", "ReserveFunction", "events/reserve/success.json"],
+                Command::Invoke(invoke::InvokeOptions {
+                    function: "ReserveFunction".to_owned(),
+                    event: "events/reserve/success.json".into(),
+                    endpoint: None,
+                }),
+            ),
+            (
+                &[
+                    "invoke",
+                    "reserve",
+                    "e.json",
+                    "--endpoint",
+                    "http://127.0.0.1:9",
+                ],
+                Command::Invoke(invoke::InvokeOptions {
+                    function: "reserve".to_owned(),
+                    event: "e.json".into(),
+                    endpoint: Some("http://127.0.0.1:9".to_owned()),
+                }),
+            ),
         ];
         for (args, expected) in cases {
             assert_eq!(&parse(args).unwrap(), expected, "args: {args:?}");
@@ -142,13 +150,20 @@ mod tests {
     }
 
     #[test]
-    fn rejects_what_it_does_not_know() {
+    fn rejects_what_it_does_not_know_and_says_why() {
         let cases: &[(&[&str], &str)] = &[
-            (&[], "no command given"),
-            (&["deploy"], "unknown command `deploy`"),
-            (&["test", "--tier"], "`--tier` needs a tier name"),
-            (&["test", "--fast"], "unknown argument `--fast`"),
-            (&["up", "--now"], "unknown argument"),
+            (&[], "Usage"),
+            (&["deploy"], "unrecognized subcommand 'deploy'"),
+            (
+                &["test", "--tier"],
+                "a value is required for '--tier <NAME>'",
+            ),
+            (&["test", "--fast"], "unexpected argument '--fast'"),
+            (
+                &["up", "--port", "http"],
+                "invalid value 'http' for '--port <PORT>'",
+            ),
+            (&["invoke", "ReserveFunction"], "<EVENT>"),
         ];
         for (args, message) in cases {
             let error = parse(args).unwrap_err().to_string();

@@ -23,11 +23,13 @@ use crate::process_group::{self, GroupChild};
 use crate::tiers::{self, Check, Tier, TierRun, Tool};
 
 /// The options of `cargo xtask test`.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, clap::Args)]
 pub struct TestOptions {
-    /// Tier names to run; empty means every tier.
+    /// Run only this tier (repeatable); default: every tier, in order.
+    #[arg(long = "tier", value_name = "NAME")]
     pub tiers: Vec<String>,
-    /// Lets the IaC tier run `sam build` as well.
+    /// Let the IaC tier run `sam build` as well.
+    #[arg(long)]
     pub sam_build: bool,
 }
 
@@ -148,6 +150,10 @@ fn install_tools(root: &Path, local: &Path, tools: &[Tool]) -> Result<Vec<(Strin
             Tool::Schemathesis => {
                 let st = install::schemathesis(local)?;
                 environment.push(("SCHEMATHESIS".to_owned(), st.display().to_string()));
+            }
+            Tool::Boto3 => {
+                let python = install::boto3_python(local)?;
+                environment.push(("BOTO3_PYTHON".to_owned(), python.display().to_string()));
             }
         }
     }

@@ -31,6 +31,8 @@ pub enum Tool {
     Browser,
     /// The pinned schemathesis, its `st` executable in `SCHEMATHESIS`.
     Schemathesis,
+    /// A Python with the pinned boto3 (the emulators' venv), in `BOTO3_PYTHON`.
+    Boto3,
 }
 
 /// What a tier runs.
@@ -176,6 +178,22 @@ pub const TIERS: &[Tier] = &[
         ]),
     },
     Tier {
+        name: "invoke",
+        about: "every file in events/ through the local cloud's Lambda Invoke API with boto3, \
+                and `cargo xtask invoke` once",
+        emulators: &[Emulator::DynamoDbLocal, Emulator::Moto],
+        tools: &[Tool::Boto3],
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "saga-local",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "invoke",
+        ]),
+    },
+    Tier {
         name: "contract",
         about: "schemathesis (every check, stateful phase) against the local cloud's HTTP API \
                 and crates/order-api/openapi.yaml",
@@ -254,7 +272,8 @@ mod tests {
             (
                 &[],
                 &[
-                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "contract", "asl", "iac",
+                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "invoke", "contract", "asl",
+                    "iac",
                 ],
             ),
             (&["unit"], &["unit"]),

@@ -33,9 +33,10 @@ const READY_DEADLINE: Duration = Duration::from_secs(30 * 60);
 const READY_PREFIX: &str = "saga-local: ready on ";
 
 /// The options of `cargo xtask up`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct UpOptions {
     /// Port of the local cloud on 127.0.0.1.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
 }
 
@@ -43,24 +44,6 @@ impl Default for UpOptions {
     fn default() -> Self {
         Self { port: DEFAULT_PORT }
     }
-}
-
-/// Parses the arguments after `up`.
-pub fn parse_options(args: &[String]) -> Result<UpOptions> {
-    let mut options = UpOptions::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => {
-                let value = args.next().context("`--port` needs a port number")?;
-                options.port = value
-                    .parse()
-                    .with_context(|| format!("`--port {value}` is not a port number"))?;
-            }
-            other => bail!("unknown argument `{other}` for `cargo xtask up` (it takes --port P)"),
-        }
-    }
-    Ok(options)
 }
 
 /// Runs the local cloud until Ctrl-C, with the emulators in `<root>/.local`.
@@ -97,7 +80,7 @@ pub fn run_with_installs(root: &Path, local: &Path, options: &UpOptions) -> Resu
 }
 
 /// Starts DynamoDB Local and moto side by side (each installs first if needed).
-fn start_emulators(local: &Path) -> Result<(RunningEmulator, RunningEmulator)> {
+pub(crate) fn start_emulators(local: &Path) -> Result<(RunningEmulator, RunningEmulator)> {
     let dynamodb_local = local.to_path_buf();
     let dynamodb =
         thread::spawn(move || emulators::start(&dynamodb_local, Emulator::DynamoDbLocal));
@@ -109,7 +92,7 @@ fn start_emulators(local: &Path) -> Result<(RunningEmulator, RunningEmulator)> {
     Ok((dynamodb?, moto?))
 }
 
-fn spawn_saga_local(
+pub(crate) fn spawn_saga_local(
     root: &Path,
     options: &UpOptions,
     dynamodb: &RunningEmulator,
@@ -151,7 +134,7 @@ fn spawn_saga_local(
 
 /// Reads saga-local's stdout until its ready line and returns the URL;
 /// `None` if it exited first. Later stdout lines keep being echoed.
-fn wait_until_ready(
+pub(crate) fn wait_until_ready(
     stdout: std::process::ChildStdout,
     child: &mut GroupChild,
 ) -> Result<Option<String>> {
@@ -189,7 +172,7 @@ fn wait_until_ready(
 }
 
 /// Waits until `GET /health` answers 200.
-fn wait_for_health(base_url: &str, child: &mut GroupChild) -> Result<()> {
+pub(crate) fn wait_for_health(base_url: &str, child: &mut GroupChild) -> Result<()> {
     let port: u16 = base_url
         .rsplit(':')
         .next()
@@ -211,7 +194,7 @@ fn wait_for_health(base_url: &str, child: &mut GroupChild) -> Result<()> {
 }
 
 /// The status code of `GET /health`, if the server answers.
-fn health_status(port: u16) -> Option<u16> {
+pub(crate) fn health_status(port: u16) -> Option<u16> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
@@ -241,30 +224,4 @@ fn print_banner(base_url: &str, elapsed: Duration) {
         elapsed.as_secs_f64()
     );
     let _ = std::io::stdout().flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_parse_and_bad_ones_say_why() {
-        let parse = |args: &[&str]| {
-            parse_options(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
-        };
-        assert_eq!(parse(&[]).unwrap(), UpOptions { port: DEFAULT_PORT });
-        assert_eq!(
-            parse(&["--port", "8081"]).unwrap(),
-            UpOptions { port: 8081 }
-        );
-        let cases: &[(&[&str], &str)] = &[
-            (&["--port"], "needs a port number"),
-            (&["--port", "http"], "not a port number"),
-            (&["--fast"], "unknown argument `--fast`"),
-        ];
-        for (args, message) in cases {
-            let error = format!("{:#}", parse(args).unwrap_err());
-            assert!(error.contains(message), "{args:?}: {error}");
-        }
-    }
 }

@@ -346,6 +346,12 @@ impl Engine {
         Ok(count)
     }
 
+    /// A task waiting on `token` outside any execution (see
+    /// [`TaskTokens::wait_on`]): callbacks for it arrive on the receiver.
+    pub fn wait_on_token(&self, token: &str) -> crate::tokens::IssuedToken {
+        self.tokens.wait_on(token)
+    }
+
     /// `SendTaskSuccess`.
     pub fn send_task_success(&self, token: &str, output: Value) -> Result<(), EngineError> {
         Ok(self.tokens.deliver(token, TokenMessage::Success(output))?)

@@ -66,6 +66,20 @@ impl TaskTokens {
         IssuedToken { token, receiver }
     }
 
+    /// Makes `token` a waiting task's token, as if a Task state had issued
+    /// it: for a test or a local tool that stands in for the waiting state
+    /// (so a worker's `SendTaskSuccess` with a sample token is accepted and
+    /// can be read back from the receiver). Replaces an earlier wait on the
+    /// same token.
+    pub fn wait_on(&self, token: &str) -> IssuedToken {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.waiting().insert(token.to_owned(), sender);
+        IssuedToken {
+            token: token.to_owned(),
+            receiver,
+        }
+    }
+
     /// Forgets a token once its task has ended.
     pub fn retire(&self, token: &str) {
         self.waiting().remove(token);
@@ -89,5 +103,31 @@ impl TaskTokens {
     /// How many tasks are waiting.
     pub fn waiting_count(&self) -> usize {
         self.waiting().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_waited_on_from_outside_takes_one_final_callback() {
+        let tokens = TaskTokens::default();
+        let mut wait = tokens.wait_on("sample-token/+=");
+        tokens
+            .deliver("sample-token/+=", TokenMessage::Heartbeat)
+            .unwrap();
+        tokens
+            .deliver("sample-token/+=", TokenMessage::Success(Value::from(7)))
+            .unwrap();
+        assert_eq!(wait.receiver.try_recv(), Ok(TokenMessage::Heartbeat));
+        assert_eq!(
+            wait.receiver.try_recv(),
+            Ok(TokenMessage::Success(Value::from(7)))
+        );
+        assert_eq!(
+            tokens.deliver("sample-token/+=", TokenMessage::Heartbeat),
+            Err(TokenError::TaskDoesNotExist("sample-token/+=".to_owned()))
+        );
     }
 }

@@ -137,15 +137,24 @@ pub fn parse(args: &[String]) -> Result<Command> {
 }
 
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
             "info,aws_config=warn,aws_smithy_runtime=warn,hyper=warn",
         )
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    // Every line goes to stderr; a function's lines also go to the log tail
+    // of the Invoke API call that ran it.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(crate::invocation_logs::CaptureLayer)
         .try_init();
 }
 

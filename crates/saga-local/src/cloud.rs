@@ -133,9 +133,47 @@ pub struct Cloud {
     /// Set once everything runs.
     pub ready: AtomicBool,
     redrive_dates: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Callbacks for tokens a test waits on (`/local/task-tokens`), with
+    /// everything received so far.
+    task_waits: Mutex<HashMap<String, TaskWait>>,
+}
+
+/// A token waited on from outside any execution, and what arrived for it.
+struct TaskWait {
+    receiver: tokio::sync::mpsc::UnboundedReceiver<asl::tokens::TokenMessage>,
+    received: Vec<asl::tokens::TokenMessage>,
 }
 
 impl Cloud {
+    /// Stands in for a Task state waiting on `token`, so a worker's
+    /// `SendTaskSuccess` / `SendTaskFailure` with it is accepted (see
+    /// [`Cloud::task_callbacks`]).
+    pub fn wait_on_token(&self, token: &str) {
+        let issued = self.engine.wait_on_token(token);
+        let wait = TaskWait {
+            receiver: issued.receiver,
+            received: Vec::new(),
+        };
+        self.task_waits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(token.to_owned(), wait);
+    }
+
+    /// Every callback received so far for a token of [`Cloud::wait_on_token`],
+    /// oldest first; `None` when nobody waits on it.
+    pub fn task_callbacks(&self, token: &str) -> Option<Vec<asl::tokens::TokenMessage>> {
+        let mut waits = self
+            .task_waits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let wait = waits.get_mut(token)?;
+        while let Ok(message) = wait.receiver.try_recv() {
+            wait.received.push(message);
+        }
+        Some(wait.received.clone())
+    }
+
     /// The physical name of the template's table `logical_id`.
     pub fn table_name(&self, logical_id: &str) -> Option<&str> {
         self.tables
@@ -291,6 +329,7 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         base_url,
         ready: AtomicBool::new(false),
         redrive_dates: Mutex::new(HashMap::new()),
+        task_waits: Mutex::new(HashMap::new()),
     });
 
     let (shutdown, shutdown_receiver) = watch::channel(false);

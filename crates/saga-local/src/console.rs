@@ -316,11 +316,7 @@ fn faults_box(cloud: &Cloud) -> String {
     } else {
         out.push_str("<table><thead><tr><th>Function</th><th>Mode</th><th>Left</th><th>Injected</th><th></th></tr></thead><tbody>");
         for (function, fault) in &faults {
-            let mode = match fault.mode {
-                FaultMode::Transient => "transient (TransientError)".to_owned(),
-                FaultMode::Permanent => "permanent (InjectedFault)".to_owned(),
-                FaultMode::Delay => format!("delay {} ms", fault.delay_ms),
-            };
+            let mode = fault.describe();
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/console/faults/clear\">\
@@ -568,6 +564,7 @@ async fn fault_form(State(cloud): State<Arc<Cloud>>, Form(form): Form<FaultForm>
         mode: form.mode,
         count,
         delay_ms,
+        services: None,
     };
     match cloud.faults.set(request, &cloud.functions.binaries()) {
         Ok(()) => Redirect::to("/console#faults").into_response(),

@@ -2,7 +2,10 @@
 //! invocations (or every invocation until cleared) fail transiently
 //! (`TransientError`, which the state machine retries), fail permanently
 //! (`InjectedFault`, which nothing catches, so the execution fails at that
-//! step and can be redriven), or run late by a delay.
+//! step and can be redriven), run late by a delay, or run during an outage
+//! of the AWS services it calls (its SDK clients point at a port that
+//! refuses connections, so the function's own code meets the failure and
+//! classifies it, as it would when DynamoDB or Step Functions is down).
 //!
 //! Faults are set over HTTP (`/local/faults`) and shown in the console. A
 //! fault with a count is used up one invocation at a time; one without a
@@ -29,6 +32,36 @@ pub enum FaultMode {
     Permanent,
     /// The function runs normally after a delay.
     Delay,
+    /// The function runs, but the AWS services of `services` (all of them
+    /// when absent) refuse its connections.
+    Outage,
+}
+
+/// An AWS service a function reaches through the SDK's standard endpoint
+/// variable `AWS_ENDPOINT_URL_<SERVICE>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// DynamoDB: every table.
+    Dynamodb,
+    /// SQS.
+    Sqs,
+    /// Step Functions.
+    Sfn,
+}
+
+impl Service {
+    /// Every service a function of this stack calls.
+    pub const ALL: [Service; 3] = [Service::Dynamodb, Service::Sqs, Service::Sfn];
+
+    /// The SDK's endpoint variable for this service.
+    pub fn endpoint_variable(self) -> &'static str {
+        match self {
+            Service::Dynamodb => "AWS_ENDPOINT_URL_DYNAMODB",
+            Service::Sqs => "AWS_ENDPOINT_URL_SQS",
+            Service::Sfn => "AWS_ENDPOINT_URL_SFN",
+        }
+    }
 }
 
 /// A fault as set over HTTP.
@@ -45,6 +78,9 @@ pub struct FaultRequest {
     /// For `delay`: how long, in milliseconds.
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// For `outage`: the services that are down; absent means all of them.
+    #[serde(default)]
+    pub services: Option<Vec<Service>>,
 }
 
 /// A fault in force.
@@ -57,8 +93,30 @@ pub struct ActiveFault {
     pub remaining: Option<u32>,
     /// The delay of a `delay` fault, in milliseconds.
     pub delay_ms: u64,
+    /// The services an `outage` fault takes down (empty for other modes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
     /// Invocations affected so far.
     pub injected: u64,
+}
+
+impl ActiveFault {
+    /// What the fault does, in words (for the console).
+    pub fn describe(&self) -> String {
+        match self.mode {
+            FaultMode::Transient => format!("transient ({TRANSIENT_ERROR})"),
+            FaultMode::Permanent => format!("permanent ({PERMANENT_ERROR})"),
+            FaultMode::Delay => format!("delay {} ms", self.delay_ms),
+            FaultMode::Outage => {
+                let services: Vec<String> = self
+                    .services
+                    .iter()
+                    .map(|service| format!("{service:?}").to_lowercase())
+                    .collect();
+                format!("outage of {}", services.join(", "))
+            }
+        }
+    }
 }
 
 /// What an invocation must do.
@@ -70,6 +128,8 @@ pub enum FaultAction {
     Fail(&'static str),
     /// Wait, then run normally.
     Delay(Duration),
+    /// Run with these services unreachable.
+    Outage(Vec<Service>),
 }
 
 /// The faults in force, by function binary name.
@@ -90,6 +150,11 @@ pub enum FaultError {
     /// A delay fault needs its delay.
     #[error("mode \"delay\" needs delayMs")]
     MissingDelay,
+    /// `services` belongs to outages only, and an outage of nothing is none.
+    #[error(
+        "services is for mode \"outage\" only, and must name at least one of dynamodb, sqs, sfn"
+    )]
+    BadServices,
 }
 
 impl Faults {
@@ -112,12 +177,23 @@ impl Faults {
             (FaultMode::Delay, None) => return Err(FaultError::MissingDelay),
             (_, delay) => delay.unwrap_or(0),
         };
+        let services = match (request.mode, request.services) {
+            (FaultMode::Outage, None) => Service::ALL.to_vec(),
+            (FaultMode::Outage, Some(mut services)) if !services.is_empty() => {
+                services.sort_unstable();
+                services.dedup();
+                services
+            }
+            (_, None) => Vec::new(),
+            (_, Some(_)) => return Err(FaultError::BadServices),
+        };
         self.active().insert(
             request.function,
             ActiveFault {
                 mode: request.mode,
                 remaining: request.count,
                 delay_ms,
+                services,
                 injected: 0,
             },
         );
@@ -150,6 +226,7 @@ impl Faults {
             FaultMode::Transient => FaultAction::Fail(TRANSIENT_ERROR),
             FaultMode::Permanent => FaultAction::Fail(PERMANENT_ERROR),
             FaultMode::Delay => FaultAction::Delay(Duration::from_millis(fault.delay_ms)),
+            FaultMode::Outage => FaultAction::Outage(fault.services.clone()),
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
@@ -171,6 +248,7 @@ mod tests {
             mode,
             count,
             delay_ms: (mode == FaultMode::Delay).then_some(5),
+            services: None,
         }
     }
 
@@ -218,11 +296,45 @@ mod tests {
                 },
                 "delayMs",
             ),
+            (
+                FaultRequest {
+                    services: Some(vec![Service::Sfn]),
+                    ..request("charge", FaultMode::Transient, None)
+                },
+                "outage",
+            ),
+            (
+                FaultRequest {
+                    services: Some(Vec::new()),
+                    ..request("charge", FaultMode::Outage, None)
+                },
+                "at least one",
+            ),
         ];
         for (request, message) in cases {
             let error = faults.set(request, &known).unwrap_err().to_string();
             assert!(error.contains(message), "{error}");
         }
         assert_eq!(faults.take("charge"), FaultAction::None);
+    }
+
+    #[test]
+    fn an_outage_takes_down_the_named_services_or_all() {
+        let known = vec!["api".to_owned()];
+        let faults = Faults::default();
+        let outage = |services| FaultRequest {
+            services,
+            ..request("api", FaultMode::Outage, Some(1))
+        };
+        faults.set(outage(None), &known).unwrap();
+        assert_eq!(
+            faults.take("api"),
+            FaultAction::Outage(Service::ALL.to_vec())
+        );
+        faults
+            .set(outage(Some(vec![Service::Sfn, Service::Sfn])), &known)
+            .unwrap();
+        assert_eq!(faults.take("api"), FaultAction::Outage(vec![Service::Sfn]));
+        assert_eq!(faults.take("api"), FaultAction::None);
     }
 }

@@ -8,6 +8,11 @@
 //! every caller alike: Step Functions, the SQS poller, the scheduler and the
 //! HTTP API. A function that runs past its `Timeout` fails with
 //! `Sandbox.Timedout`, as Lambda reports it.
+//!
+//! An outage fault rebuilds the function for one invocation from the same
+//! environment with the endpoints of the services that are down pointing at
+//! [`Unreachable`], a port that refuses connections: the function's own SDK
+//! calls fail and its own code decides what that means.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,7 +23,7 @@ use saga_wiring::{AnyFunction, Context};
 use serde_json::{Value, json};
 
 use crate::aws::Endpoints;
-use crate::faults::{FaultAction, Faults};
+use crate::faults::{FaultAction, Faults, Service};
 use saga_template::LOCAL_REGION;
 use saga_template::stack::FunctionSpec;
 
@@ -93,6 +98,33 @@ pub struct Functions {
     names: HashMap<String, String>,
     faults: Arc<Faults>,
     missing: Vec<String>,
+    sdk: aws_config::SdkConfig,
+    unreachable: Unreachable,
+}
+
+/// A 127.0.0.1 port that refuses every connection: a socket bound to it
+/// that never listens, held for as long as the functions live (so no other
+/// process can take the port and answer).
+struct Unreachable {
+    _socket: tokio::net::TcpSocket,
+    url: String,
+}
+
+impl Unreachable {
+    fn bind() -> anyhow::Result<Self> {
+        let socket = tokio::net::TcpSocket::new_v4().context("cannot create a socket")?;
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .context("cannot bind a socket on 127.0.0.1")?;
+        let port = socket
+            .local_addr()
+            .context("a bound socket has an address")?
+            .port();
+        Ok(Self {
+            _socket: socket,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
 }
 
 impl Functions {
@@ -138,6 +170,8 @@ impl Functions {
             names,
             faults,
             missing,
+            sdk: sdk.clone(),
+            unreachable: Unreachable::bind()?,
         })
     }
 
@@ -182,9 +216,14 @@ impl Functions {
     /// Invokes `function` with `event`, applying faults and its timeout.
     pub async fn invoke(&self, function: &Function, event: Value) -> Result<Value, FunctionError> {
         let binary = function.spec.binary.as_str();
+        let mut code = Arc::clone(&function.code);
         match self.faults.take(binary) {
             FaultAction::None => {}
             FaultAction::Delay(delay) => tokio::time::sleep(delay).await,
+            FaultAction::Outage(services) => {
+                tracing::info!(function = binary, ?services, "outage injected");
+                code = self.build_during_outage(function, &services)?;
+            }
             FaultAction::Fail(error_type) => {
                 tracing::info!(function = binary, error_type, "fault injected");
                 return Err(FunctionError::new(
@@ -196,12 +235,37 @@ impl Functions {
             }
         }
         let timeout = function.spec.timeout;
-        match tokio::time::timeout(timeout, function.code.invoke(event)).await {
+        match tokio::time::timeout(timeout, code.invoke(event)).await {
             Ok(result) => result.map_err(FunctionError::from),
             Err(_) => Err(FunctionError::new(
                 "Sandbox.Timedout",
                 format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
             )),
+        }
+    }
+
+    /// `function` built from its environment with the endpoints of
+    /// `services` replaced by [`Unreachable`].
+    fn build_during_outage(
+        &self,
+        function: &Function,
+        services: &[Service],
+    ) -> Result<Arc<dyn AnyFunction>, FunctionError> {
+        let mut environment = function.environment.clone();
+        for service in services {
+            environment.insert(
+                service.endpoint_variable().to_owned(),
+                self.unreachable.url.clone(),
+            );
+        }
+        let vars = |variable: &str| environment.get(variable).cloned();
+        match saga_wiring::build(&function.spec.binary, &Context::new(&vars, &self.sdk)) {
+            Ok(Some(code)) => Ok(code),
+            Ok(None) => Err(FunctionError::new(
+                "Runtime.InvalidEntrypoint",
+                format!("no code for {}", function.spec.binary),
+            )),
+            Err(error) => Err(FunctionError::new("Runtime.ExitError", error.to_string())),
         }
     }
 }

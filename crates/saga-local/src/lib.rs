@@ -17,6 +17,8 @@
 //! - [`poller`], [`schedules`]: the SQS event source mapping and the
 //!   scheduled functions;
 //! - [`http_api`], [`jwt`]: the HTTP API with its JWT authorizer;
+//! - [`lambda_api`], [`invocation_logs`]: the Lambda Invoke API on its wire
+//!   protocol, with each invocation's log tail;
 //! - [`console`], [`local_api`], [`faults`]: the operator's console, local
 //!   endpoints for tests and demos, and fault injection;
 //! - [`cloud`], [`server`]: start-up and the one HTTP server.
@@ -29,7 +31,9 @@ pub mod console;
 pub mod faults;
 pub mod functions;
 pub mod http_api;
+pub mod invocation_logs;
 pub mod jwt;
+pub mod lambda_api;
 pub mod local_api;
 pub mod poller;
 pub mod provision;

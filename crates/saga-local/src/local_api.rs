@@ -1,5 +1,6 @@
 //! Endpoints that exist only locally, under `/local/` (plus `/health`): dev
-//! tokens, fault injection, stock set-up and inspection, per-order records
+//! tokens, fault injection, stock set-up and inspection, reservations made
+//! in the past, per-order records
 //! from every service table, queue depths and the dead-letter redrive.
 //! Tests and demos drive the local cloud through these over HTTP only.
 
@@ -441,4 +442,118 @@ pub async fn wait_for_execution(
             format!("execution {name} still runs after {} s", timeout.as_secs()),
         ),
     }
+}
+
+/// The body of `POST /local/reservations`: the reserve step's input, and how
+/// long ago the reservation was made.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PastReservationRequest {
+    #[serde(flatten)]
+    input: saga_domain::step_io::ReserveInput,
+    reserved_seconds_ago: u32,
+}
+
+/// A clock stopped at one instant.
+struct StoppedClock(chrono::DateTime<Utc>);
+
+impl saga_domain::ports::Clock for StoppedClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
+}
+
+/// `POST /local/reservations`: runs the reserve step as if it had run
+/// `reservedSecondsAgo` seconds ago, with the TTL the template gives the
+/// reserve function, so tests and demos can make a reservation that has
+/// already lapsed (the one situation the real clock cannot produce on demand).
+pub async fn reserve_in_the_past(
+    State(cloud): State<Arc<Cloud>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(inventory) = &cloud.inventory else {
+        return problem(StatusCode::NOT_FOUND, "the template has no InventoryTable");
+    };
+    let request: PastReservationRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("expected the reserve step's input and \"reservedSecondsAgo\": {e}"),
+            );
+        }
+    };
+    let ttl = cloud
+        .functions
+        .find("reserve")
+        .and_then(|reserve| reserve.environment.get("RESERVATION_TTL_SECONDS"))
+        .and_then(|seconds| seconds.parse().ok())
+        .and_then(|seconds| saga_domain::steps::ReservationTtl::from_secs(seconds).ok())
+        .unwrap_or_default();
+    let clock =
+        StoppedClock(Utc::now() - chrono::TimeDelta::seconds(request.reserved_seconds_ago.into()));
+    match saga_domain::steps::reserve_inventory(inventory, &clock, ttl, request.input).await {
+        Ok(reserved) => Json(json!(reserved)).into_response(),
+        Err(e) => problem(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+/// The body of `POST /local/task-tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskTokenRequest {
+    token: String,
+}
+
+/// The query of `GET /local/task-tokens`.
+#[derive(Debug, Deserialize)]
+pub struct TaskTokenQuery {
+    token: String,
+}
+
+/// `POST /local/task-tokens` with `{"token": "..."}`: stands in for a Task
+/// state waiting on that token, so a worker invoked with a sample event
+/// (`events/ship/*.json` carry made-up tokens) can complete the task.
+pub async fn wait_on_task_token(
+    State(cloud): State<Arc<Cloud>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match serde_json::from_slice::<TaskTokenRequest>(&body) {
+        Ok(request) if !request.token.is_empty() => {
+            cloud.wait_on_token(&request.token);
+            (StatusCode::CREATED, Json(json!({"token": request.token}))).into_response()
+        }
+        Ok(_) => problem(StatusCode::BAD_REQUEST, "token must not be empty"),
+        Err(e) => problem(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"token\": \"<task token>\"}}: {e}"),
+        ),
+    }
+}
+
+/// `GET /local/task-tokens?token=...`: the callbacks received for a token of
+/// `POST /local/task-tokens`, oldest first.
+pub async fn task_token_callbacks(
+    State(cloud): State<Arc<Cloud>>,
+    axum::extract::Query(query): axum::extract::Query<TaskTokenQuery>,
+) -> Response {
+    let Some(callbacks) = cloud.task_callbacks(&query.token) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "nobody waits on this token: POST /local/task-tokens first",
+        );
+    };
+    let callbacks: Vec<Value> = callbacks
+        .into_iter()
+        .map(|message| match message {
+            asl::tokens::TokenMessage::Success(output) => {
+                json!({"type": "SendTaskSuccess", "output": output})
+            }
+            asl::tokens::TokenMessage::Failure(error) => {
+                json!({"type": "SendTaskFailure", "error": error.error, "cause": error.cause})
+            }
+            asl::tokens::TokenMessage::Heartbeat => json!({"type": "SendTaskHeartbeat"}),
+        })
+        .collect();
+    Json(json!({"token": query.token, "callbacks": callbacks})).into_response()
 }

@@ -1,7 +1,7 @@
 //! The one HTTP server of the local cloud, on 127.0.0.1: `/health`,
-//! `/local/*`, `/console`, the Step Functions API (`POST /` with
-//! `X-Amz-Target: AWSStepFunctions.*`) and, for everything else, the HTTP
-//! API routes of the template.
+//! `/local/*`, `/console`, the Lambda Invoke API (`/2015-03-31/functions/*`),
+//! the Step Functions API (`POST /` with `X-Amz-Target: AWSStepFunctions.*`)
+//! and, for everything else, the HTTP API routes of the template.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cloud::Cloud;
-use crate::{console, http_api, local_api, sfn_api};
+use crate::{console, http_api, lambda_api, local_api, sfn_api};
 
 /// The router.
 pub fn router(cloud: Arc<Cloud>) -> Router {
@@ -45,12 +45,18 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
             "/local/executions/{name}/wait",
             get(local_api::wait_for_execution),
         )
+        .route("/local/reservations", post(local_api::reserve_in_the_past))
+        .route(
+            "/local/task-tokens",
+            post(local_api::wait_on_task_token).get(local_api::task_token_callbacks),
+        )
         .route("/local/queues", get(local_api::list_queues))
         .route(
             "/local/queues/{logical_id}/redrive",
             post(local_api::redrive_queue),
         )
         .merge(console::router())
+        .merge(lambda_api::router())
         .fallback(fallback)
         .with_state(cloud)
 }
