@@ -30,8 +30,10 @@ Executions are not reset (an execution name stays taken, as on AWS), and
 API orders have fixed ids, so run this against a fresh local cloud: the
 Rust test beside it starts one per directory.
 
-With --xtask-invoke, the first file is also run once through
-`cargo xtask invoke` (the same local cloud) and its output checked.
+With --xtask-invoke, the Invoke API's own answers are checked too (function
+names and ARNs, qualifiers, DryRun, Event, and its request errors as boto3
+parses them), and the first file is run once through `cargo xtask invoke`
+(the same local cloud) and its output checked.
 
 Prints one line per file and a summary line; exits 1 when any file failed.
 """
@@ -51,6 +53,7 @@ import urllib.request
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 EVENTS = ROOT / "events"
@@ -398,6 +401,55 @@ def check_file(cloud, directory, path):
         check_step(cloud, directory, path)
 
 
+def expect_client_error(code, status, call):
+    try:
+        call()
+    except ClientError as error:
+        got = (error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"])
+        if got != (code, status) or not error.response["Error"]["Message"]:
+            raise Failed(f"expected {code} ({status}), got {got}: {error}")
+        return error.response["Error"]["Message"]
+    raise Failed(f"expected {code}, the call succeeded")
+
+
+def check_protocol(cloud):
+    """The Invoke API's own answers, as boto3 parses them: names, ARNs and
+    qualifiers, invocation types, and request errors."""
+    cloud.reset()
+    build_step_world(cloud)
+    event = (EVENTS / "reserve" / "success.json").read_bytes()
+    name = next(f["name"] for f in cloud.info["functions"] if f["binary"] == "reserve")
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    for function in ["ReserveFunction", name, arn, f"{arn}:$LATEST", "reserve"]:
+        response = cloud.lambda_.invoke(FunctionName=function, Payload=b'{"orderId": "ord_x", "items": []}')
+        if response["StatusCode"] != 200 or response.get("FunctionError") != "Unhandled":
+            raise Failed(f"{function}: expected InvalidOrder as a function error, got {response}")
+    latest = cloud.lambda_.invoke(FunctionName="ReserveFunction", Qualifier="$LATEST", Payload=b"{}")
+    if latest["ExecutedVersion"] != "$LATEST":
+        raise Failed(f"ExecutedVersion is {latest.get('ExecutedVersion')}")
+    message = expect_client_error("ResourceNotFoundException", 404,
+                                  lambda: cloud.lambda_.invoke(FunctionName="NoSuchFunction", Payload=b"{}"))
+    if message != "Function not found: arn:aws:lambda:us-east-1:123456789012:function:NoSuchFunction":
+        raise Failed(f"unexpected message {message!r}")
+    expect_client_error("ResourceNotFoundException", 404,
+                        lambda: cloud.lambda_.invoke(FunctionName="ReserveFunction", Qualifier="7", Payload=b"{}"))
+    expect_client_error("InvalidRequestContentException", 400,
+                        lambda: cloud.lambda_.invoke(FunctionName="ReserveFunction", Payload=b"{not json"))
+    dry = cloud.lambda_.invoke(FunctionName="ReserveFunction", InvocationType="DryRun", Payload=event)
+    if dry["StatusCode"] != 204:
+        raise Failed(f"DryRun answered {dry['StatusCode']}")
+    if cloud.local("GET", "/local/orders/ord_01JNEWORDER").get("reservation"):
+        raise Failed("DryRun ran the function")
+    queued = cloud.lambda_.invoke(FunctionName="ReserveFunction", InvocationType="Event", Payload=event)
+    if queued["StatusCode"] != 202:
+        raise Failed(f"Event answered {queued['StatusCode']}")
+    deadline = time.monotonic() + 30
+    while not cloud.local("GET", "/local/orders/ord_01JNEWORDER").get("reservation"):
+        if time.monotonic() > deadline:
+            raise Failed("the Event invocation did not reserve within 30 s")
+        time.sleep(0.1)
+
+
 def check_xtask_invoke(cloud, directory, path):
     """`cargo xtask invoke` against this cloud prints the response, the
     function error if any, and the log tail; it exits 0 for a success and 1
@@ -426,7 +478,8 @@ def main():
     parser.add_argument("--endpoint", required=True, help="the local cloud, http://127.0.0.1:PORT")
     parser.add_argument("--dynamodb", required=True, help="DynamoDB Local, for emptying the tables")
     parser.add_argument("--function", required=True, help="a directory of events/")
-    parser.add_argument("--xtask-invoke", action="store_true", help="also run the first file through cargo xtask invoke")
+    parser.add_argument("--xtask-invoke", action="store_true",
+                        help="also check the API's own answers, and run the first file through cargo xtask invoke")
     args = parser.parse_args()
 
     cloud = Cloud(args.endpoint, args.dynamodb)
@@ -449,12 +502,18 @@ def main():
             print(f"FAILED  events/{args.function}/{path.name}: {error}")
     if args.xtask_invoke:
         try:
+            check_protocol(cloud)
+            print("ok      the Invoke API's own answers (names, qualifiers, DryRun, Event, errors)")
+        except Failed as error:
+            failed += 1
+            print(f"FAILED  the Invoke API's own answers: {error}")
+        try:
             check_xtask_invoke(cloud, args.function, files[0])
             print(f"ok      cargo xtask invoke {args.function} events/{args.function}/{files[0].name}")
         except Failed as error:
             failed += 1
             print(f"FAILED  cargo xtask invoke: {error}")
-    total = len(files) + (1 if args.xtask_invoke else 0)
+    total = len(files) + (2 if args.xtask_invoke else 0)
     print(f"sample events of {args.function}: {total - failed} passed; {failed} failed")
     return 1 if failed else 0
 
