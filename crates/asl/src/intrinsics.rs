@@ -417,85 +417,23 @@ fn render_java(value: &Value) -> String {
     }
 }
 
+/// Runs one intrinsic on its evaluated arguments: a dispatch to one small
+/// function per intrinsic (the simplest inline). A missing argument reads as
+/// `null`, which each argument check then refuses with a readable message.
 fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
     use Function as F;
     let arg = |i: usize| args.get(i).unwrap_or(&Value::Null);
     match function {
-        F::Format => {
-            let template = string_arg(function, arg(0))?;
-            let mut out = String::new();
-            let mut values = args.iter().skip(1);
-            let mut chars = template.chars().peekable();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(next) = chars.next() {
-                            out.push(next);
-                        }
-                    }
-                    '{' if chars.peek() == Some(&'}') => {
-                        chars.next();
-                        let value = values
-                            .next()
-                            .ok_or_else(|| fail(function, "more placeholders than arguments"))?;
-                        out.push_str(&render_java(value));
-                    }
-                    _ => out.push(c),
-                }
-            }
-            if values.next().is_some() {
-                return Err(fail(function, "more arguments than placeholders"));
-            }
-            Ok(Value::String(out))
-        }
-        F::StringToJson => {
-            let text = string_arg(function, arg(0))?;
-            if text.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            serde_json::from_str(text).map_err(|e| fail(function, format!("not valid JSON: {e}")))
-        }
+        F::Format => format(function, &args),
+        F::StringToJson => string_to_json(function, arg(0)),
         F::JsonToString => Ok(Value::String(arg(0).to_string())),
         F::Array => Ok(Value::Array(args)),
-        F::ArrayPartition => {
-            let items = array_arg(function, arg(0))?;
-            let size = integer_arg(function, arg(1), "the chunk size")?;
-            let size = usize::try_from(size)
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or_else(|| fail(function, "the chunk size must be greater than 0"))?;
-            Ok(Value::Array(
-                items
-                    .chunks(size)
-                    .map(|c| Value::Array(c.to_vec()))
-                    .collect(),
-            ))
-        }
+        F::ArrayPartition => array_partition(function, arg(0), arg(1)),
         F::ArrayContains => {
             let items = array_arg(function, arg(0))?;
             Ok(Value::Bool(items.iter().any(|v| json_equal(v, arg(1)))))
         }
-        F::ArrayRange => {
-            let start = integer_arg(function, arg(0), "the start")?;
-            let end = integer_arg(function, arg(1), "the end")?;
-            let step = integer_arg(function, arg(2), "the step")?;
-            if step == 0 {
-                return Err(fail(function, "the step cannot be 0"));
-            }
-            let mut out = Vec::new();
-            let mut i = start;
-            while (step > 0 && i <= end) || (step < 0 && i >= end) {
-                out.push(Value::from(i));
-                if out.len() > 1000 {
-                    return Err(fail(function, "the range has more than 1000 items"));
-                }
-                i = match i.checked_add(step) {
-                    Some(next) => next,
-                    None => break,
-                };
-            }
-            Ok(Value::Array(out))
-        }
+        F::ArrayRange => array_range(function, arg(0), arg(1), arg(2)),
         F::ArrayGetItem => {
             let items = array_arg(function, arg(0))?;
             let index = integer_arg(function, arg(1), "the index")?;
@@ -506,84 +444,17 @@ fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
                 .ok_or_else(|| fail(function, format!("index {index} is out of bounds")))
         }
         F::ArrayLength => Ok(Value::from(array_arg(function, arg(0))?.len())),
-        F::ArrayUnique => {
-            let items = array_arg(function, arg(0))?;
-            let mut out: Vec<Value> = Vec::new();
-            for item in items {
-                if !out.iter().any(|seen| json_equal(seen, item)) {
-                    out.push(item.clone());
-                }
-            }
-            Ok(Value::Array(out))
-        }
+        F::ArrayUnique => array_unique(function, arg(0)),
         F::Base64Encode => {
             let text = string_arg(function, arg(0))?;
             Ok(Value::String(
                 base64::engine::general_purpose::STANDARD.encode(text),
             ))
         }
-        F::Base64Decode => {
-            let text = string_arg(function, arg(0))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|e| fail(function, format!("not valid base64: {e}")))?;
-            String::from_utf8(bytes)
-                .map(Value::String)
-                .map_err(|_| fail(function, "the decoded bytes are not UTF-8"))
-        }
-        F::Hash => {
-            let data = render_plain(arg(0));
-            let algorithm = string_arg(function, arg(1))?;
-            let digest = match algorithm {
-                "MD5" => hex(&md5::Md5::digest(data.as_bytes())),
-                "SHA-1" => hex(&sha1::Sha1::digest(data.as_bytes())),
-                "SHA-256" => hex(&sha2::Sha256::digest(data.as_bytes())),
-                "SHA-384" => hex(&sha2::Sha384::digest(data.as_bytes())),
-                "SHA-512" => hex(&sha2::Sha512::digest(data.as_bytes())),
-                other => {
-                    return Err(fail(
-                        function,
-                        format!(
-                            "unsupported algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
-                        ),
-                    ));
-                }
-            };
-            Ok(Value::String(digest))
-        }
-        F::JsonMerge => {
-            let (Value::Object(left), Value::Object(right)) = (arg(0), arg(1)) else {
-                return Err(fail(function, "both values must be JSON objects"));
-            };
-            let deep = arg(2)
-                .as_bool()
-                .ok_or_else(|| fail(function, "the third argument must be a boolean"))?;
-            if deep {
-                return Err(fail(function, "deep merging is not supported, use false"));
-            }
-            let mut merged: Map<String, Value> = left.clone();
-            for (k, v) in right {
-                merged.insert(k.clone(), v.clone());
-            }
-            Ok(Value::Object(merged))
-        }
-        F::MathRandom => {
-            let start = integer_arg(function, arg(0), "the start")?;
-            let end = integer_arg(function, arg(1), "the end")?;
-            if start >= end {
-                return Err(fail(function, "the start must be less than the end"));
-            }
-            let value = match args.get(2) {
-                Some(seed) => {
-                    let seed = integer_arg(function, seed, "the seed")?;
-                    #[allow(clippy::cast_sign_loss)]
-                    let mut rng = rand::rngs::StdRng::seed_from_u64(seed as u64);
-                    rng.random_range(start..end)
-                }
-                None => rand::rng().random_range(start..end),
-            };
-            Ok(Value::from(value))
-        }
+        F::Base64Decode => base64_decode(function, arg(0)),
+        F::Hash => hash(function, arg(0), arg(1)),
+        F::JsonMerge => json_merge(function, arg(0), arg(1), arg(2)),
+        F::MathRandom => math_random(function, arg(0), arg(1), args.get(2)),
         F::MathAdd => {
             let a = integer_arg(function, arg(0), "the first value")?;
             let b = integer_arg(function, arg(1), "the second value")?;
@@ -591,18 +462,199 @@ fn apply(function: Function, args: Vec<Value>) -> Result<Value, Failure> {
                 .map(Value::from)
                 .ok_or_else(|| fail(function, "the sum overflows"))
         }
-        F::StringSplit => {
-            let text = string_arg(function, arg(0))?;
-            let delimiters: Vec<char> = string_arg(function, arg(1))?.chars().collect();
-            Ok(Value::Array(
-                text.split(|c| delimiters.contains(&c))
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Value::String(s.to_owned()))
-                    .collect(),
-            ))
-        }
+        F::StringSplit => string_split(function, arg(0), arg(1)),
         F::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
     }
+}
+
+/// `States.Format`: `{}` placeholders filled in order (strings bare, other
+/// values as Java renders them); `\` escapes the next character. The counts
+/// of placeholders and values must agree.
+fn format(function: Function, args: &[Value]) -> Result<Value, Failure> {
+    let template = string_arg(function, args.first().unwrap_or(&Value::Null))?;
+    let mut out = String::new();
+    let mut values = args.iter().skip(1);
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '{' if chars.peek() == Some(&'}') => {
+                chars.next();
+                let value = values
+                    .next()
+                    .ok_or_else(|| fail(function, "more placeholders than arguments"))?;
+                out.push_str(&render_java(value));
+            }
+            _ => out.push(c),
+        }
+    }
+    if values.next().is_some() {
+        return Err(fail(function, "more arguments than placeholders"));
+    }
+    Ok(Value::String(out))
+}
+
+/// `States.StringToJson`: blank text is `null`.
+fn string_to_json(function: Function, text: &Value) -> Result<Value, Failure> {
+    let text = string_arg(function, text)?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text).map_err(|e| fail(function, format!("not valid JSON: {e}")))
+}
+
+/// `States.ArrayPartition`: chunks of `size` (> 0), the last one shorter.
+fn array_partition(function: Function, items: &Value, size: &Value) -> Result<Value, Failure> {
+    let items = array_arg(function, items)?;
+    let size = integer_arg(function, size, "the chunk size")?;
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| fail(function, "the chunk size must be greater than 0"))?;
+    Ok(Value::Array(
+        items
+            .chunks(size)
+            .map(|c| Value::Array(c.to_vec()))
+            .collect(),
+    ))
+}
+
+/// `States.ArrayRange`: `start` to `end` inclusive by a non-zero `step`, at
+/// most 1,000 items (the service's limit).
+fn array_range(
+    function: Function,
+    start: &Value,
+    end: &Value,
+    step: &Value,
+) -> Result<Value, Failure> {
+    let start = integer_arg(function, start, "the start")?;
+    let end = integer_arg(function, end, "the end")?;
+    let step = integer_arg(function, step, "the step")?;
+    if step == 0 {
+        return Err(fail(function, "the step cannot be 0"));
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i <= end) || (step < 0 && i >= end) {
+        out.push(Value::from(i));
+        if out.len() > 1000 {
+            return Err(fail(function, "the range has more than 1000 items"));
+        }
+        i = match i.checked_add(step) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(Value::Array(out))
+}
+
+/// `States.ArrayUnique`: first occurrences, in order, compared as JSON
+/// values (so `1` and `1.0` are one).
+fn array_unique(function: Function, items: &Value) -> Result<Value, Failure> {
+    let items = array_arg(function, items)?;
+    let mut out: Vec<Value> = Vec::new();
+    for item in items {
+        if !out.iter().any(|seen| json_equal(seen, item)) {
+            out.push(item.clone());
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+/// `States.Base64Decode`: the decoded bytes must be UTF-8 text.
+fn base64_decode(function: Function, text: &Value) -> Result<Value, Failure> {
+    let text = string_arg(function, text)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| fail(function, format!("not valid base64: {e}")))?;
+    String::from_utf8(bytes)
+        .map(Value::String)
+        .map_err(|_| fail(function, "the decoded bytes are not UTF-8"))
+}
+
+/// `States.Hash`: the hex digest of the value rendered as plain text.
+fn hash(function: Function, data: &Value, algorithm: &Value) -> Result<Value, Failure> {
+    let data = render_plain(data);
+    let algorithm = string_arg(function, algorithm)?;
+    let digest = match algorithm {
+        "MD5" => hex(&md5::Md5::digest(data.as_bytes())),
+        "SHA-1" => hex(&sha1::Sha1::digest(data.as_bytes())),
+        "SHA-256" => hex(&sha2::Sha256::digest(data.as_bytes())),
+        "SHA-384" => hex(&sha2::Sha384::digest(data.as_bytes())),
+        "SHA-512" => hex(&sha2::Sha512::digest(data.as_bytes())),
+        other => {
+            return Err(fail(
+                function,
+                format!("unsupported algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"),
+            ));
+        }
+    };
+    Ok(Value::String(digest))
+}
+
+/// `States.JsonMerge`: a shallow merge, the right side winning; the service
+/// refuses a deep merge, and so does this.
+fn json_merge(
+    function: Function,
+    left: &Value,
+    right: &Value,
+    deep: &Value,
+) -> Result<Value, Failure> {
+    let (Value::Object(left), Value::Object(right)) = (left, right) else {
+        return Err(fail(function, "both values must be JSON objects"));
+    };
+    let deep = deep
+        .as_bool()
+        .ok_or_else(|| fail(function, "the third argument must be a boolean"))?;
+    if deep {
+        return Err(fail(function, "deep merging is not supported, use false"));
+    }
+    let mut merged: Map<String, Value> = left.clone();
+    for (k, v) in right {
+        merged.insert(k.clone(), v.clone());
+    }
+    Ok(Value::Object(merged))
+}
+
+/// `States.MathRandom`: an integer in `start..end`, reproducible with a seed.
+fn math_random(
+    function: Function,
+    start: &Value,
+    end: &Value,
+    seed: Option<&Value>,
+) -> Result<Value, Failure> {
+    let start = integer_arg(function, start, "the start")?;
+    let end = integer_arg(function, end, "the end")?;
+    if start >= end {
+        return Err(fail(function, "the start must be less than the end"));
+    }
+    let value = match seed {
+        Some(seed) => {
+            let seed = integer_arg(function, seed, "the seed")?;
+            #[allow(clippy::cast_sign_loss)]
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed as u64);
+            rng.random_range(start..end)
+        }
+        None => rand::rng().random_range(start..end),
+    };
+    Ok(Value::from(value))
+}
+
+/// `States.StringSplit`: split on any of the delimiter characters, empty
+/// pieces dropped.
+fn string_split(function: Function, text: &Value, delimiters: &Value) -> Result<Value, Failure> {
+    let text = string_arg(function, text)?;
+    let delimiters: Vec<char> = string_arg(function, delimiters)?.chars().collect();
+    Ok(Value::Array(
+        text.split(|c| delimiters.contains(&c))
+            .filter(|s| !s.is_empty())
+            .map(|s| Value::String(s.to_owned()))
+            .collect(),
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {
