@@ -307,123 +307,151 @@ impl HistoryEvent {
         event.insert("type".into(), text(self.event_type.name()));
         event.insert("id".into(), json!(self.id));
         event.insert("previousEventId".into(), json!(self.previous_event_id));
-        let no_truncation = json!({"truncated": false});
-        let (key, details): (String, Option<Value>) = match &self.details {
-            EventDetails::None => (String::new(), None),
+        if let Some((key, details)) = self.details_json() {
+            event.insert(key, details);
+        }
+        Value::Object(event)
+    }
+
+    /// The `<type>EventDetails` member: its key and its value; `None` for
+    /// events that have none. Payloads are never truncated here, so every
+    /// `*Details` object says `{"truncated": false}`.
+    fn details_json(&self) -> Option<(String, Value)> {
+        let key = || details_key(self.event_type);
+        let details = match &self.details {
+            EventDetails::None => return None,
             EventDetails::ExecutionStarted { input, role_arn } => (
                 "executionStartedEventDetails".into(),
-                Some(
-                    json!({"input": &**input, "inputDetails": no_truncation, "roleArn": &**role_arn}),
-                ),
+                json!({"input": &**input, "inputDetails": not_truncated(), "roleArn": &**role_arn}),
             ),
             EventDetails::Output { output } => (
-                details_key(self.event_type),
-                Some(json!({"output": &**output, "outputDetails": no_truncation})),
+                key(),
+                json!({"output": &**output, "outputDetails": not_truncated()}),
             ),
-            EventDetails::Error { error, cause } => {
-                let mut d = Map::new();
-                if let Some(e) = opt(error.as_deref()) {
-                    d.insert("error".into(), e);
-                }
-                if let Some(c) = opt(cause.as_deref()) {
-                    d.insert("cause".into(), c);
-                }
-                (details_key(self.event_type), Some(Value::Object(d)))
-            }
+            EventDetails::Error { error, cause } => (
+                key(),
+                error_json(Map::new(), error.as_deref(), cause.as_deref()),
+            ),
             EventDetails::StateEntered { name, input } => (
                 "stateEnteredEventDetails".into(),
-                Some(json!({"name": &**name, "input": &**input, "inputDetails": no_truncation})),
+                json!({"name": &**name, "input": &**input, "inputDetails": not_truncated()}),
             ),
             EventDetails::StateExited {
                 name,
                 output,
                 assigned,
-            } => {
-                let mut d =
-                    json!({"name": &**name, "output": &**output, "outputDetails": no_truncation});
-                if let Some(assigned) = assigned {
-                    let vars: Map<String, Value> = assigned
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), text(v)))
-                        .collect();
-                    d["assignedVariables"] = Value::Object(vars);
-                    d["assignedVariablesDetails"] = no_truncation.clone();
-                }
-                ("stateExitedEventDetails".into(), Some(d))
+            } => (
+                "stateExitedEventDetails".into(),
+                state_exited_json(name, output, assigned.as_deref()),
+            ),
+            EventDetails::MapStarted { length } => (
+                "mapStateStartedEventDetails".into(),
+                json!({"length": length}),
+            ),
+            EventDetails::MapIteration { name, index } => {
+                (key(), json!({"name": &**name, "index": index}))
             }
+            EventDetails::MapRunStarted { map_run_arn } => (
+                "mapRunStartedEventDetails".into(),
+                json!({"mapRunArn": &**map_run_arn}),
+            ),
+            EventDetails::Redriven { redrive_count } => (
+                "executionRedrivenEventDetails".into(),
+                json!({"redriveCount": redrive_count}),
+            ),
+            task_details => return self.task_details_json(task_details),
+        };
+        Some(details)
+    }
+
+    /// The details of the Lambda and service-integration task events.
+    fn task_details_json(&self, details: &EventDetails) -> Option<(String, Value)> {
+        let resource = |task: &TaskResource| {
+            let mut d = Map::new();
+            d.insert("resourceType".into(), text(&task.resource_type));
+            d.insert("resource".into(), text(&task.resource));
+            d
+        };
+        let details = match details {
             EventDetails::LambdaScheduled {
                 resource,
                 input,
                 timeout_seconds,
             } => {
-                let mut d = json!({"resource": &**resource, "input": &**input, "inputDetails": no_truncation});
+                let mut d = json!({"resource": &**resource, "input": &**input, "inputDetails": not_truncated()});
                 if let Some(t) = timeout_seconds {
                     d["timeoutInSeconds"] = json!(t);
                 }
-                ("lambdaFunctionScheduledEventDetails".into(), Some(d))
+                ("lambdaFunctionScheduledEventDetails".into(), d)
             }
-            EventDetails::TaskScheduled(details) => {
-                let TaskScheduledDetails {
-                    task,
-                    region,
-                    parameters,
-                    timeout_seconds,
-                    heartbeat_seconds,
-                } = &**details;
-                let mut d = json!({"resourceType": &*task.resource_type, "resource": &*task.resource,
-                                   "region": &**region, "parameters": &**parameters});
-                if let Some(t) = timeout_seconds {
-                    d["timeoutInSeconds"] = json!(t);
-                }
-                if let Some(h) = heartbeat_seconds {
-                    d["heartbeatInSeconds"] = json!(h);
-                }
-                ("taskScheduledEventDetails".into(), Some(d))
+            EventDetails::TaskScheduled(details) => (
+                "taskScheduledEventDetails".into(),
+                task_scheduled_json(details),
+            ),
+            EventDetails::Task { task } => {
+                (details_key(self.event_type), Value::Object(resource(task)))
             }
-            EventDetails::Task { task } => (
+            EventDetails::TaskSucceeded { task, output } => {
+                let mut d = resource(task);
+                d.insert("output".into(), text(output));
+                d.insert("outputDetails".into(), not_truncated());
+                ("taskSucceededEventDetails".into(), Value::Object(d))
+            }
+            EventDetails::TaskFailed { task, error, cause } => (
                 details_key(self.event_type),
-                Some(json!({"resourceType": &*task.resource_type, "resource": &*task.resource})),
+                error_json(resource(task), error.as_deref(), cause.as_deref()),
             ),
-            EventDetails::TaskSucceeded { task, output } => (
-                "taskSucceededEventDetails".into(),
-                Some(
-                    json!({"resourceType": &*task.resource_type, "resource": &*task.resource,
-                            "output": &**output, "outputDetails": no_truncation}),
-                ),
-            ),
-            EventDetails::TaskFailed { task, error, cause } => {
-                let mut d =
-                    json!({"resourceType": &*task.resource_type, "resource": &*task.resource});
-                if let Some(e) = error {
-                    d["error"] = text(e);
-                }
-                if let Some(c) = cause {
-                    d["cause"] = text(c);
-                }
-                (details_key(self.event_type), Some(d))
-            }
-            EventDetails::MapStarted { length } => (
-                "mapStateStartedEventDetails".into(),
-                Some(json!({"length": length})),
-            ),
-            EventDetails::MapIteration { name, index } => (
-                details_key(self.event_type),
-                Some(json!({"name": &**name, "index": index})),
-            ),
-            EventDetails::MapRunStarted { map_run_arn } => (
-                "mapRunStartedEventDetails".into(),
-                Some(json!({"mapRunArn": &**map_run_arn})),
-            ),
-            EventDetails::Redriven { redrive_count } => (
-                "executionRedrivenEventDetails".into(),
-                Some(json!({"redriveCount": redrive_count})),
-            ),
+            _ => return None,
         };
-        if let Some(details) = details {
-            event.insert(key, details);
-        }
-        Value::Object(event)
+        Some(details)
     }
+}
+
+fn not_truncated() -> Value {
+    json!({"truncated": false})
+}
+
+/// `details` with `error` and `cause` added when present.
+fn error_json(mut details: Map<String, Value>, error: Option<&str>, cause: Option<&str>) -> Value {
+    if let Some(e) = opt(error) {
+        details.insert("error".into(), e);
+    }
+    if let Some(c) = opt(cause) {
+        details.insert("cause".into(), c);
+    }
+    Value::Object(details)
+}
+
+fn state_exited_json(name: &str, output: &str, assigned: Option<&[(Box<str>, JsonText)]>) -> Value {
+    let mut d = json!({"name": name, "output": output, "outputDetails": not_truncated()});
+    if let Some(assigned) = assigned {
+        let vars: Map<String, Value> = assigned
+            .iter()
+            .map(|(k, v)| (k.to_string(), text(v)))
+            .collect();
+        d["assignedVariables"] = Value::Object(vars);
+        d["assignedVariablesDetails"] = not_truncated();
+    }
+    d
+}
+
+fn task_scheduled_json(details: &TaskScheduledDetails) -> Value {
+    let TaskScheduledDetails {
+        task,
+        region,
+        parameters,
+        timeout_seconds,
+        heartbeat_seconds,
+    } = details;
+    let mut d = json!({"resourceType": &*task.resource_type, "resource": &*task.resource,
+                       "region": &**region, "parameters": &**parameters});
+    if let Some(t) = timeout_seconds {
+        d["timeoutInSeconds"] = json!(t);
+    }
+    if let Some(h) = heartbeat_seconds {
+        d["heartbeatInSeconds"] = json!(h);
+    }
+    d
 }
 
 /// `executionFailedEventDetails` from `ExecutionFailed`, and so on.
