@@ -110,3 +110,52 @@ fn bad_arguments_are_refused_with_exit_2() {
         assert!(!stderr.is_empty(), "args {args:?} explain themselves");
     }
 }
+
+#[test]
+fn help_names_every_option_and_exits_0() {
+    let output = Command::new(env!("CARGO_BIN_EXE_asl-conformance"))
+        .arg("--help")
+        .output()
+        .expect("run asl-conformance --help");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "<CASES.JSONL>",
+        "--now",
+        "--case",
+        "--json",
+        "corpus-instant.txt",
+    ] {
+        assert!(help.contains(option), "{option} in:\n{help}");
+    }
+}
+
+#[test]
+fn the_last_now_wins_and_the_json_report_lists_the_cases_run() {
+    let report = std::env::temp_dir().join(format!(
+        "asl-conformance-report-{}.json",
+        std::process::id()
+    ));
+    let report_arg = report.to_str().expect("a UTF-8 temporary path");
+    let instant = corpus_instant();
+    let later = shifted(8);
+    let args = [
+        "--now",
+        later.as_str(),
+        "--now",
+        instant.as_str(),
+        "--case",
+        BOUNDARY_CASE,
+        "--json",
+        report_arg,
+    ];
+    let (code, summary, stderr) = run(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(summary, Some((1, 0, 0)), "the corpus instant came last");
+    let text = std::fs::read_to_string(&report).expect("the report was written");
+    std::fs::remove_file(&report).expect("remove the report");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("the report is JSON");
+    assert_eq!(document["passed"], 1);
+    assert_eq!(document["cases"][0]["name"], BOUNDARY_CASE);
+    assert_eq!(document["cases"][0]["result"], "passed");
+}

@@ -23,7 +23,10 @@ use saga_domain::ports::{
 };
 use saga_domain::{Money, OrderId, OrderLine, OrderLines, PortError, Quantity, Sku};
 
-use crate::item::{Item, ItemReader, n, s, timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Item, n, s};
+use crate::record::{Corrupt, instant, instant_text, parse_item, parsed, to_item};
 use crate::sdk_errors::{TRANSIENT_CANCELLATION_CODES, port_error};
 use crate::tables::{BY_EXPIRY_INDEX, CATALOG_INDEX};
 
@@ -58,11 +61,19 @@ impl DynamoInventory {
 }
 
 fn stock_key(sku: &Sku) -> AttributeValue {
-    s(format!("SKU#{sku}"))
+    s(stock_pk(sku))
+}
+
+fn stock_pk(sku: &Sku) -> String {
+    format!("SKU#{sku}")
 }
 
 fn reservation_key(order_id: &OrderId) -> AttributeValue {
-    s(format!("RESERVATION#{order_id}"))
+    s(reservation_pk(order_id))
+}
+
+fn reservation_pk(order_id: &OrderId) -> String {
+    format!("RESERVATION#{order_id}")
 }
 
 /// A stable shard for `order_id` (FNV-1a), the same in every process.
@@ -76,96 +87,174 @@ fn expiry_shard(order_id: &OrderId) -> String {
     format!("PENDING#{}", hash % EXPIRY_SHARDS)
 }
 
-fn reservation_item(reservation: &NewReservation) -> Item {
-    let lines = reservation
-        .lines
-        .iter()
-        .map(|line| {
-            AttributeValue::M(Item::from([
-                ("sku".to_owned(), s(line.sku.as_str())),
-                ("quantity".to_owned(), n(line.quantity.get())),
-            ]))
+/// A reservation item as stored (ARCHITECTURE.md, "Data").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReservationRecord {
+    pk: String,
+    order_id: String,
+    lines: Vec<ReservedLineRecord>,
+    status: String,
+    /// Epoch seconds: the `ByExpiry` index's sort key.
+    expires_at: i64,
+    created_at: String,
+    /// Only while PENDING: the transactions that finish a reservation remove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_shard: Option<String>,
+}
+
+/// One element of a reservation's `lines`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReservedLineRecord {
+    sku: String,
+    quantity: u64,
+}
+
+impl From<&NewReservation> for ReservationRecord {
+    /// The PENDING reservation a new one is written as.
+    fn from(reservation: &NewReservation) -> Self {
+        Self {
+            pk: reservation_pk(&reservation.order_id),
+            order_id: reservation.order_id.as_str().to_owned(),
+            lines: reservation
+                .lines
+                .iter()
+                .map(|line| ReservedLineRecord {
+                    sku: line.sku.as_str().to_owned(),
+                    quantity: line.quantity.get().into(),
+                })
+                .collect(),
+            status: ReservationStatus::Pending.as_str().to_owned(),
+            expires_at: reservation.expires_at.timestamp(),
+            created_at: instant_text(reservation.created_at),
+            expiry_shard: Some(expiry_shard(&reservation.order_id)),
+        }
+    }
+}
+
+impl TryFrom<ReservationRecord> for Reservation {
+    type Error = Corrupt;
+
+    fn try_from(record: ReservationRecord) -> Result<Self, Corrupt> {
+        let status = ReservationStatus::parse(&record.status).ok_or_else(|| {
+            Corrupt::new(
+                "status",
+                format!("unknown reservation status {:?}", record.status),
+            )
+        })?;
+        let lines = record
+            .lines
+            .into_iter()
+            .enumerate()
+            .map(|(index, line)| {
+                Ok(OrderLine {
+                    sku: parsed(&format!("lines[{index}].sku"), &line.sku)?,
+                    quantity: Quantity::try_from(line.quantity)
+                        .map_err(|error| Corrupt::new(format!("lines[{index}].quantity"), error))?,
+                })
+            })
+            .collect::<Result<Vec<_>, Corrupt>>()?;
+        Ok(Reservation {
+            order_id: parsed("orderId", &record.order_id)?,
+            lines: OrderLines::try_from(lines).map_err(|error| Corrupt::new("lines", error))?,
+            status,
+            expires_at: DateTime::from_timestamp(record.expires_at, 0).ok_or_else(|| {
+                Corrupt::new(
+                    "expiresAt",
+                    format!("epoch second {} is out of range", record.expires_at),
+                )
+            })?,
+            created_at: instant("createdAt", &record.created_at)?,
         })
-        .collect();
-    Item::from([
-        ("pk".to_owned(), reservation_key(&reservation.order_id)),
-        ("orderId".to_owned(), s(reservation.order_id.as_str())),
-        ("lines".to_owned(), AttributeValue::L(lines)),
-        ("status".to_owned(), s(ReservationStatus::Pending.as_str())),
-        (
-            "expiresAt".to_owned(),
-            n(reservation.expires_at.timestamp()),
-        ),
-        ("createdAt".to_owned(), timestamp(reservation.created_at)),
-        (
-            "expiryShard".to_owned(),
-            s(expiry_shard(&reservation.order_id)),
-        ),
-    ])
+    }
 }
 
 fn parse_reservation(operation: &'static str, item: &Item) -> Result<Reservation, PortError> {
-    let reader = ItemReader::new(operation, item);
-    let status_name = reader.string("status")?;
-    let status = ReservationStatus::parse(status_name).ok_or_else(|| {
-        PortError::rejected(
-            operation,
-            format!("unknown reservation status {status_name:?}"),
-        )
-    })?;
-    let mut lines = Vec::new();
-    for value in reader.list("lines")? {
-        let AttributeValue::M(line) = value else {
-            return Err(PortError::rejected(
-                operation,
-                "a reservation line is not a map",
-            ));
-        };
-        let line = ItemReader::new(operation, line);
-        let quantity = Quantity::try_from(line.number::<u32>("quantity")?)
-            .map_err(|error| PortError::rejected(operation, error.to_string()))?;
-        lines.push(OrderLine {
-            sku: line.parsed("sku")?,
-            quantity,
-        });
-    }
-    Ok(Reservation {
-        order_id: reader.parsed("orderId")?,
-        lines: OrderLines::try_from(lines)
-            .map_err(|error| PortError::rejected(operation, error.to_string()))?,
-        status,
-        expires_at: reader.epoch_seconds("expiresAt")?,
-        created_at: reader.timestamp("createdAt")?,
-    })
+    parse_item::<ReservationRecord, _>(operation, item)
 }
 
-fn stock_item(item: &StockItem) -> Item {
-    Item::from([
-        ("pk".to_owned(), stock_key(&item.sku)),
-        ("sku".to_owned(), s(item.sku.as_str())),
-        ("name".to_owned(), s(item.name.as_str())),
-        ("available".to_owned(), n(item.available)),
-        ("reserved".to_owned(), n(item.reserved)),
-        ("priceMinor".to_owned(), n(item.unit_price.amount_minor())),
-        (
-            "currency".to_owned(),
-            s(item.unit_price.currency().as_str()),
-        ),
-        ("catalog".to_owned(), s(CATALOG_PARTITION)),
-    ])
+/// What the reaper reads of a due reservation in the `ByExpiry` index.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DueRecord {
+    order_id: String,
+    expires_at: i64,
+}
+
+/// `(expiresAt, orderId)`: the reaper sorts the shards' answers by both.
+impl TryFrom<DueRecord> for (i64, OrderId) {
+    type Error = Corrupt;
+
+    fn try_from(record: DueRecord) -> Result<Self, Corrupt> {
+        Ok((record.expires_at, parsed("orderId", &record.order_id)?))
+    }
+}
+
+/// A stock item as stored (ARCHITECTURE.md, "Data").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StockRecord {
+    pk: String,
+    sku: String,
+    name: String,
+    available: u64,
+    reserved: u64,
+    price_minor: i64,
+    currency: String,
+    /// Always [`CATALOG_PARTITION`]: the `Catalog` index's partition key.
+    catalog: String,
+}
+
+impl From<&StockItem> for StockRecord {
+    fn from(item: &StockItem) -> Self {
+        Self {
+            pk: stock_pk(&item.sku),
+            sku: item.sku.as_str().to_owned(),
+            name: item.name.clone(),
+            available: item.available,
+            reserved: item.reserved,
+            price_minor: item.unit_price.amount_minor(),
+            currency: item.unit_price.currency().as_str().to_owned(),
+            catalog: CATALOG_PARTITION.to_owned(),
+        }
+    }
+}
+
+impl TryFrom<StockRecord> for StockItem {
+    type Error = Corrupt;
+
+    fn try_from(record: StockRecord) -> Result<Self, Corrupt> {
+        let unit_price = Money::new(record.price_minor, parsed("currency", &record.currency)?)
+            .map_err(|error| Corrupt::new("priceMinor", error))?;
+        Ok(StockItem {
+            sku: parsed("sku", &record.sku)?,
+            name: record.name,
+            available: record.available,
+            reserved: record.reserved,
+            unit_price,
+        })
+    }
 }
 
 fn parse_stock_item(operation: &'static str, item: &Item) -> Result<StockItem, PortError> {
-    let reader = ItemReader::new(operation, item);
-    let unit_price = Money::new(reader.number("priceMinor")?, reader.parsed("currency")?)
-        .map_err(|error| PortError::rejected(operation, error.to_string()))?;
-    Ok(StockItem {
-        sku: reader.parsed("sku")?,
-        name: reader.string("name")?.to_owned(),
-        available: reader.number("available")?,
-        reserved: reader.number("reserved")?,
-        unit_price,
-    })
+    parse_item::<StockRecord, _>(operation, item)
+}
+
+/// A stock item's key in the `Catalog` index (which projects keys only).
+#[derive(Debug, Deserialize)]
+struct CatalogKey {
+    pk: String,
+}
+
+impl TryFrom<CatalogKey> for Sku {
+    type Error = Corrupt;
+
+    fn try_from(key: CatalogKey) -> Result<Self, Corrupt> {
+        key.pk
+            .strip_prefix("SKU#")
+            .and_then(|sku| sku.parse().ok())
+            .ok_or_else(|| Corrupt::new("pk", format!("{:?} is not a stock key", key.pk)))
+    }
 }
 
 /// Moves `quantity` of `sku` between `available` and `reserved`; `take` reserves
@@ -364,9 +453,10 @@ fn describe_reasons(reasons: &[CancellationReason]) -> String {
 impl ReservationStore for DynamoInventory {
     async fn reserve(&self, reservation: &NewReservation) -> Result<ReserveOutcome, PortError> {
         const OPERATION: &str = "reserve";
+        let item = to_item(OPERATION, &ReservationRecord::from(reservation))?;
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(reservation_item(reservation)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
@@ -523,8 +613,7 @@ impl ReservationExpiry for DynamoInventory {
                 .await
                 .map_err(|error| port_error(OPERATION, error))?;
             for item in output.items() {
-                let reader = ItemReader::new(OPERATION, item);
-                due.push((reader.number("expiresAt")?, reader.parsed("orderId")?));
+                due.push(parse_item::<DueRecord, _>(OPERATION, item)?);
             }
         }
         due.sort_by(|left, right| {
@@ -668,15 +757,11 @@ impl Catalog for DynamoInventory {
             .send()
             .await
             .map_err(|error| port_error(OPERATION, error))?;
-        let mut skus = Vec::new();
-        for item in output.items() {
-            let key = ItemReader::new(OPERATION, item).string("pk")?;
-            let sku = key
-                .strip_prefix("SKU#")
-                .and_then(|sku| sku.parse::<Sku>().ok())
-                .ok_or_else(|| PortError::rejected(OPERATION, format!("bad stock key {key:?}")))?;
-            skus.push(sku);
-        }
+        let skus = output
+            .items()
+            .iter()
+            .map(|item| parse_item::<CatalogKey, Sku>(OPERATION, item))
+            .collect::<Result<Vec<_>, PortError>>()?;
         let items = self.stock_items(&skus).await?;
         let next_after = match output.last_evaluated_key() {
             Some(_) => skus.last().cloned(),
@@ -686,20 +771,221 @@ impl Catalog for DynamoInventory {
     }
 
     async fn put_stock_item(&self, item: &StockItem) -> Result<(), PortError> {
+        const OPERATION: &str = "put_stock_item";
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(stock_item(item)))
+            .set_item(Some(to_item(OPERATION, &StockRecord::from(item))?))
             .send()
             .await
-            .map_err(|error| port_error("put_stock_item", error))?;
+            .map_err(|error| port_error(OPERATION, error))?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use saga_domain::contract::at;
+
     use super::*;
+
+    fn text(value: &str) -> AttributeValue {
+        AttributeValue::S(value.to_owned())
+    }
+
+    fn number(value: &str) -> AttributeValue {
+        AttributeValue::N(value.to_owned())
+    }
+
+    fn line(sku: &str, quantity: &str) -> AttributeValue {
+        AttributeValue::M(Item::from([
+            ("sku".to_owned(), text(sku)),
+            ("quantity".to_owned(), number(quantity)),
+        ]))
+    }
+
+    fn attributes<const N: usize>(entries: [(&str, AttributeValue); N]) -> Item {
+        entries
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect()
+    }
+
+    /// A PENDING reservation as `reserve` writes it: the table's format,
+    /// spelled out (`at(0)` is 2026-01-01T00:00:00Z).
+    fn reservation_item() -> Item {
+        let order_id: OrderId = "ord-1".parse().unwrap();
+        attributes([
+            ("pk", text("RESERVATION#ord-1")),
+            ("orderId", text("ord-1")),
+            (
+                "lines",
+                AttributeValue::L(vec![line("SKU-TEE-M", "2"), line("SKU-MUG", "1")]),
+            ),
+            ("status", text("PENDING")),
+            ("expiresAt", number("1767226500")),
+            ("createdAt", text("2026-01-01T00:00:00Z")),
+            ("expiryShard", text(&expiry_shard(&order_id))),
+        ])
+    }
+
+    fn stock_item() -> Item {
+        attributes([
+            ("pk", text("SKU#SKU-MUG")),
+            ("sku", text("SKU-MUG")),
+            ("name", text("Mug")),
+            ("available", number("40")),
+            ("reserved", number("2")),
+            ("priceMinor", number("900")),
+            ("currency", text("EUR")),
+            ("catalog", text("CATALOG")),
+        ])
+    }
+
+    #[test]
+    fn a_new_reservation_is_written_in_the_table_format_and_reads_back() {
+        let lines = OrderLines::try_from(vec![
+            OrderLine {
+                sku: "SKU-TEE-M".parse().unwrap(),
+                quantity: Quantity::try_from(2_u32).unwrap(),
+            },
+            OrderLine {
+                sku: "SKU-MUG".parse().unwrap(),
+                quantity: Quantity::try_from(1_u32).unwrap(),
+            },
+        ])
+        .unwrap();
+        let new = NewReservation {
+            order_id: "ord-1".parse().unwrap(),
+            lines: lines.clone(),
+            expires_at: at(900),
+            created_at: at(0),
+        };
+        let written = to_item("test", &ReservationRecord::from(&new)).unwrap();
+        assert_eq!(written, reservation_item());
+        let read = parse_reservation("test", &written).unwrap();
+        assert_eq!(
+            read,
+            Reservation {
+                order_id: new.order_id,
+                lines,
+                status: ReservationStatus::Pending,
+                expires_at: at(900),
+                created_at: at(0),
+            }
+        );
+        // A finished reservation has no shard (its transaction removed it).
+        let mut confirmed = written;
+        confirmed.remove("expiryShard");
+        confirmed.insert("status".to_owned(), text("CONFIRMED"));
+        let read = parse_reservation("test", &confirmed).unwrap();
+        assert_eq!(read.status, ReservationStatus::Confirmed);
+    }
+
+    #[test]
+    fn a_stock_item_is_written_in_the_table_format_and_reads_back() {
+        let item = StockItem {
+            sku: "SKU-MUG".parse().unwrap(),
+            name: "Mug".to_owned(),
+            available: 40,
+            reserved: 2,
+            unit_price: Money::new(900, "EUR".parse().unwrap()).unwrap(),
+        };
+        let written = to_item("test", &StockRecord::from(&item)).unwrap();
+        assert_eq!(written, stock_item());
+        assert_eq!(parse_stock_item("test", &written).unwrap(), item);
+    }
+
+    #[test]
+    fn a_corrupt_reservation_is_rejected_naming_the_attribute() {
+        // (attribute, new value or None to remove it, what the error must
+        // say: a missing attribute is named with the path of its map)
+        let cases = [
+            ("status", Some(text("HELD")), "`status`"),
+            ("orderId", Some(text("ord 1")), "`orderId`"),
+            ("orderId", None, "missing field `orderId`"),
+            ("expiresAt", Some(text("soon")), "`expiresAt`"),
+            (
+                "expiresAt",
+                Some(number("99999999999999999")),
+                "`expiresAt`",
+            ),
+            ("createdAt", Some(number("0")), "`createdAt`"),
+            ("createdAt", Some(text("2026-01-01")), "`createdAt`"),
+            ("lines", Some(AttributeValue::L(Vec::new())), "`lines`"),
+            (
+                "lines",
+                Some(AttributeValue::L(vec![line("A", "1"), line("A", "2")])),
+                "`lines`",
+            ),
+            (
+                "lines",
+                Some(AttributeValue::L(vec![line("A", "1"), line("B", "0")])),
+                "`lines[1].quantity`",
+            ),
+            (
+                "lines",
+                Some(AttributeValue::L(vec![line("A", "-1")])),
+                "`lines[0].quantity`",
+            ),
+            (
+                "lines",
+                Some(AttributeValue::L(vec![line("SKU#A", "1")])),
+                "`lines[0].sku`",
+            ),
+            (
+                "lines",
+                Some(AttributeValue::L(vec![text("A x 1")])),
+                "`lines[0]`",
+            ),
+        ];
+        for (attribute, value, expected) in cases {
+            let mut item = reservation_item();
+            match value {
+                Some(value) => item.insert(attribute.to_owned(), value),
+                None => item.remove(attribute),
+            };
+            let error = parse_reservation("test", &item).unwrap_err().to_string();
+            assert!(error.contains(expected), "{attribute}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_stock_item_is_rejected_naming_the_attribute() {
+        let cases = [
+            ("sku", Some(text("")), "`sku`"),
+            ("name", None, "missing field `name`"),
+            ("available", Some(text("40")), "`available`"),
+            ("reserved", Some(number("-2")), "`reserved`"),
+            ("priceMinor", Some(number("-900")), "`priceMinor`"),
+            ("priceMinor", Some(number("9.5")), "`priceMinor`"),
+            ("currency", Some(text("eur")), "`currency`"),
+        ];
+        for (attribute, value, expected) in cases {
+            let mut item = stock_item();
+            match value {
+                Some(value) => item.insert(attribute.to_owned(), value),
+                None => item.remove(attribute),
+            };
+            let error = parse_stock_item("test", &item).unwrap_err().to_string();
+            assert!(error.contains(expected), "{attribute}: {error}");
+        }
+    }
+
+    #[test]
+    fn index_answers_read_as_their_keys() {
+        let due: (i64, OrderId) = parse_item::<DueRecord, _>("test", &reservation_item()).unwrap();
+        assert_eq!(due, (1_767_226_500, "ord-1".parse().unwrap()));
+        let catalog = |pk: &str| {
+            let key = attributes([("pk", text(pk)), ("catalog", text("CATALOG"))]);
+            parse_item::<CatalogKey, Sku>("test", &key)
+        };
+        assert_eq!(catalog("SKU#SKU-MUG").unwrap().as_str(), "SKU-MUG");
+        for bad in ["RESERVATION#ord-1", "SKU#", "SKU#A#B"] {
+            let error = catalog(bad).unwrap_err().to_string();
+            assert!(error.contains("`pk`"), "{bad}: {error}");
+        }
+    }
 
     fn reason(code: &str) -> CancellationReason {
         CancellationReason::builder().code(code).build()

@@ -1,7 +1,7 @@
-//! Reading and writing DynamoDB attribute maps.
-//!
-//! Stored items are parsed into domain types here; an item that does not
-//! parse is [`PortError::Rejected`] naming the attribute, never a panic.
+//! DynamoDB attribute maps at the edge of the SDK: the item type, attribute
+//! values for keys and expression values, and the consistent read by
+//! `orderId` three tables share. Whole items are typed records
+//! (`record.rs`), never mapped attribute by attribute.
 
 use std::collections::HashMap;
 
@@ -42,73 +42,4 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 /// Timestamps other than `expiresAt`: RFC 3339 UTC, whole seconds, fixed width.
 pub(crate) fn timestamp(instant: DateTime<Utc>) -> AttributeValue {
     s(crate::record::instant_text(instant))
-}
-
-/// Typed access to one item, with errors naming `operation` and the attribute.
-pub(crate) struct ItemReader<'a> {
-    pub operation: &'static str,
-    pub item: &'a Item,
-}
-
-impl<'a> ItemReader<'a> {
-    pub fn new(operation: &'static str, item: &'a Item) -> Self {
-        Self { operation, item }
-    }
-
-    fn corrupt(&self, attribute: &str, problem: &str) -> PortError {
-        PortError::rejected(
-            self.operation,
-            format!("stored item has {problem} attribute `{attribute}`"),
-        )
-    }
-
-    pub fn string(&self, attribute: &str) -> Result<&'a str, PortError> {
-        match self.item.get(attribute) {
-            Some(AttributeValue::S(value)) => Ok(value),
-            Some(_) => Err(self.corrupt(attribute, "a non-string")),
-            None => Err(self.corrupt(attribute, "no")),
-        }
-    }
-
-    pub fn optional_string(&self, attribute: &str) -> Result<Option<&'a str>, PortError> {
-        match self.item.get(attribute) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(_) => self.string(attribute).map(Some),
-        }
-    }
-
-    pub fn number<T: std::str::FromStr>(&self, attribute: &str) -> Result<T, PortError> {
-        match self.item.get(attribute) {
-            Some(AttributeValue::N(value)) => value
-                .parse()
-                .map_err(|_| self.corrupt(attribute, "an out-of-range number in")),
-            Some(_) => Err(self.corrupt(attribute, "a non-number")),
-            None => Err(self.corrupt(attribute, "no")),
-        }
-    }
-
-    /// A string attribute parsed into a domain type.
-    pub fn parsed<T: std::str::FromStr>(&self, attribute: &str) -> Result<T, PortError> {
-        self.string(attribute)?
-            .parse()
-            .map_err(|_| self.corrupt(attribute, "an invalid value in"))
-    }
-
-    pub fn timestamp(&self, attribute: &str) -> Result<DateTime<Utc>, PortError> {
-        crate::record::instant(attribute, self.string(attribute)?)
-            .map_err(|corrupt| corrupt.into_port_error(self.operation))
-    }
-
-    pub fn epoch_seconds(&self, attribute: &str) -> Result<DateTime<Utc>, PortError> {
-        DateTime::from_timestamp(self.number(attribute)?, 0)
-            .ok_or_else(|| self.corrupt(attribute, "an out-of-range epoch in"))
-    }
-
-    pub fn list(&self, attribute: &str) -> Result<&'a [AttributeValue], PortError> {
-        match self.item.get(attribute) {
-            Some(AttributeValue::L(values)) => Ok(values),
-            Some(_) => Err(self.corrupt(attribute, "a non-list")),
-            None => Err(self.corrupt(attribute, "no")),
-        }
-    }
 }

@@ -3,14 +3,16 @@
 //!
 //! - [`DynamoInventory`]: reservations, their expiry and the catalog
 //!   (Inventory table);
-//! - [`DynamoPayments`], [`DynamoShipments`]: the Payments and Shipments tables;
+//! - [`DynamoOrders`], [`DynamoPayments`], [`DynamoShipments`]: the Orders,
+//!   Payments and Shipments tables;
+//! - [`SfnExecutions`]: StartExecution for the order api;
 //! - [`SfnTaskReporter`]: SendTaskSuccess / SendTaskFailure;
 //! - [`tables`]: the names of the indexes the adapters query (the tables
 //!   themselves are the template's, read by `saga-template`).
 //!
-//! Payments and Shipments items are typed records (`serde_dynamo`) converted
-//! into domain types with `TryFrom`; Orders and Inventory items are still
-//! read attribute by attribute (`item.rs`).
+//! Every stored item is a typed record (`serde_dynamo`), private to its
+//! adapter and converted into the domain type with `TryFrom` (`record.rs`);
+//! a corrupt item is rejected naming the attribute.
 //!
 //! Each store takes a client and its table name (from the function's
 //! configuration). Conditional check failures are domain facts and come back

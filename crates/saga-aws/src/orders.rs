@@ -21,15 +21,17 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use saga_domain::ports::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
     PricedLine, ShipmentRef, StartClaim, StartLease, TimelineEntry, order_timestamp,
 };
-use saga_domain::{CustomerId, Money, OrderId, PortError, ShippingAddress};
+use saga_domain::{CustomerId, Money, OrderId, PortError, Quantity, ShippingAddress};
+use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, ItemReader, get_by_order_id, n, s};
+use crate::item::{Item, get_by_order_id, s};
+use crate::record::{Corrupt, from_item, instant, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
 use crate::tables::BY_CUSTOMER_INDEX;
 
@@ -61,6 +63,216 @@ impl DynamoOrders {
     }
 }
 
+/// An Orders item as stored (ARCHITECTURE.md, "Data"). The domain calls the
+/// stored order `OrderRecord`; this is its shape in the table. The start
+/// lease is not part of it: only condition and update expressions touch
+/// `startLeaseUntil` (see [`StartRecord`]).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredOrder {
+    order_id: String,
+    customer_id: String,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    items: Vec<LineRecord>,
+    total: MoneyRecord,
+    payment_method: String,
+    /// The address's serde shape is its only constructor and validates every
+    /// field, so the record holds the domain type itself; a refused field
+    /// comes back as `shippingAddress` with the field in the problem.
+    shipping_address: ShippingAddress,
+    idempotency_key: String,
+    request_hash: String,
+    execution_input: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    execution_started_at: Option<String>,
+    timeline: Vec<TimelineRecord>,
+    created_at: String,
+    /// As the state machine wrote it (`$$.State.EnteredTime`), unparsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shipment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tracking_number: Option<String>,
+}
+
+/// One element of `items`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineRecord {
+    sku: String,
+    quantity: u64,
+    unit_price: MoneyRecord,
+}
+
+/// `total` and every `unitPrice`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoneyRecord {
+    amount_minor: i64,
+    currency: String,
+}
+
+/// One element of `timeline`, as the api or the state machine appended it.
+#[derive(Debug, Serialize, Deserialize)]
+struct TimelineRecord {
+    step: String,
+    status: String,
+    at: String,
+}
+
+impl From<Money> for MoneyRecord {
+    fn from(money: Money) -> Self {
+        Self {
+            amount_minor: money.amount_minor(),
+            currency: money.currency().as_str().to_owned(),
+        }
+    }
+}
+
+impl MoneyRecord {
+    /// The amount stored under `attribute` (e.g. `total`).
+    fn into_money(self, attribute: &str) -> Result<Money, Corrupt> {
+        let currency = parsed(&format!("{attribute}.currency"), &self.currency)?;
+        Money::new(self.amount_minor, currency)
+            .map_err(|error| Corrupt::new(format!("{attribute}.amountMinor"), error))
+    }
+}
+
+impl From<&OrderRecord> for StoredOrder {
+    fn from(order: &OrderRecord) -> Self {
+        let lines = order
+            .lines
+            .iter()
+            .map(|line| LineRecord {
+                sku: line.sku.as_str().to_owned(),
+                quantity: line.quantity.get().into(),
+                unit_price: line.unit_price.into(),
+            })
+            .collect();
+        let timeline = order
+            .timeline
+            .iter()
+            .map(|entry| TimelineRecord {
+                step: entry.step.clone(),
+                status: entry.status.clone(),
+                at: entry.at.clone(),
+            })
+            .collect();
+        let (shipment_id, tracking_number) = match &order.shipment {
+            Some(shipment) => (
+                Some(shipment.shipment_id.clone()),
+                Some(shipment.tracking_number.clone()),
+            ),
+            None => (None, None),
+        };
+        Self {
+            order_id: order.order_id.as_str().to_owned(),
+            customer_id: order.customer_id.as_str().to_owned(),
+            status: order.status.as_str().to_owned(),
+            reason: order.reason.clone(),
+            items: lines,
+            total: order.total.into(),
+            payment_method: order.payment_method.as_str().to_owned(),
+            shipping_address: order.shipping_address.clone(),
+            idempotency_key: order.idempotency_key.clone(),
+            request_hash: order.request_hash.clone(),
+            execution_input: order.execution_input.clone(),
+            execution_started_at: order.execution_started_at.map(order_timestamp),
+            timeline,
+            created_at: order_timestamp(order.created_at),
+            updated_at: order.updated_at.clone(),
+            shipment_id,
+            tracking_number,
+        }
+    }
+}
+
+impl TryFrom<StoredOrder> for OrderRecord {
+    type Error = Corrupt;
+
+    fn try_from(record: StoredOrder) -> Result<Self, Corrupt> {
+        let status = OrderStatus::parse(&record.status).ok_or_else(|| {
+            Corrupt::new(
+                "status",
+                format!("unknown order status {:?}", record.status),
+            )
+        })?;
+        let lines = record
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(index, line)| {
+                let attribute = format!("items[{index}]");
+                let quantity = Quantity::try_from(line.quantity)
+                    .map_err(|error| Corrupt::new(format!("{attribute}.quantity"), error))?;
+                Ok(PricedLine {
+                    sku: parsed(&format!("{attribute}.sku"), &line.sku)?,
+                    quantity,
+                    unit_price: line
+                        .unit_price
+                        .into_money(&format!("{attribute}.unitPrice"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, Corrupt>>()?;
+        let timeline = record
+            .timeline
+            .into_iter()
+            .map(|entry| TimelineEntry {
+                step: entry.step,
+                status: entry.status,
+                at: entry.at,
+            })
+            .collect();
+        // The state machine sets both in one update, so a shipment has both.
+        let shipment = match (record.shipment_id, record.tracking_number) {
+            (Some(shipment_id), Some(tracking_number)) => Some(ShipmentRef {
+                shipment_id,
+                tracking_number,
+            }),
+            _ => None,
+        };
+        Ok(OrderRecord {
+            order_id: parsed("orderId", &record.order_id)?,
+            customer_id: parsed("customerId", &record.customer_id)?,
+            status,
+            reason: record.reason,
+            lines,
+            total: record.total.into_money("total")?,
+            payment_method: parsed("paymentMethod", &record.payment_method)?,
+            shipping_address: record.shipping_address,
+            idempotency_key: record.idempotency_key,
+            request_hash: record.request_hash,
+            execution_input: record.execution_input,
+            execution_started_at: record
+                .execution_started_at
+                .map(|text| instant("executionStartedAt", &text))
+                .transpose()?,
+            timeline,
+            created_at: instant("createdAt", &record.created_at)?,
+            updated_at: record.updated_at,
+            shipment,
+        })
+    }
+}
+
+fn parse_order(operation: &'static str, item: &Item) -> Result<OrderRecord, PortError> {
+    parse_item::<StoredOrder, _>(operation, item)
+}
+
+/// The two attributes a refused start claim is judged by; the rest of the
+/// item does not matter to it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartRecord {
+    #[serde(default)]
+    execution_started_at: Option<String>,
+    #[serde(default)]
+    start_lease_until: Option<String>,
+}
+
 /// Why a start claim was refused, from the item as it was: `None` when the
 /// order does not exist.
 fn refused_claim(
@@ -70,13 +282,14 @@ fn refused_claim(
     let Some(item) = item else {
         return Ok(None);
     };
-    let reader = ItemReader::new(operation, item);
-    if reader.optional_string("executionStartedAt")?.is_some() {
+    let record: StartRecord = from_item(operation, item)?;
+    if record.execution_started_at.is_some() {
         return Ok(Some(StartClaim::AlreadyStarted));
     }
-    match reader.optional_string("startLeaseUntil")? {
+    match record.start_lease_until {
         Some(until) => Ok(Some(StartClaim::HeldByAnother {
-            until: parse_instant(operation, until)?,
+            until: instant("startLeaseUntil", &until)
+                .map_err(|corrupt| corrupt.into_port_error(operation))?,
         })),
         // The lease was released between the claim and this read.
         None => Err(PortError::unavailable(
@@ -86,198 +299,53 @@ fn refused_claim(
     }
 }
 
-fn money(amount: Money) -> AttributeValue {
-    AttributeValue::M(Item::from([
-        ("amountMinor".to_owned(), n(amount.amount_minor())),
-        ("currency".to_owned(), s(amount.currency().as_str())),
-    ]))
+/// A position in the `ByCustomer` index: the table's and the index's keys,
+/// as `ExclusiveStartKey` takes them and `LastEvaluatedKey` returns them.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomerPageKey {
+    order_id: String,
+    customer_id: String,
+    created_at: String,
 }
 
-fn address(address: &ShippingAddress) -> AttributeValue {
-    let mut map = Item::from([
-        ("name".to_owned(), s(address.name())),
-        ("line1".to_owned(), s(address.line1())),
-        ("city".to_owned(), s(address.city())),
-        ("postalCode".to_owned(), s(address.postal_code())),
-        ("country".to_owned(), s(address.country())),
-    ]);
-    if let Some(line2) = address.line2() {
-        map.insert("line2".to_owned(), s(line2));
-    }
-    if let Some(region) = address.region() {
-        map.insert("region".to_owned(), s(region));
-    }
-    AttributeValue::M(map)
-}
-
-fn order_item(order: &NewOrder) -> Item {
-    let pending = OrderRecord::pending(order);
-    let lines = order
-        .lines
-        .iter()
-        .map(|line| {
-            AttributeValue::M(Item::from([
-                ("sku".to_owned(), s(line.sku.as_str())),
-                ("quantity".to_owned(), n(line.quantity.get())),
-                ("unitPrice".to_owned(), money(line.unit_price)),
-            ]))
-        })
-        .collect();
-    let timeline = pending
-        .timeline
-        .iter()
-        .map(|entry| {
-            AttributeValue::M(Item::from([
-                ("step".to_owned(), s(entry.step.as_str())),
-                ("status".to_owned(), s(entry.status.as_str())),
-                ("at".to_owned(), s(entry.at.as_str())),
-            ]))
-        })
-        .collect();
-    Item::from([
-        ("orderId".to_owned(), s(order.order_id.as_str())),
-        ("customerId".to_owned(), s(order.customer_id.as_str())),
-        ("status".to_owned(), s(pending.status.as_str())),
-        ("items".to_owned(), AttributeValue::L(lines)),
-        ("total".to_owned(), money(order.total)),
-        ("paymentMethod".to_owned(), s(order.payment_method.as_str())),
-        (
-            "shippingAddress".to_owned(),
-            address(&order.shipping_address),
-        ),
-        (
-            "idempotencyKey".to_owned(),
-            s(order.idempotency_key.as_str()),
-        ),
-        ("requestHash".to_owned(), s(order.request_hash.as_str())),
-        (
-            "executionInput".to_owned(),
-            s(order.execution_input.as_str()),
-        ),
-        ("timeline".to_owned(), AttributeValue::L(timeline)),
-        ("createdAt".to_owned(), s(order_timestamp(order.created_at))),
-    ])
-}
-
-fn nested<'a>(reader: &ItemReader<'a>, attribute: &str) -> Result<&'a Item, PortError> {
-    match reader.item.get(attribute) {
-        Some(AttributeValue::M(map)) => Ok(map),
-        _ => Err(PortError::rejected(
-            reader.operation,
-            format!("stored order has no map attribute `{attribute}`"),
-        )),
+impl CustomerPageKey {
+    fn new(customer: &CustomerId, position: &OrderPosition) -> Self {
+        Self {
+            order_id: position.order_id.as_str().to_owned(),
+            customer_id: customer.as_str().to_owned(),
+            created_at: order_timestamp(position.created_at),
+        }
     }
 }
 
-fn parse_money(operation: &'static str, map: &Item) -> Result<Money, PortError> {
-    let reader = ItemReader::new(operation, map);
-    Money::new(reader.number("amountMinor")?, reader.parsed("currency")?)
-        .map_err(|error| PortError::rejected(operation, format!("stored money: {error}")))
-}
+impl TryFrom<CustomerPageKey> for OrderPosition {
+    type Error = Corrupt;
 
-fn parse_instant(operation: &'static str, text: &str) -> Result<DateTime<Utc>, PortError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|instant| instant.with_timezone(&Utc))
-        .map_err(|_| PortError::rejected(operation, format!("stored instant {text:?}")))
-}
-
-fn parse_order(operation: &'static str, item: &Item) -> Result<OrderRecord, PortError> {
-    let reader = ItemReader::new(operation, item);
-    let corrupt = |what: &str| PortError::rejected(operation, format!("stored order: {what}"));
-    let status_name = reader.string("status")?;
-    let status = OrderStatus::parse(status_name)
-        .ok_or_else(|| corrupt(&format!("unknown status {status_name:?}")))?;
-    let lines = reader
-        .list("items")?
-        .iter()
-        .map(|value| {
-            let AttributeValue::M(line) = value else {
-                return Err(corrupt("an item is not a map"));
-            };
-            let line_reader = ItemReader::new(operation, line);
-            let quantity: u64 = line_reader.number("quantity")?;
-            Ok(PricedLine {
-                sku: line_reader.parsed("sku")?,
-                quantity: quantity
-                    .try_into()
-                    .map_err(|_| corrupt("an item quantity is out of range"))?,
-                unit_price: parse_money(operation, nested(&line_reader, "unitPrice")?)?,
-            })
+    fn try_from(key: CustomerPageKey) -> Result<Self, Corrupt> {
+        Ok(OrderPosition {
+            created_at: instant("createdAt", &key.created_at)?,
+            order_id: parsed("orderId", &key.order_id)?,
         })
-        .collect::<Result<Vec<_>, PortError>>()?;
-    let timeline = reader
-        .list("timeline")?
-        .iter()
-        .map(|value| {
-            let AttributeValue::M(entry) = value else {
-                return Err(corrupt("a timeline entry is not a map"));
-            };
-            let entry_reader = ItemReader::new(operation, entry);
-            Ok(TimelineEntry {
-                step: entry_reader.string("step")?.to_owned(),
-                status: entry_reader.string("status")?.to_owned(),
-                at: entry_reader.string("at")?.to_owned(),
-            })
-        })
-        .collect::<Result<Vec<_>, PortError>>()?;
-    let address_map = nested(&reader, "shippingAddress")?;
-    let address_json: serde_json::Map<String, serde_json::Value> = address_map
-        .iter()
-        .filter_map(|(key, value)| match value {
-            AttributeValue::S(text) => Some((key.clone(), serde_json::Value::from(text.as_str()))),
-            _ => None,
-        })
-        .collect();
-    let shipping_address: ShippingAddress =
-        serde_json::from_value(serde_json::Value::Object(address_json))
-            .map_err(|error| corrupt(&format!("shipping address: {error}")))?;
-    let shipment = match (
-        reader.optional_string("shipmentId")?,
-        reader.optional_string("trackingNumber")?,
-    ) {
-        (Some(shipment_id), Some(tracking_number)) => Some(ShipmentRef {
-            shipment_id: shipment_id.to_owned(),
-            tracking_number: tracking_number.to_owned(),
-        }),
-        _ => None,
-    };
-    Ok(OrderRecord {
-        order_id: reader.parsed("orderId")?,
-        customer_id: reader.parsed("customerId")?,
-        status,
-        reason: reader.optional_string("reason")?.map(str::to_owned),
-        lines,
-        total: parse_money(operation, nested(&reader, "total")?)?,
-        payment_method: reader.parsed("paymentMethod")?,
-        shipping_address,
-        idempotency_key: reader.string("idempotencyKey")?.to_owned(),
-        request_hash: reader.string("requestHash")?.to_owned(),
-        execution_input: reader.string("executionInput")?.to_owned(),
-        execution_started_at: reader
-            .optional_string("executionStartedAt")?
-            .map(|text| parse_instant(operation, text))
-            .transpose()?,
-        timeline,
-        created_at: parse_instant(operation, reader.string("createdAt")?)?,
-        updated_at: reader.optional_string("updatedAt")?.map(str::to_owned),
-        shipment,
-    })
+    }
 }
 
 impl OrderStore for DynamoOrders {
     async fn create_order(&self, order: &NewOrder) -> Result<CreateOrderOutcome, PortError> {
         const OPERATION: &str = "create_order";
+        let pending = OrderRecord::pending(order);
+        let item = to_item(OPERATION, &StoredOrder::from(&pending))?;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(order_item(order)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(orderId)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(CreateOrderOutcome::Created(OrderRecord::pending(order))),
+            Ok(_) => Ok(CreateOrderOutcome::Created(pending)),
             Err(error) => match error.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
                     let existing = match &failed.item {
@@ -418,16 +486,9 @@ impl OrderStore for DynamoOrders {
                 next_after: after.cloned(),
             });
         }
-        let start_key = after.map(|position| {
-            Item::from([
-                ("orderId".to_owned(), s(position.order_id.as_str())),
-                ("customerId".to_owned(), s(customer.as_str())),
-                (
-                    "createdAt".to_owned(),
-                    s(order_timestamp(position.created_at)),
-                ),
-            ])
-        });
+        let start_key = after
+            .map(|position| to_item(OPERATION, &CustomerPageKey::new(customer, position)))
+            .transpose()?;
         let output = self
             .client
             .query()
@@ -448,14 +509,325 @@ impl OrderStore for DynamoOrders {
             .collect::<Result<Vec<_>, PortError>>()?;
         let next_after = output
             .last_evaluated_key()
-            .map(|key| {
-                let reader = ItemReader::new(OPERATION, key);
-                Ok::<_, PortError>(OrderPosition {
-                    created_at: parse_instant(OPERATION, reader.string("createdAt")?)?,
-                    order_id: reader.parsed("orderId")?,
-                })
-            })
+            .map(|key| parse_item::<CustomerPageKey, _>(OPERATION, key))
             .transpose()?;
         Ok(OrderPage { orders, next_after })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use saga_domain::contract::orders::new_order;
+
+    use super::*;
+
+    fn text(value: &str) -> AttributeValue {
+        AttributeValue::S(value.to_owned())
+    }
+
+    fn number(value: &str) -> AttributeValue {
+        AttributeValue::N(value.to_owned())
+    }
+
+    fn map<const N: usize>(entries: [(&str, AttributeValue); N]) -> AttributeValue {
+        AttributeValue::M(
+            entries
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+        )
+    }
+
+    fn euros(amount_minor: &str) -> AttributeValue {
+        map([
+            ("amountMinor", number(amount_minor)),
+            ("currency", text("EUR")),
+        ])
+    }
+
+    fn step(step: &str, status: &str, at: &str) -> AttributeValue {
+        map([
+            ("step", text(step)),
+            ("status", text(status)),
+            ("at", text(at)),
+        ])
+    }
+
+    /// The item of `new_order("ord-1", "customer-a", 0)` as the api wrote it
+    /// before the records: the table's format, spelled out.
+    fn pending_item() -> Item {
+        let AttributeValue::M(item) = map([
+            ("orderId", text("ord-1")),
+            ("customerId", text("customer-a")),
+            ("status", text("PENDING")),
+            (
+                "items",
+                AttributeValue::L(vec![
+                    map([
+                        ("sku", text("SKU-TEE-M")),
+                        ("quantity", number("2")),
+                        ("unitPrice", euros("1500")),
+                    ]),
+                    map([
+                        ("sku", text("SKU-MUG")),
+                        ("quantity", number("1")),
+                        ("unitPrice", euros("900")),
+                    ]),
+                ]),
+            ),
+            ("total", euros("3900")),
+            ("paymentMethod", text("pm_card_visa")),
+            (
+                "shippingAddress",
+                map([
+                    ("name", text("Ada Lovelace")),
+                    ("line1", text("Main St 1")),
+                    ("line2", text("Hinterhaus")),
+                    ("city", text("Berlin")),
+                    ("region", text("BE")),
+                    ("postalCode", text("10115")),
+                    ("country", text("DE")),
+                ]),
+            ),
+            ("idempotencyKey", text("key-ord-1")),
+            ("requestHash", text("hash-ord-1")),
+            ("executionInput", text(r#"{"orderId":"ord-1"}"#)),
+            (
+                "timeline",
+                AttributeValue::L(vec![step(
+                    "PlaceOrder",
+                    "PENDING",
+                    "2026-01-01T00:00:00.000Z",
+                )]),
+            ),
+            ("createdAt", text("2026-01-01T00:00:00.000Z")),
+        ]) else {
+            unreachable!("map() builds a map")
+        };
+        item
+    }
+
+    /// The same order after the whole saga: started, leased, and updated by
+    /// the state machine's own expressions.
+    fn completed_item() -> Item {
+        let mut item = pending_item();
+        let AttributeValue::L(timeline) = item.get_mut("timeline").unwrap() else {
+            unreachable!("a list")
+        };
+        timeline.push(step("ShipOrder", "COMPLETED", "2026-01-01T00:00:09.123Z"));
+        for (name, value) in [
+            ("status", text("COMPLETED")),
+            ("executionStartedAt", text("2026-01-01T00:00:00.250Z")),
+            ("startLeaseUntil", text("2026-01-01T00:00:30.000Z")),
+            ("updatedAt", text("2026-01-01T00:00:09.123Z")),
+            ("shipmentId", text("shp-1")),
+            ("trackingNumber", text("TRK-1")),
+        ] {
+            item.insert(name.to_owned(), value);
+        }
+        item
+    }
+
+    #[test]
+    fn a_pending_order_is_written_in_the_table_format() {
+        let pending = OrderRecord::pending(&new_order("ord-1", "customer-a", 0));
+        let written = to_item("test", &StoredOrder::from(&pending)).unwrap();
+        assert_eq!(written, pending_item());
+        assert_eq!(parse_order("test", &written).unwrap(), pending);
+    }
+
+    #[test]
+    fn a_completed_order_reads_back_and_round_trips() {
+        let order = parse_order("test", &completed_item()).unwrap();
+        assert_eq!(order.status, OrderStatus::Completed);
+        assert_eq!(order.lines[0].quantity.get(), 2);
+        assert_eq!(order.total.amount_minor(), 3900);
+        assert_eq!(order.shipping_address.region(), Some("BE"));
+        assert_eq!(order.timeline.len(), 2);
+        assert_eq!(
+            order.updated_at.as_deref(),
+            Some("2026-01-01T00:00:09.123Z")
+        );
+        assert_eq!(
+            order.shipment.as_ref().map(|s| s.tracking_number.as_str()),
+            Some("TRK-1")
+        );
+        assert_eq!(
+            order.execution_started_at.map(order_timestamp).as_deref(),
+            Some("2026-01-01T00:00:00.250Z")
+        );
+        let written = to_item("test", &StoredOrder::from(&order)).unwrap();
+        assert_eq!(parse_order("test", &written).unwrap(), order);
+        let mut without_lease = completed_item();
+        without_lease.remove("startLeaseUntil");
+        assert_eq!(
+            written, without_lease,
+            "the lease is the expressions' alone"
+        );
+    }
+
+    #[test]
+    fn absent_and_null_optional_attributes_read_as_none() {
+        let mut item = pending_item();
+        item.insert("reason".to_owned(), AttributeValue::Null(true));
+        item.insert("shipmentId".to_owned(), text("shp-1"));
+        let AttributeValue::M(address) = item.get_mut("shippingAddress").unwrap() else {
+            unreachable!("a map")
+        };
+        address.remove("line2");
+        let order = parse_order("test", &item).unwrap();
+        assert_eq!(order.reason, None);
+        assert_eq!(order.shipment, None, "a shipment needs both attributes");
+        assert_eq!(order.shipping_address.line2(), None);
+    }
+
+    /// Replaces the value at `path` (`.`-separated, `[i]` for list elements)
+    /// with `value`, or removes it when `value` is `None`.
+    fn edit(item: &mut Item, path: &str, value: Option<AttributeValue>) {
+        let (parent, last) = match path.rsplit_once('.') {
+            Some((parent, last)) => (Some(parent), last),
+            None => (None, path),
+        };
+        let mut target = item;
+        for segment in parent.into_iter().flat_map(|parent| parent.split('.')) {
+            let (name, index) = match segment.split_once('[') {
+                Some((name, index)) => (
+                    name,
+                    Some(index.trim_end_matches(']').parse::<usize>().unwrap()),
+                ),
+                None => (segment, None),
+            };
+            let mut value = target.get_mut(name).unwrap();
+            if let Some(index) = index {
+                let AttributeValue::L(list) = value else {
+                    unreachable!("{name} is a list")
+                };
+                value = &mut list[index];
+            }
+            let AttributeValue::M(map) = value else {
+                unreachable!("{segment} is a map")
+            };
+            target = map;
+        }
+        match value {
+            Some(value) => target.insert(last.to_owned(), value),
+            None => target.remove(last),
+        };
+    }
+
+    #[test]
+    fn a_corrupt_order_is_rejected_naming_the_attribute() {
+        // (the attribute to spoil, its new value or None to remove it, what
+        // the error must say: a missing attribute is named with the path of
+        // the map it is missing from)
+        let cases = [
+            ("status", Some(text("MAYBE")), "status"),
+            ("orderId", Some(number("7")), "orderId"),
+            ("customerId", Some(text("not a customer")), "customerId"),
+            ("paymentMethod", Some(text("")), "paymentMethod"),
+            ("requestHash", None, "`(item)`: missing field `requestHash`"),
+            ("reason", Some(number("1")), "reason"),
+            ("createdAt", Some(text("yesterday")), "createdAt"),
+            (
+                "executionStartedAt",
+                Some(text("soon")),
+                "executionStartedAt",
+            ),
+            ("items", Some(text("two tees")), "items"),
+            ("items[1].quantity", Some(number("0")), "items[1].quantity"),
+            (
+                "items[1].quantity",
+                Some(number("1.5")),
+                "items[1].quantity",
+            ),
+            ("items[0].sku", Some(text("SKU#TEE")), "items[0].sku"),
+            (
+                "items[0].unitPrice",
+                None,
+                "`items[0]`: missing field `unitPrice`",
+            ),
+            (
+                "items[0].unitPrice.currency",
+                Some(text("euro")),
+                "items[0].unitPrice.currency",
+            ),
+            ("total.amountMinor", Some(number("-1")), "total.amountMinor"),
+            ("total", Some(text("39 EUR")), "total"),
+            (
+                "shippingAddress.country",
+                Some(text("Germany")),
+                "shippingAddress.country",
+            ),
+            (
+                "shippingAddress.city",
+                None,
+                "`shippingAddress`: missing field `city`",
+            ),
+            ("timeline[0].at", None, "`timeline[0]`: missing field `at`"),
+            ("timeline[0].step", Some(number("1")), "timeline[0].step"),
+        ];
+        for (path, value, attribute) in cases {
+            let mut item = completed_item();
+            edit(&mut item, path, value);
+            let error = parse_order("test", &item).unwrap_err().to_string();
+            assert!(error.contains(attribute), "{path}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_refused_claim_is_judged_by_the_start_and_the_lease() {
+        let until = "2026-01-01T00:00:30.000Z";
+        let started = completed_item();
+        let mut leased = pending_item();
+        leased.insert("startLeaseUntil".to_owned(), text(until));
+        assert_eq!(
+            refused_claim("test", Some(&started)).unwrap(),
+            Some(StartClaim::AlreadyStarted)
+        );
+        assert_eq!(
+            refused_claim("test", Some(&leased)).unwrap(),
+            Some(StartClaim::HeldByAnother {
+                until: instant("until", until).unwrap()
+            })
+        );
+        assert_eq!(refused_claim("test", None).unwrap(), None);
+        assert!(matches!(
+            refused_claim("test", Some(&pending_item())),
+            Err(PortError::Unavailable { .. })
+        ));
+        leased.insert("startLeaseUntil".to_owned(), text("later"));
+        let error = refused_claim("test", Some(&leased))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("startLeaseUntil"), "{error}");
+    }
+
+    #[test]
+    fn a_page_key_holds_the_table_and_index_keys_and_reads_back() {
+        let position = OrderPosition {
+            created_at: instant("createdAt", "2026-01-01T00:00:00.042Z").unwrap(),
+            order_id: "ord-1".parse().unwrap(),
+        };
+        let customer: CustomerId = "customer-a".parse().unwrap();
+        let key = to_item("test", &CustomerPageKey::new(&customer, &position)).unwrap();
+        assert_eq!(
+            key,
+            Item::from([
+                ("orderId".to_owned(), text("ord-1")),
+                ("customerId".to_owned(), text("customer-a")),
+                ("createdAt".to_owned(), text("2026-01-01T00:00:00.042Z")),
+            ])
+        );
+        assert_eq!(
+            parse_item::<CustomerPageKey, OrderPosition>("test", &key).unwrap(),
+            position
+        );
+        let mut corrupt = key;
+        corrupt.insert("createdAt".to_owned(), text("noon"));
+        let error = parse_item::<CustomerPageKey, OrderPosition>("test", &corrupt)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("createdAt"), "{error}");
     }
 }

@@ -18,7 +18,7 @@ use saga_domain::{Money, OrderId, PortError};
 use serde::{Deserialize, Serialize};
 
 use crate::item::{Item, get_by_order_id, s, timestamp};
-use crate::record::{Corrupt, from_item, instant, instant_text, parsed, to_item};
+use crate::record::{Corrupt, instant, instant_text, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
 
 /// The Payments table of one deployment.
@@ -163,8 +163,7 @@ impl TryFrom<PaymentRecord> for Payment {
 }
 
 fn parse_payment(operation: &'static str, item: &Item) -> Result<Payment, PortError> {
-    let record: PaymentRecord = from_item(operation, item)?;
-    Payment::try_from(record).map_err(|corrupt| corrupt.into_port_error(operation))
+    parse_item::<PaymentRecord, _>(operation, item)
 }
 
 impl PaymentStore for DynamoPayments {

@@ -24,6 +24,14 @@ pub(crate) struct Corrupt {
 }
 
 impl Corrupt {
+    /// `attribute` (a path such as `items[0].sku`) is invalid because of `problem`.
+    pub fn new(attribute: impl Into<String>, problem: impl std::fmt::Display) -> Self {
+        Self {
+            attribute: attribute.into(),
+            problem: problem.to_string(),
+        }
+    }
+
     /// As the port's error for `operation`.
     pub fn into_port_error(self, operation: &'static str) -> PortError {
         PortError::rejected(
@@ -57,6 +65,16 @@ pub(crate) fn from_item<T: DeserializeOwned>(
         }
         .into_port_error(operation)
     })
+}
+
+/// Reads `item` as the record `R` and converts it into the domain's `T`.
+pub(crate) fn parse_item<R, T>(operation: &'static str, item: &Item) -> Result<T, PortError>
+where
+    R: DeserializeOwned,
+    T: TryFrom<R, Error = Corrupt>,
+{
+    T::try_from(from_item::<R>(operation, item)?)
+        .map_err(|corrupt| corrupt.into_port_error(operation))
 }
 
 /// Writes `record` as an item.

@@ -10,7 +10,7 @@ use saga_domain::{OrderId, PortError};
 use serde::{Deserialize, Serialize};
 
 use crate::item::{Item, get_by_order_id};
-use crate::record::{Corrupt, from_item, instant, instant_text, parsed, to_item};
+use crate::record::{Corrupt, instant, instant_text, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
 
 /// The Shipments table of one deployment.
@@ -83,8 +83,7 @@ impl TryFrom<ShipmentRecord> for Shipment {
 }
 
 fn parse_shipment(operation: &'static str, item: &Item) -> Result<Shipment, PortError> {
-    let record: ShipmentRecord = from_item(operation, item)?;
-    Shipment::try_from(record).map_err(|corrupt| corrupt.into_port_error(operation))
+    parse_item::<ShipmentRecord, _>(operation, item)
 }
 
 impl ShipmentStore for DynamoShipments {

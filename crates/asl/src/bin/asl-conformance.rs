@@ -2,10 +2,10 @@
 //! Functions (one JSON case per line) through this interpreter and compares
 //! status, output or error and cause, and the recorded history.
 //!
-//! Usage: `asl-conformance <cases.jsonl> [--now <RFC 3339>] [--case <name>]
-//! [--json <report.json>]`. Exits 2 on bad arguments or a malformed file, 0
-//! otherwise; the last line is `N passed, M failed, K skipped` (skipped =
-//! JSONata cases only).
+//! Usage (`--help` prints it): `asl-conformance <cases.jsonl> [--now <RFC
+//! 3339>] [--case <name>]... [--json <report.json>]`, parsed by clap. Exits 2
+//! on bad arguments or a malformed file, 0 otherwise; the last line is `N
+//! passed, M failed, K skipped` (skipped = JSONata cases only).
 //!
 //! Every execution starts at `--now` on a virtual clock, never at the wall
 //! clock: some recorded inputs (a Wait timestamp just past AWS's longest
@@ -24,6 +24,7 @@
 //! compared as a multiset.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ use asl::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use clap::Parser;
 use serde_json::{Map, Value, json};
 
 struct Case {
@@ -476,10 +478,6 @@ fn compare_outcome(
     Ok(())
 }
 
-/// The instant the shipped corpus was recorded at: the runner's default
-/// start time for every execution.
-const SHIPPED_CORPUS_INSTANT: &str = include_str!("../../tests/data/corpus-instant.txt");
-
 async fn run_case(case: &Case, now: DateTime<Utc>) -> Verdict {
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::starting_at(now));
     let handler: Arc<dyn TaskHandler> = if case.lambda_mocks.is_empty() {
@@ -610,74 +608,64 @@ async fn run_test_state(
     Ok(())
 }
 
-/// What the command line asked for.
-struct Args {
-    cases_path: String,
-    json_path: Option<String>,
-    now: DateTime<Utc>,
-    only: Vec<String>,
-}
+/// The instant the shipped corpus was recorded at: the runner's default
+/// start time for every execution.
+const SHIPPED_CORPUS_INSTANT: &str =
+    include_str!("../../tests/data/corpus-instant.txt").trim_ascii();
 
-const USAGE: &str = "usage: asl-conformance <cases.jsonl> [--now <RFC 3339>] [--case <name>]... [--json <report.json>]";
+/// The command line, as `--help` prints it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "asl-conformance",
+    about = "Replays executions recorded against AWS Step Functions through this interpreter \
+             and compares status, output or error and cause, and the recorded history.",
+    after_help = "Prints one FAIL line per failed case, a table per category, and last \
+                  `N passed, M failed, K skipped` (skipped: JSONata cases). Exits 2 on bad \
+                  arguments or a malformed cases file, 0 otherwise.",
+    // A repeated --now or --json keeps the last value, so a script can append
+    // an override to a fixed command line.
+    args_override_self = true
+)]
+struct Args {
+    /// The recorded cases, one JSON object per line
+    /// (crates/asl/tests/data/cases.jsonl)
+    #[arg(value_name = "CASES.JSONL")]
+    cases_path: PathBuf,
+    /// Starts every execution at this instant on a virtual clock; the default
+    /// is the shipped corpus's own instant (tests/data/corpus-instant.txt)
+    #[arg(
+        long,
+        value_name = "RFC 3339",
+        default_value = SHIPPED_CORPUS_INSTANT,
+        value_parser = parse_instant
+    )]
+    now: DateTime<Utc>,
+    /// Runs only the case of this exact name (repeatable)
+    #[arg(long = "case", value_name = "NAME")]
+    only: Vec<String>,
+    /// Also writes every case's result to this file as JSON
+    #[arg(long = "json", value_name = "REPORT.JSON")]
+    json_path: Option<PathBuf>,
+}
 
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("'{}' is not an RFC 3339 instant: {e}", text.trim()))
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut cases_path = None;
-    let mut json_path = None;
-    let mut now = None;
-    let mut only = Vec::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        let mut value = |flag: &str| {
-            rest.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match arg.as_str() {
-            "--json" => json_path = Some(value("--json")?),
-            "--now" => now = Some(parse_instant(&value("--now")?)?),
-            "--case" => only.push(value("--case")?),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            path if cases_path.is_none() => cases_path = Some(path.to_owned()),
-            extra => return Err(format!("unexpected argument {extra}")),
-        }
-    }
-    let now = match now {
-        Some(now) => now,
-        None => parse_instant(SHIPPED_CORPUS_INSTANT)
-            .map_err(|e| format!("the shipped corpus instant is broken: {e}"))?,
-    };
-    Ok(Args {
-        cases_path: cases_path.ok_or("no cases file given")?,
-        json_path,
-        now,
-        only,
-    })
+        .map_err(|e| format!("not an RFC 3339 instant: {e}"))
 }
 
 fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
+    // clap prints the usage with any error and exits 2, or prints --help and exits 0.
     let Args {
         cases_path,
         json_path,
         now,
         only,
-    } = match parse_args(&raw) {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    } = Args::parse();
     let text = match std::fs::read_to_string(&cases_path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("cannot read {cases_path}: {e}");
+            eprintln!("cannot read {}: {e}", cases_path.display());
             return ExitCode::from(2);
         }
     };
@@ -690,7 +678,11 @@ fn main() -> ExitCode {
             Ok(case) if only.is_empty() || only.contains(&case.name) => cases.push(case),
             Ok(_) => {}
             Err(e) => {
-                eprintln!("{cases_path}:{}: malformed case: {e}", number + 1);
+                eprintln!(
+                    "{}:{}: malformed case: {e}",
+                    cases_path.display(),
+                    number + 1
+                );
                 return ExitCode::from(2);
             }
         }
@@ -699,7 +691,7 @@ fn main() -> ExitCode {
         .iter()
         .find(|name| !cases.iter().any(|case| &case.name == *name))
     {
-        eprintln!("{cases_path}: no case named '{missing}'");
+        eprintln!("{}: no case named '{missing}'", cases_path.display());
         return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -758,7 +750,7 @@ fn main() -> ExitCode {
         let document = json!({"passed": totals[0], "failed": totals[1], "skipped": totals[2], "cases": report});
         let text = serde_json::to_string_pretty(&document).unwrap_or_default();
         if let Err(e) = std::fs::write(&path, text) {
-            eprintln!("cannot write {path}: {e}");
+            eprintln!("cannot write {}: {e}", path.display());
         }
     }
     println!(
