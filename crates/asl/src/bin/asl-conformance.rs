@@ -24,7 +24,7 @@
 //! compared as a multiset.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -662,38 +662,13 @@ fn main() -> ExitCode {
         now,
         only,
     } = Args::parse();
-    let text = match std::fs::read_to_string(&cases_path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("cannot read {}: {e}", cases_path.display());
+    let cases = match load_cases(&cases_path, &only) {
+        Ok(cases) => cases,
+        Err(message) => {
+            eprintln!("{message}");
             return ExitCode::from(2);
         }
     };
-    let mut cases = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse_case(line) {
-            Ok(case) if only.is_empty() || only.contains(&case.name) => cases.push(case),
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!(
-                    "{}:{}: malformed case: {e}",
-                    cases_path.display(),
-                    number + 1
-                );
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if let Some(missing) = only
-        .iter()
-        .find(|name| !cases.iter().any(|case| &case.name == *name))
-    {
-        eprintln!("{}: no case named '{missing}'", cases_path.display());
-        return ExitCode::from(2);
-    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -705,49 +680,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut table: BTreeMap<String, [usize; 3]> = BTreeMap::new();
-    let mut report = Vec::new();
-    let mut failures = Vec::new();
-    for case in &cases {
-        let row = table.entry(case.category.clone()).or_default();
-        if case.jsonata {
-            row[2] += 1;
-            report.push(json!({"name": case.name, "category": case.category, "result": "skipped", "reason": "JSONata"}));
-            continue;
-        }
-        let verdict = runtime.block_on(run_case(case, now));
-        if verdict.passed {
-            row[0] += 1;
-        } else {
-            row[1] += 1;
-            failures.push(format!(
-                "FAIL [{}] {}: {}",
-                case.category, case.name, verdict.reason
-            ));
-        }
-        report.push(json!({
-            "name": case.name,
-            "category": case.category,
-            "result": if verdict.passed { "passed" } else { "failed" },
-            "reason": verdict.reason,
-        }));
-    }
-    for line in &failures {
-        println!("{line}");
-    }
-    println!(
-        "{:<24} {:>7} {:>7} {:>8}",
-        "category", "passed", "failed", "skipped"
-    );
-    let mut totals = [0usize; 3];
-    for (category, row) in &table {
-        println!("{category:<24} {:>7} {:>7} {:>8}", row[0], row[1], row[2]);
-        for (t, r) in totals.iter_mut().zip(row) {
-            *t += r;
-        }
-    }
+    let tally = run_cases(&runtime, &cases, now);
+    let totals = tally.print();
     if let Some(path) = json_path {
-        let document = json!({"passed": totals[0], "failed": totals[1], "skipped": totals[2], "cases": report});
+        let document = json!({"passed": totals[0], "failed": totals[1], "skipped": totals[2], "cases": tally.report});
         let text = serde_json::to_string_pretty(&document).unwrap_or_default();
         if let Err(e) = std::fs::write(&path, text) {
             eprintln!("cannot write {}: {e}", path.display());
@@ -758,4 +694,88 @@ fn main() -> ExitCode {
         totals[0], totals[1], totals[2]
     );
     ExitCode::SUCCESS
+}
+
+/// The cases of the file (one JSON case per line), only those named in
+/// `only` when it is not empty; every name in `only` must exist.
+fn load_cases(path: &Path, only: &[String]) -> Result<Vec<Case>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut cases = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let case = parse_case(line)
+            .map_err(|e| format!("{}:{}: malformed case: {e}", path.display(), number + 1))?;
+        if only.is_empty() || only.contains(&case.name) {
+            cases.push(case);
+        }
+    }
+    if let Some(missing) = only
+        .iter()
+        .find(|name| !cases.iter().any(|case| &case.name == *name))
+    {
+        return Err(format!("{}: no case named '{missing}'", path.display()));
+    }
+    Ok(cases)
+}
+
+/// Passed, failed and skipped cases by category, each case's result for
+/// the JSON report, and the failure lines.
+#[derive(Default)]
+struct Tally {
+    table: BTreeMap<String, [usize; 3]>,
+    report: Vec<Value>,
+    failures: Vec<String>,
+}
+
+fn run_cases(runtime: &tokio::runtime::Runtime, cases: &[Case], now: DateTime<Utc>) -> Tally {
+    let mut tally = Tally::default();
+    for case in cases {
+        let row = tally.table.entry(case.category.clone()).or_default();
+        if case.jsonata {
+            row[2] += 1;
+            tally.report.push(json!({"name": case.name, "category": case.category, "result": "skipped", "reason": "JSONata"}));
+            continue;
+        }
+        let verdict = runtime.block_on(run_case(case, now));
+        if verdict.passed {
+            row[0] += 1;
+        } else {
+            row[1] += 1;
+            tally.failures.push(format!(
+                "FAIL [{}] {}: {}",
+                case.category, case.name, verdict.reason
+            ));
+        }
+        tally.report.push(json!({
+            "name": case.name,
+            "category": case.category,
+            "result": if verdict.passed { "passed" } else { "failed" },
+            "reason": verdict.reason,
+        }));
+    }
+    tally
+}
+
+impl Tally {
+    /// Prints the failures and the table by category; gives the totals.
+    fn print(&self) -> [usize; 3] {
+        for line in &self.failures {
+            println!("{line}");
+        }
+        println!(
+            "{:<24} {:>7} {:>7} {:>8}",
+            "category", "passed", "failed", "skipped"
+        );
+        let mut totals = [0usize; 3];
+        for (category, row) in &self.table {
+            println!("{category:<24} {:>7} {:>7} {:>8}", row[0], row[1], row[2]);
+            for (t, r) in totals.iter_mut().zip(row) {
+                *t += r;
+            }
+        }
+        totals
+    }
 }
