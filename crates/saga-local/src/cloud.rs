@@ -249,7 +249,9 @@ impl RunningCloud {
     }
 }
 
-/// Starts the local cloud.
+/// Starts the local cloud: binds its port, provisions the template's tables
+/// and queues, builds the functions and the engine, then serves and runs the
+/// pollers and schedules.
 pub async fn start(options: Options) -> Result<RunningCloud> {
     if !(options.time_scale >= 1.0 && options.time_scale.is_finite()) {
         bail!(
@@ -265,16 +267,56 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         .local_addr()
         .context("cannot read the bound address")?;
     let base_url = format!("http://{address}");
-
-    let template = Template::load(&options.template)?;
-    let mut names = local_names(&template, &options)?;
     let endpoints = Endpoints {
         dynamodb: options.dynamodb_endpoint.clone(),
         sqs: options.sqs_endpoint.clone(),
         sfn: base_url.clone(),
     };
     let clients = Clients::new(&endpoints).await;
-    let tables = create_tables(&template, &names, &clients).await?;
+    let provisioned = provision_stack(&options, &clients).await?;
+    let cloud = Arc::new(assemble(&options, &provisioned, &endpoints, &clients, base_url).await?);
+
+    let (shutdown, shutdown_receiver) = watch::channel(false);
+    let mut tasks = vec![server::spawn(
+        listener,
+        Arc::clone(&cloud),
+        shutdown_receiver.clone(),
+    )];
+    let background = Background {
+        options: &options,
+        functions: &cloud.functions,
+        shutdown: &shutdown_receiver,
+    };
+    tasks.extend(background.pollers(
+        &provisioned.stack,
+        &provisioned.queue_specs,
+        &cloud.queues,
+        &clients,
+    ));
+    tasks.extend(background.schedules(&provisioned.stack));
+    cloud.ready.store(true, Ordering::Release);
+    Ok(RunningCloud {
+        address,
+        cloud,
+        shutdown,
+        tasks,
+    })
+}
+
+/// What provisioning the template gave: the stack resolved to local names,
+/// and the tables and queues it created.
+struct Provisioned {
+    stack: stack::Stack,
+    tables: Vec<TableSpec>,
+    queue_specs: Vec<stack::QueueSpec>,
+    queues: Vec<QueueInfo>,
+}
+
+/// Reads the template and creates its tables and queues.
+async fn provision_stack(options: &Options, clients: &Clients) -> Result<Provisioned> {
+    let template = Template::load(&options.template)?;
+    let mut names = local_names(&template, options)?;
+    let tables = create_tables(&template, &names, clients).await?;
     // Queues before the rest: their URLs and ARNs are what `!Ref` and
     // `!GetAtt` give the functions' environments and the redrive policies.
     let queue_specs = stack::queues(&template, &names);
@@ -282,13 +324,36 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         .await
         .context("is moto running at the --sqs-endpoint?")?;
     let queues = queue_infos(&queue_specs, &names)?;
-
     let stack = stack::load(&template, &names)?;
+    Ok(Provisioned {
+        stack,
+        tables,
+        queue_specs,
+        queues,
+    })
+}
+
+/// The shared state: the functions built from the stack, the engine that
+/// runs the state machines, the stock store (seeded with the demo catalog
+/// when asked), the dev-token key and the routes.
+async fn assemble(
+    options: &Options,
+    provisioned: &Provisioned,
+    endpoints: &Endpoints,
+    clients: &Clients,
+    base_url: String,
+) -> Result<Cloud> {
+    let Provisioned {
+        stack,
+        tables,
+        queues,
+        ..
+    } = provisioned;
     let faults = Arc::new(Faults::default());
     let functions = Arc::new(Functions::build(
         &stack.functions,
         &clients.sdk,
-        &endpoints,
+        endpoints,
         Arc::clone(&faults),
     )?);
     for missing in functions.missing() {
@@ -314,43 +379,22 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         issuer: LOCAL_ISSUER.to_owned(),
         audiences: vec![LOCAL_AUDIENCE.to_owned()],
     });
-    let cloud = Arc::new(Cloud {
+    Ok(Cloud {
         engine,
-        machines: machines(&stack)?,
-        functions: Arc::clone(&functions),
+        machines: machines(stack)?,
+        functions,
         faults,
         clients: clients.clone(),
         tokens: DevTokens::generate(&jwt.issuer, &jwt.audiences),
         routes: crate::http_api::routes(&stack.functions),
         queues: queues.clone(),
-        tables,
+        tables: tables.clone(),
         inventory,
         started_at: Utc::now(),
         base_url,
         ready: AtomicBool::new(false),
         redrive_dates: Mutex::new(HashMap::new()),
         task_waits: Mutex::new(HashMap::new()),
-    });
-
-    let (shutdown, shutdown_receiver) = watch::channel(false);
-    let mut tasks = vec![server::spawn(
-        listener,
-        Arc::clone(&cloud),
-        shutdown_receiver.clone(),
-    )];
-    let background = Background {
-        options: &options,
-        functions: &functions,
-        shutdown: &shutdown_receiver,
-    };
-    tasks.extend(background.pollers(&stack, &queue_specs, &queues, &clients));
-    tasks.extend(background.schedules(&stack));
-    cloud.ready.store(true, Ordering::Release);
-    Ok(RunningCloud {
-        address,
-        cloud,
-        shutdown,
-        tasks,
     })
 }
 
