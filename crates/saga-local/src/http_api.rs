@@ -145,69 +145,21 @@ pub struct ApiRequest<'a> {
 }
 
 /// Builds the v2 event for `request` on `route`.
+///
+/// Built as JSON rather than with `aws_lambda_events`'s request type: that
+/// type also serializes the REST/custom-authorizer fields (`httpMethod`,
+/// `type`, `methodArn`, ...) that an HTTP API never sends.
 pub fn build_event(
     request: &ApiRequest<'_>,
     route: &Route,
     path_parameters: Map<String, Value>,
     claims: Option<&Map<String, Value>>,
 ) -> Value {
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    let mut cookies = Vec::new();
-    for (name, value) in request.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        if name == header::COOKIE {
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty()),
-            );
-            continue;
-        }
-        headers
-            .entry(name.as_str().to_ascii_lowercase())
-            .and_modify(|existing| {
-                existing.push(',');
-                existing.push_str(&value);
-            })
-            .or_insert(value);
-    }
+    let (headers, cookies) = headers_and_cookies(request.headers);
     let raw_query = request.uri.query().unwrap_or_default();
-    let mut query: BTreeMap<String, String> = BTreeMap::new();
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        query
-            .entry(percent_decode(key))
-            .and_modify(|existing| {
-                existing.push(',');
-                existing.push_str(&percent_decode(value));
-            })
-            .or_insert_with(|| percent_decode(value));
-    }
-    let now = Utc::now();
-    let host = headers
-        .get("host")
-        .cloned()
-        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let query = query_parameters(raw_query);
     let route_key = route.spec.route_key();
-    let mut context = json!({
-        "accountId": LOCAL_ACCOUNT,
-        "apiId": "local",
-        "domainName": host,
-        "domainPrefix": host.split('.').next().unwrap_or_default(),
-        "http": {
-            "method": request.method.as_str(),
-            "path": request.uri.path(),
-            "protocol": "HTTP/1.1",
-            "sourceIp": request.peer.ip().to_string(),
-            "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
-        },
-        "requestId": uuid::Uuid::new_v4().to_string(),
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-        "timeEpoch": now.timestamp_millis(),
-    });
+    let mut context = request_context(request, &headers, &route_key);
     if let Some(claims) = claims {
         context["authorizer"] =
             json!({"jwt": {"claims": claims_as_strings(claims), "scopes": null}});
@@ -244,6 +196,81 @@ pub fn build_event(
         }
     }
     event
+}
+
+/// Headers as payload 2.0 gives them: names lower-cased, repeated headers
+/// joined with commas; `Cookie` goes to `cookies` instead, one per entry.
+fn headers_and_cookies(request_headers: &HeaderMap) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies = Vec::new();
+    for (name, value) in request_headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == header::COOKIE {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
+            continue;
+        }
+        headers
+            .entry(name.as_str().to_ascii_lowercase())
+            .and_modify(|existing| {
+                existing.push(',');
+                existing.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    (headers, cookies)
+}
+
+/// `queryStringParameters`: decoded, repeated keys joined with commas.
+fn query_parameters(raw_query: &str) -> BTreeMap<String, String> {
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        query
+            .entry(percent_decode(key))
+            .and_modify(|existing| {
+                existing.push(',');
+                existing.push_str(&percent_decode(value));
+            })
+            .or_insert_with(|| percent_decode(value));
+    }
+    query
+}
+
+/// `requestContext` without the authorizer: the local API's ids, the HTTP
+/// details and a fresh request id.
+fn request_context(
+    request: &ApiRequest<'_>,
+    headers: &BTreeMap<String, String>,
+    route_key: &str,
+) -> Value {
+    let now = Utc::now();
+    let host = headers
+        .get("host")
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    json!({
+        "accountId": LOCAL_ACCOUNT,
+        "apiId": "local",
+        "domainName": host,
+        "domainPrefix": host.split('.').next().unwrap_or_default(),
+        "http": {
+            "method": request.method.as_str(),
+            "path": request.uri.path(),
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.peer.ip().to_string(),
+            "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
+        },
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+        "timeEpoch": now.timestamp_millis(),
+    })
 }
 
 /// Maps a function's result to the HTTP response, as payload format 2.0 does.
