@@ -127,7 +127,7 @@ fn open_log(local: &Path, emulator: Emulator) -> Result<Log> {
 
 /// A port that was free on 127.0.0.1 a moment ago. Another process could take
 /// it before the emulator binds; the emulator then fails fast and says so in its log.
-pub(crate) fn free_port() -> Result<u16> {
+fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .context("cannot bind a free port on 127.0.0.1")?;
     Ok(listener

@@ -11,8 +11,9 @@
 //! with the demo catalog, on a free port), invokes, and stops them.
 //!
 //! It prints the status, the function error if any, the response (pretty
-//! JSON) and the log tail (`X-Amz-Log-Type: Tail`), and exits 1 when the
-//! function failed.
+//! JSON) and the log tail (`X-Amz-Log-Type: Tail`). It exits 0 when the
+//! function succeeded, 1 when the function failed, and 2 when the call
+//! itself failed (no such function, no local cloud, a bad event file).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -24,8 +25,11 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::emulators;
+use crate::process_group;
 use crate::up::{self, UpOptions};
+
+/// The exit code when the call itself failed (not the function).
+const CALL_FAILED: u8 = 2;
 
 /// The options of `cargo xtask invoke`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -58,8 +62,19 @@ impl Answer {
     }
 }
 
-/// Runs the command.
+/// Runs the command: 0 when the function succeeded, 1 when it failed, 2
+/// when the call did not happen.
 pub fn run(root: &Path, options: &InvokeOptions) -> Result<ExitCode> {
+    match call(root, options) {
+        Ok(code) => Ok(code),
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            Ok(ExitCode::from(CALL_FAILED))
+        }
+    }
+}
+
+fn call(root: &Path, options: &InvokeOptions) -> Result<ExitCode> {
     let event_path = if options.event.is_absolute() {
         options.event.clone()
     } else {
@@ -83,10 +98,12 @@ pub fn run(root: &Path, options: &InvokeOptions) -> Result<ExitCode> {
         "xtask: no local cloud answers on {default}; starting one for this invocation \
          (`cargo xtask up` keeps one running)"
     );
+    // Ctrl-C stops the processes started here, as it does for `up`.
+    process_group::stop_all_on_interrupt()?;
     let local = root.join(".local");
     let (dynamodb, moto) = up::start_emulators(&local)?;
-    let port = emulators::free_port()?;
-    let mut saga_local = up::spawn_saga_local(root, &UpOptions { port }, &dynamodb, &moto)?;
+    // Port 0: saga-local binds a free port and prints its URL.
+    let mut saga_local = up::spawn_saga_local(root, &UpOptions { port: 0 }, &dynamodb, &moto)?;
     let Some(stdout) = saga_local.take_stdout() else {
         bail!("saga-local's stdout was not piped");
     };
@@ -150,10 +167,10 @@ fn render(answer: &Answer) -> Result<String> {
     };
     out.push_str(&format!("response:\n{response}\n"));
     if let Some(encoded) = answer.header("x-amz-log-result") {
-        let logs = STANDARD
-            .decode(encoded)
-            .context("X-Amz-Log-Result is not base64")?;
-        out.push_str(&format!("log tail:\n{}", String::from_utf8_lossy(&logs)));
+        match STANDARD.decode(encoded) {
+            Ok(logs) => out.push_str(&format!("log tail:\n{}", String::from_utf8_lossy(&logs))),
+            Err(error) => out.push_str(&format!("log tail: not base64 ({error})\n")),
+        }
     }
     Ok(out)
 }
@@ -191,12 +208,20 @@ fn parse_response(raw: &[u8]) -> Result<Answer> {
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.as_str())
+    };
+    if header("transfer-encoding").is_some_and(|coding| coding != "identity") {
+        bail!("the response is chunked, which this client does not read");
+    }
     let mut body = raw[split + 4..].to_vec();
-    if let Some(length) = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse::<usize>().ok())
-    {
+    if let Some(length) = header("content-length").and_then(|value| value.parse::<usize>().ok()) {
+        if body.len() < length {
+            bail!("the response ended after {} of {length} bytes", body.len());
+        }
         body.truncate(length);
     }
     Ok(Answer {
@@ -225,7 +250,7 @@ mod tests {
     #[test]
     fn a_function_error_is_printed_with_the_response_and_the_log_tail() {
         let raw = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-amz-function-error: Unhandled\r\n\
-x-amz-executed-version: $LATEST\r\nx-amz-log-result: U1RBUlQKRU5ECg==\r\ncontent-length: 46\r\n\r\n\
+x-amz-executed-version: $LATEST\r\nx-amz-log-result: U1RBUlQKRU5ECg==\r\ncontent-length: 45\r\n\r\n\
 {\"errorType\":\"UnknownSku\",\"errorMessage\":\"x\"}";
         let answer = parse_response(raw).unwrap();
         assert_eq!(answer.status, 200);
@@ -235,6 +260,16 @@ x-amz-executed-version: $LATEST\r\nx-amz-log-result: U1RBUlQKRU5ECg==\r\ncontent
             "StatusCode: 200\nExecutedVersion: $LATEST\nfunction error: Unhandled\nresponse:\n\
 {\n  \"errorMessage\": \"x\",\n  \"errorType\": \"UnknownSku\"\n}\nlog tail:\nSTART\nEND\n"
         );
+    }
+
+    #[test]
+    fn a_short_or_chunked_response_is_an_error() {
+        let short = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{}";
+        let error = parse_response(short).unwrap_err().to_string();
+        assert!(error.contains("after 2 of 10 bytes"), "{error}");
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+        let error = parse_response(chunked).unwrap_err().to_string();
+        assert!(error.contains("chunked"), "{error}");
     }
 
     #[test]

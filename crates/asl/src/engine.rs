@@ -347,9 +347,15 @@ impl Engine {
     }
 
     /// A task waiting on `token` outside any execution (see
-    /// [`TaskTokens::wait_on`]): callbacks for it arrive on the receiver.
-    pub fn wait_on_token(&self, token: &str) -> crate::tokens::IssuedToken {
+    /// [`TaskTokens::wait_on`]): callbacks for it arrive on the receiver;
+    /// `None` when something already waits on it.
+    pub fn wait_on_token(&self, token: &str) -> Option<crate::tokens::IssuedToken> {
         self.tokens.wait_on(token)
+    }
+
+    /// Stops waiting on a token of [`Engine::wait_on_token`].
+    pub fn stop_waiting_on_token(&self, token: &str) {
+        self.tokens.retire(token);
     }
 
     /// `SendTaskSuccess`.

@@ -69,15 +69,19 @@ impl TaskTokens {
     /// Makes `token` a waiting task's token, as if a Task state had issued
     /// it: for a test or a local tool that stands in for the waiting state
     /// (so a worker's `SendTaskSuccess` with a sample token is accepted and
-    /// can be read back from the receiver). Replaces an earlier wait on the
-    /// same token.
-    pub fn wait_on(&self, token: &str) -> IssuedToken {
+    /// can be read back from the receiver). `None` when something already
+    /// waits on that token: a running execution's task is never taken over.
+    pub fn wait_on(&self, token: &str) -> Option<IssuedToken> {
+        let mut waiting = self.waiting();
+        if waiting.contains_key(token) {
+            return None;
+        }
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.waiting().insert(token.to_owned(), sender);
-        IssuedToken {
+        waiting.insert(token.to_owned(), sender);
+        Some(IssuedToken {
             token: token.to_owned(),
             receiver,
-        }
+        })
     }
 
     /// Forgets a token once its task has ended.
@@ -113,7 +117,11 @@ mod tests {
     #[test]
     fn a_token_waited_on_from_outside_takes_one_final_callback() {
         let tokens = TaskTokens::default();
-        let mut wait = tokens.wait_on("sample-token/+=");
+        let mut wait = tokens.wait_on("sample-token/+=").unwrap();
+        assert!(
+            tokens.wait_on("sample-token/+=").is_none(),
+            "a token already waited on is not taken over"
+        );
         tokens
             .deliver("sample-token/+=", TokenMessage::Heartbeat)
             .unwrap();

@@ -137,6 +137,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
 }
 
 fn init_logging() {
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -145,16 +146,22 @@ fn init_logging() {
             "info,aws_config=warn,aws_smithy_runtime=warn,hyper=warn",
         )
     });
-    // Every line goes to stderr; a function's lines also go to the log tail
-    // of the Invoke API call that ran it.
+    // Every line goes to stderr as RUST_LOG says; a function's lines also go
+    // to the log tail of the Invoke API call that ran it, whatever RUST_LOG
+    // says (a filter per layer, so RUST_LOG=warn cannot empty the tail).
+    let tail = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("aws_config", tracing::Level::WARN)
+        .with_target("aws_smithy_runtime", tracing::Level::WARN)
+        .with_target("hyper", tracing::Level::WARN);
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_target(false),
+                .with_target(false)
+                .with_filter(filter),
         )
-        .with(crate::invocation_logs::CaptureLayer)
+        .with(crate::invocation_logs::CaptureLayer.with_filter(tail))
         .try_init();
 }
 

@@ -147,17 +147,26 @@ struct TaskWait {
 impl Cloud {
     /// Stands in for a Task state waiting on `token`, so a worker's
     /// `SendTaskSuccess` / `SendTaskFailure` with it is accepted (see
-    /// [`Cloud::task_callbacks`]).
-    pub fn wait_on_token(&self, token: &str) {
-        let issued = self.engine.wait_on_token(token);
+    /// [`Cloud::task_callbacks`]); a wait of its own on the same token starts
+    /// afresh. `false` when an execution's task waits on that token: it is
+    /// never taken over.
+    pub fn wait_on_token(&self, token: &str) -> bool {
+        let mut waits = self
+            .task_waits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if waits.remove(token).is_some() {
+            self.engine.stop_waiting_on_token(token);
+        }
+        let Some(issued) = self.engine.wait_on_token(token) else {
+            return false;
+        };
         let wait = TaskWait {
             receiver: issued.receiver,
             received: Vec::new(),
         };
-        self.task_waits
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(token.to_owned(), wait);
+        waits.insert(token.to_owned(), wait);
+        true
     }
 
     /// Every callback received so far for a token of [`Cloud::wait_on_token`],

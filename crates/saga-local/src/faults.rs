@@ -44,22 +44,28 @@ pub enum FaultMode {
 pub enum Service {
     /// DynamoDB: every table.
     Dynamodb,
-    /// SQS.
-    Sqs,
     /// Step Functions.
     Sfn,
 }
 
 impl Service {
-    /// Every service a function of this stack calls.
-    pub const ALL: [Service; 3] = [Service::Dynamodb, Service::Sqs, Service::Sfn];
+    /// Every service a function of this stack calls through the SDK (SQS
+    /// only delivers to `ship`; no function calls it).
+    pub const ALL: [Service; 2] = [Service::Dynamodb, Service::Sfn];
 
     /// The SDK's endpoint variable for this service.
     pub fn endpoint_variable(self) -> &'static str {
         match self {
             Service::Dynamodb => "AWS_ENDPOINT_URL_DYNAMODB",
-            Service::Sqs => "AWS_ENDPOINT_URL_SQS",
             Service::Sfn => "AWS_ENDPOINT_URL_SFN",
+        }
+    }
+
+    /// Its name in a fault request.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Dynamodb => "dynamodb",
+            Service::Sfn => "sfn",
         }
     }
 }
@@ -108,11 +114,7 @@ impl ActiveFault {
             FaultMode::Permanent => format!("permanent ({PERMANENT_ERROR})"),
             FaultMode::Delay => format!("delay {} ms", self.delay_ms),
             FaultMode::Outage => {
-                let services: Vec<String> = self
-                    .services
-                    .iter()
-                    .map(|service| format!("{service:?}").to_lowercase())
-                    .collect();
+                let services: Vec<&str> = self.services.iter().map(|s| s.name()).collect();
                 format!("outage of {}", services.join(", "))
             }
         }
@@ -151,9 +153,7 @@ pub enum FaultError {
     #[error("mode \"delay\" needs delayMs")]
     MissingDelay,
     /// `services` belongs to outages only, and an outage of nothing is none.
-    #[error(
-        "services is for mode \"outage\" only, and must name at least one of dynamodb, sqs, sfn"
-    )]
+    #[error("services is for mode \"outage\" only, and must name at least one of dynamodb, sfn")]
     BadServices,
 }
 

@@ -7,6 +7,8 @@
 //! span's `request_id`, one line per event in the layout Lambda's text logs
 //! use (`timestamp  request id  LEVEL  message fields`). Events outside such a
 //! span, and captures nobody started, cost a span lookup and nothing else.
+//! What a function logs from a task it spawns is not inside the span, so it
+//! is not in the tail (the functions here spawn none).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -22,7 +24,9 @@ use tracing_subscriber::registry::LookupSpan;
 /// The span an invocation runs in; its `request_id` field names the capture.
 pub const SPAN_NAME: &str = "lambda_invocation";
 
-type Buffer = Arc<Mutex<String>>;
+/// The lines so far; `None` once the capture finished, so a span that
+/// outlives its invocation (a task it spawned) cannot write into it.
+type Buffer = Arc<Mutex<Option<String>>>;
 
 /// Captures in progress, by request id.
 static CAPTURES: LazyLock<Mutex<HashMap<String, Buffer>>> = LazyLock::new(Default::default);
@@ -41,8 +45,9 @@ impl Capture {
     /// Starts collecting what is logged inside a [`SPAN_NAME`] span whose
     /// `request_id` is `request_id`. Open that span after this call.
     pub fn start(request_id: &str) -> Self {
-        let buffer = Buffer::default();
-        lock(&CAPTURES).insert(request_id.to_owned(), Arc::clone(&buffer));
+        let buffer: Buffer = Arc::new(Mutex::new(Some(String::new())));
+        let earlier = lock(&CAPTURES).insert(request_id.to_owned(), Arc::clone(&buffer));
+        debug_assert!(earlier.is_none(), "request ids are unique");
         Self {
             request_id: request_id.to_owned(),
             buffer,
@@ -51,15 +56,16 @@ impl Capture {
 
     /// Appends a line the platform writes itself (`START`, `END`, `REPORT`).
     pub fn platform_line(&self, line: &str) {
-        let mut buffer = lock(&self.buffer);
-        buffer.push_str(line);
-        buffer.push('\n');
+        if let Some(buffer) = lock(&self.buffer).as_mut() {
+            buffer.push_str(line);
+            buffer.push('\n');
+        }
     }
 
     /// Stops collecting and gives what was logged.
     pub fn finish(self) -> String {
         lock(&CAPTURES).remove(&self.request_id);
-        std::mem::take(&mut *lock(&self.buffer))
+        lock(&self.buffer).take().unwrap_or_default()
     }
 }
 
@@ -129,7 +135,9 @@ where
                 fields.message,
                 fields.others,
             );
-            lock(&capture.buffer).push_str(&line);
+            if let Some(buffer) = lock(&capture.buffer).as_mut() {
+                buffer.push_str(&line);
+            }
             return;
         }
     }
@@ -147,7 +155,7 @@ impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "request_id" => self.request_id = Some(value.to_owned()),
-            "message" => self.message = value.to_owned(),
+            "message" if self.message.is_empty() => self.message = value.to_owned(),
             name => {
                 let _ = write!(self.others, " {name}={value:?}");
             }
@@ -157,7 +165,7 @@ impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         match field.name() {
             "request_id" => self.request_id = Some(format!("{value:?}")),
-            "message" => self.message = format!("{value:?}"),
+            "message" if self.message.is_empty() => self.message = format!("{value:?}"),
             name => {
                 let _ = write!(self.others, " {name}={value:?}");
             }

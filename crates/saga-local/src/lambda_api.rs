@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,8 +45,8 @@ use crate::invocation_logs::{self, Capture};
 
 /// The largest payload of a synchronous invocation, as on Lambda (6 MB).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
-/// The largest payload of an asynchronous (`Event`) invocation (256 KB).
-pub const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
+/// The largest payload of an asynchronous (`Event`) invocation (1 MB).
+pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 /// How much of the log `X-Amz-Log-Type: Tail` returns.
 pub const LOG_TAIL_BYTES: usize = 4 * 1024;
 
@@ -53,8 +54,9 @@ pub const LOG_TAIL_BYTES: usize = 4 * 1024;
 pub fn router() -> Router<Arc<Cloud>> {
     Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
-        // Above the limit, so an oversized payload gets Lambda's own error.
-        .layer(DefaultBodyLimit::max(MAX_SYNC_PAYLOAD + 1024))
+        // Past the limit axum refuses the body; the handler turns that into
+        // Lambda's own error.
+        .layer(DefaultBodyLimit::max(MAX_SYNC_PAYLOAD))
 }
 
 /// How the caller wants the function run.
@@ -89,12 +91,7 @@ impl ApiError {
         }
     }
 
-    fn not_found(name: &str) -> Self {
-        let arn = if name.starts_with("arn:") {
-            name.to_owned()
-        } else {
-            format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}")
-        };
+    fn not_found(arn: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
@@ -102,10 +99,22 @@ impl ApiError {
         )
     }
 
-    fn invalid_parameter(message: impl Into<String>) -> Self {
+    /// A header or name outside what the API's model allows, as Lambda's
+    /// request validation words it.
+    fn validation(value: &str, member: &str, constraint: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "InvalidParameterValueException",
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+            ),
+        )
+    }
+
+    fn too_large(message: String) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
             message,
         )
     }
@@ -131,11 +140,101 @@ async fn invoke(
     Path(name): Path<String>,
     Query(query): Query<InvokeQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::too_large(sync_limit_message()).into_response();
+        }
+        Err(rejection) => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                rejection.body_text(),
+            )
+            .into_response();
+        }
+    };
     match prepare(&cloud.functions, &name, query, &headers, &body) {
         Ok(call) => run(&cloud.functions, call).await,
         Err(error) => error.into_response(),
+    }
+}
+
+fn sync_limit_message() -> String {
+    format!(
+        "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+    )
+}
+
+/// A function name as the Invoke API takes it: `name`, `name:qualifier`,
+/// `account:function:name[:qualifier]` or
+/// `arn:aws:lambda:region:account:function:name[:qualifier]`.
+#[derive(Debug, PartialEq, Eq)]
+struct FunctionName {
+    name: String,
+    qualifier: Option<String>,
+}
+
+impl FunctionName {
+    /// Parses `text`; an ARN of another region or account names no function
+    /// here.
+    fn parse(text: &str) -> Result<Self, ApiError> {
+        let malformed = || {
+            ApiError::validation(
+                text,
+                "functionName",
+                "Member must satisfy regular expression pattern: \
+                 (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+            )
+        };
+        let parts: Vec<&str> = text.split(':').collect();
+        let (account, region, name, qualifier) = match parts.as_slice() {
+            [name] => (None, None, *name, None),
+            [name, qualifier] => (None, None, *name, Some(*qualifier)),
+            [account, "function", name] => (Some(*account), None, *name, None),
+            [account, "function", name, qualifier] => {
+                (Some(*account), None, *name, Some(*qualifier))
+            }
+            ["arn", _, "lambda", region, account, "function", name] => {
+                (Some(*account), Some(*region), *name, None)
+            }
+            [
+                "arn",
+                _,
+                "lambda",
+                region,
+                account,
+                "function",
+                name,
+                qualifier,
+            ] => (Some(*account), Some(*region), *name, Some(*qualifier)),
+            _ => return Err(malformed()),
+        };
+        if name.is_empty() || qualifier.is_some_and(str::is_empty) {
+            return Err(malformed());
+        }
+        if account.is_some_and(|a| a != LOCAL_ACCOUNT) || region.is_some_and(|r| r != LOCAL_REGION)
+        {
+            return Err(ApiError::not_found(text));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            qualifier: qualifier.map(str::to_owned),
+        })
+    }
+
+    /// The ARN Lambda names in its errors, with the qualifier if any.
+    fn arn(&self) -> String {
+        let base = format!(
+            "arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{}",
+            self.name
+        );
+        match &self.qualifier {
+            Some(qualifier) => format!("{base}:{qualifier}"),
+            None => base,
+        }
     }
 }
 
@@ -154,45 +253,54 @@ fn prepare(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Call, ApiError> {
-    let function = functions
-        .find(name)
-        .ok_or_else(|| ApiError::not_found(name))?;
-    if let Some(qualifier) = query.qualifier.filter(|q| q != "$LATEST") {
-        // Versions and aliases are not published locally: only $LATEST runs.
-        return Err(ApiError::not_found(&format!(
-            "{}:{qualifier}",
-            function.spec.arn
-        )));
-    }
+    // Lambda validates the request before it looks the function up.
     let invocation_type = match header(headers, "x-amz-invocation-type")? {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         Some("Event") => InvocationType::Event,
         Some("DryRun") => InvocationType::DryRun,
         Some(other) => {
-            return Err(ApiError::invalid_parameter(format!(
-                "Invalid invocation type {other:?}: use RequestResponse, Event or DryRun"
-            )));
+            return Err(ApiError::validation(
+                other,
+                "invocationType",
+                "Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+            ));
         }
     };
     let tail = match header(headers, "x-amz-log-type")? {
         None | Some("None") => false,
         Some("Tail") => true,
         Some(other) => {
-            return Err(ApiError::invalid_parameter(format!(
-                "Invalid log type {other:?}: use None or Tail"
-            )));
+            return Err(ApiError::validation(
+                other,
+                "logType",
+                "Member must satisfy enum value set: [Tail, None]",
+            ));
         }
     };
-    let limit = match invocation_type {
-        InvocationType::Event => MAX_ASYNC_PAYLOAD,
-        _ => MAX_SYNC_PAYLOAD,
-    };
-    if body.len() > limit {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
-        ));
+    let mut target = FunctionName::parse(name)?;
+    match (&target.qualifier, query.qualifier) {
+        (Some(derived), Some(given)) if *derived != given => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            ));
+        }
+        (None, given) => target.qualifier = given,
+        _ => {}
+    }
+    let function = functions
+        .find(&target.name)
+        .ok_or_else(|| ApiError::not_found(&target.arn()))?;
+    if target.qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
+        // Versions and aliases are not published locally: only $LATEST runs.
+        return Err(ApiError::not_found(&target.arn()));
+    }
+    if invocation_type == InvocationType::Event && body.len() > MAX_ASYNC_PAYLOAD {
+        return Err(ApiError::too_large(format!(
+            "{} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD} bytes)",
+            body.len()
+        )));
     }
     Ok(Call {
         function: Arc::clone(function),
@@ -223,38 +331,51 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Api
         .map(|value| {
             value
                 .to_str()
-                .map_err(|_| ApiError::invalid_parameter(format!("{name} is not ASCII")))
+                .map_err(|_| ApiError::validation("(not ASCII)", name, "Member must be ASCII text"))
         })
         .transpose()
 }
 
 async fn run(functions: &Arc<Functions>, call: Call) -> Response {
-    match call.invocation_type {
-        InvocationType::DryRun => StatusCode::NO_CONTENT.into_response(),
-        InvocationType::Event => {
-            let functions = Arc::clone(functions);
-            tokio::spawn(async move {
-                let (_, outcome) = invoke_logged(&functions, &call.function, call.event).await;
-                if let Err(error) = outcome {
-                    tracing::warn!(function = %call.function.spec.name, %error, "asynchronous invocation failed");
-                }
-            });
-            StatusCode::ACCEPTED.into_response()
-        }
-        InvocationType::RequestResponse => {
-            let (logs, outcome) = invoke_logged(functions, &call.function, call.event).await;
-            respond(outcome, call.tail.then_some(logs.as_str()))
-        }
+    if call.invocation_type == InvocationType::DryRun {
+        return StatusCode::NO_CONTENT.into_response();
     }
+    // The invocation runs on a task of its own, so a caller that hangs up
+    // does not cut it short halfway (on Lambda it runs to its end too).
+    let functions = Arc::clone(functions);
+    let function = Arc::clone(&call.function);
+    let invocation = tokio::spawn(async move {
+        let invocation = invoke_logged(&functions, &function, call.event).await;
+        if let Err(error) = &invocation.outcome {
+            tracing::debug!(function = %function.spec.name, %error, "the invocation failed");
+        }
+        invocation
+    });
+    if call.invocation_type == InvocationType::Event {
+        // Not retried: the failure is only logged (Lambda retries twice).
+        return StatusCode::ACCEPTED.into_response();
+    }
+    match invocation.await {
+        Ok(invocation) => respond(invocation, call.tail),
+        Err(error) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            format!("the invocation did not finish: {error}"),
+        )
+        .into_response(),
+    }
+}
+
+/// One finished invocation: its request id, log and outcome.
+struct Invocation {
+    request_id: String,
+    logs: String,
+    outcome: Result<Value, FunctionError>,
 }
 
 /// Runs one invocation inside a [`invocation_logs::SPAN_NAME`] span and gives
 /// its log, framed by the platform's `START`, `END` and `REPORT` lines.
-async fn invoke_logged(
-    functions: &Functions,
-    function: &Function,
-    event: Value,
-) -> (String, Result<Value, FunctionError>) {
+async fn invoke_logged(functions: &Functions, function: &Function, event: Value) -> Invocation {
     let request_id = uuid::Uuid::new_v4().to_string();
     let capture = Capture::start(&request_id);
     capture.platform_line(&format!("START RequestId: {request_id} Version: $LATEST"));
@@ -272,11 +393,15 @@ async fn invoke_logged(
         elapsed.ceil(),
         function.spec.memory_size,
     ));
-    (capture.finish(), outcome)
+    Invocation {
+        request_id,
+        logs: capture.finish(),
+        outcome,
+    }
 }
 
-fn respond(outcome: Result<Value, FunctionError>, logs: Option<&str>) -> Response {
-    let (body, function_error) = match outcome {
+fn respond(invocation: Invocation, tail: bool) -> Response {
+    let (body, function_error) = match invocation.outcome {
         Ok(output) => (output.to_string(), false),
         Err(error) => (error.payload_text(), true),
     };
@@ -287,14 +412,17 @@ fn respond(outcome: Result<Value, FunctionError>, logs: Option<&str>) -> Respons
         "x-amz-executed-version",
         HeaderValue::from_static("$LATEST"),
     );
+    if let Ok(value) = HeaderValue::from_str(&invocation.request_id) {
+        headers.insert("x-amzn-requestid", value);
+    }
     if function_error {
         headers.insert(
             "x-amz-function-error",
             HeaderValue::from_static("Unhandled"),
         );
     }
-    if let Some(logs) = logs {
-        let encoded = STANDARD.encode(invocation_logs::tail(logs, LOG_TAIL_BYTES));
+    if tail {
+        let encoded = STANDARD.encode(invocation_logs::tail(&invocation.logs, LOG_TAIL_BYTES));
         if let Ok(value) = HeaderValue::from_str(&encoded) {
             headers.insert("x-amz-log-result", value);
         }
@@ -316,13 +444,18 @@ mod tests {
     #[tokio::test]
     async fn a_function_error_is_unhandled_with_the_documented_payload() {
         let response = respond(
-            Err(FunctionError::new("InsufficientStock", "SKU-RARE: 1 left")),
-            Some("START\nline\n"),
+            Invocation {
+                request_id: "req-1".to_owned(),
+                logs: "START\nline\n".to_owned(),
+                outcome: Err(FunctionError::new("InsufficientStock", "SKU-RARE: 1 left")),
+            },
+            true,
         );
         assert_eq!(response.status(), StatusCode::OK);
         let headers = response.headers().clone();
         assert_eq!(headers["x-amz-function-error"], "Unhandled");
         assert_eq!(headers["x-amz-executed-version"], "$LATEST");
+        assert_eq!(headers["x-amzn-requestid"], "req-1");
         let logs = STANDARD
             .decode(headers["x-amz-log-result"].as_bytes())
             .unwrap();
@@ -335,7 +468,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_success_has_no_function_error_and_no_log_unless_asked() {
-        let response = respond(Ok(json!({"ok": true})), None);
+        let response = respond(
+            Invocation {
+                request_id: "req-2".to_owned(),
+                logs: "START\n".to_owned(),
+                outcome: Ok(json!({"ok": true})),
+            },
+            false,
+        );
         assert!(response.headers().get("x-amz-function-error").is_none());
         assert!(response.headers().get("x-amz-log-result").is_none());
         assert_eq!(body_of(response).await, json!({"ok": true}));
@@ -343,7 +483,8 @@ mod tests {
 
     #[tokio::test]
     async fn request_errors_name_the_exception_in_the_header() {
-        let response = ApiError::not_found("NoSuchFunction").into_response();
+        let missing = FunctionName::parse("NoSuchFunction").unwrap();
+        let response = ApiError::not_found(&missing.arn()).into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(
             response.headers()["x-amzn-errortype"],
@@ -352,6 +493,47 @@ mod tests {
         assert_eq!(
             body_of(response).await,
             json!({"Type": "User", "message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:NoSuchFunction"})
+        );
+    }
+
+    #[test]
+    fn function_names_take_every_documented_form() {
+        let parsed = |text: &str| FunctionName::parse(text).map_err(|e| (e.name, e.message));
+        let name = |name: &str, qualifier: Option<&str>| {
+            Ok(FunctionName {
+                name: name.to_owned(),
+                qualifier: qualifier.map(str::to_owned),
+            })
+        };
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function";
+        assert_eq!(parsed("ReserveFunction"), name("ReserveFunction", None));
+        assert_eq!(parsed("reserve:$LATEST"), name("reserve", Some("$LATEST")));
+        assert_eq!(parsed("123456789012:function:f"), name("f", None));
+        assert_eq!(
+            parsed("123456789012:function:f:prod"),
+            name("f", Some("prod"))
+        );
+        assert_eq!(parsed(&format!("{arn}:f")), name("f", None));
+        assert_eq!(parsed(&format!("{arn}:f:7")), name("f", Some("7")));
+        for foreign in [
+            "arn:aws:lambda:eu-west-1:123456789012:function:f",
+            "arn:aws:lambda:us-east-1:999999999999:function:f",
+            "999999999999:function:f",
+        ] {
+            let (error, message) = parsed(foreign).unwrap_err();
+            assert_eq!(error, "ResourceNotFoundException", "{foreign}");
+            assert_eq!(message, format!("Function not found: {foreign}"));
+        }
+        for malformed in ["", "a:b:c", "f:", "arn:aws:s3:::bucket"] {
+            assert_eq!(
+                parsed(malformed).unwrap_err().0,
+                "ValidationException",
+                "{malformed:?}"
+            );
+        }
+        assert_eq!(
+            FunctionName::parse("f:prod").unwrap().arn(),
+            format!("{arn}:f:prod")
         );
     }
 

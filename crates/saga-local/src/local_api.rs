@@ -115,7 +115,7 @@ pub async fn set_fault(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes)
             return problem(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "expected {{\"function\": \"ship\", \"mode\": \"transient|permanent|delay\", \"count\": N, \"delayMs\": N}}: {e}"
+                    "expected {{\"function\": \"ship\", \"mode\": \"transient|permanent|delay|outage\", \"count\": N, \"delayMs\": N, \"services\": [\"dynamodb\", \"sfn\"]}}: {e}"
                 ),
             );
         }
@@ -520,8 +520,14 @@ pub async fn wait_on_task_token(
 ) -> Response {
     match serde_json::from_slice::<TaskTokenRequest>(&body) {
         Ok(request) if !request.token.is_empty() => {
-            cloud.wait_on_token(&request.token);
-            (StatusCode::CREATED, Json(json!({"token": request.token}))).into_response()
+            if cloud.wait_on_token(&request.token) {
+                (StatusCode::CREATED, Json(json!({"token": request.token}))).into_response()
+            } else {
+                problem(
+                    StatusCode::CONFLICT,
+                    "a running execution's task waits on this token; it is not taken over",
+                )
+            }
         }
         Ok(_) => problem(StatusCode::BAD_REQUEST, "token must not be empty"),
         Err(e) => problem(

@@ -200,8 +200,12 @@ class Cloud:
         invocation = Invocation(response)
         if invocation.status != 200:
             raise Failed(f"Invoke answered {invocation.status}")
-        if not invocation.logs.startswith("START RequestId: ") or "\nREPORT RequestId: " not in invocation.logs:
-            raise Failed(f"the log tail is not framed by START and REPORT: {invocation.logs!r}")
+        request_id = response["ResponseMetadata"]["RequestId"]
+        # The tail is the last 4 KB: START may be cut off, REPORT never is.
+        whole = len(invocation.logs.encode()) < 4000
+        if (whole and not invocation.logs.startswith(f"START RequestId: {request_id} ")) or \
+                f"\nREPORT RequestId: {request_id}\t" not in invocation.logs:
+            raise Failed(f"the log tail of {request_id} is not framed by its START and REPORT: {invocation.logs!r}")
         return invocation
 
     def must_succeed(self, function, payload):
@@ -420,10 +424,17 @@ def check_protocol(cloud):
     event = (EVENTS / "reserve" / "success.json").read_bytes()
     name = next(f["name"] for f in cloud.info["functions"] if f["binary"] == "reserve")
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-    for function in ["ReserveFunction", name, arn, f"{arn}:$LATEST", "reserve"]:
-        response = cloud.lambda_.invoke(FunctionName=function, Payload=b'{"orderId": "ord_x", "items": []}')
-        if response["StatusCode"] != 200 or response.get("FunctionError") != "Unhandled":
-            raise Failed(f"{function}: expected InvalidOrder as a function error, got {response}")
+    for function in ["ReserveFunction", name, arn, f"{arn}:$LATEST", "reserve", "reserve:$LATEST",
+                     f"123456789012:function:{name}"]:
+        invocation = cloud.invoke(function, b'{"orderId": "ord_x", "items": []}')
+        if invocation.function_error != "Unhandled" or invocation.payload.get("errorType") != "InvalidOrder":
+            raise Failed(f"{function}: expected reserve's InvalidOrder, got {invocation.describe()}")
+    reserved = cloud.invoke("ReserveFunction", event)
+    if reserved.function_error or not any(
+            "\tINFO\tstock reserved" in line for line in reserved.logs.splitlines()):
+        raise Failed(f"the tail lacks the function's own line: {reserved.logs!r}")
+    cloud.reset()
+    build_step_world(cloud)
     latest = cloud.lambda_.invoke(FunctionName="ReserveFunction", Qualifier="$LATEST", Payload=b"{}")
     if latest["ExecutedVersion"] != "$LATEST":
         raise Failed(f"ExecutedVersion is {latest.get('ExecutedVersion')}")
@@ -433,6 +444,27 @@ def check_protocol(cloud):
         raise Failed(f"unexpected message {message!r}")
     expect_client_error("ResourceNotFoundException", 404,
                         lambda: cloud.lambda_.invoke(FunctionName="ReserveFunction", Qualifier="7", Payload=b"{}"))
+    expect_client_error("ResourceNotFoundException", 404,
+                        lambda: cloud.lambda_.invoke(FunctionName=f"{arn}:prod", Payload=b"{}"))
+    expect_client_error("ResourceNotFoundException", 404, lambda: cloud.lambda_.invoke(
+        FunctionName=arn.replace("123456789012", "999999999999"), Payload=b"{}"))
+    expect_client_error("InvalidParameterValueException", 400, lambda: cloud.lambda_.invoke(
+        FunctionName="reserve:$LATEST", Qualifier="prod", Payload=b"{}"))
+    raw_url = f"{cloud.url}/2015-03-31/functions/ReserveFunction/invocations"
+    for header, value in [("X-Amz-Invocation-Type", "Later"), ("X-Amz-Log-Type", "All")]:
+        request = urllib.request.Request(raw_url, data=b"{}", method="POST", headers={header: value})
+        try:
+            urllib.request.urlopen(request, timeout=30)
+            raise Failed(f"{header}: {value} was accepted")
+        except urllib.error.HTTPError as error:
+            if error.code != 400 or error.headers.get("x-amzn-ErrorType") != "ValidationException":
+                raise Failed(f"{header}: {value} gave {error.code} {error.headers.get('x-amzn-ErrorType')}")
+    big = b'{"pad": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+    expect_client_error("RequestEntityTooLargeException", 413,
+                        lambda: cloud.lambda_.invoke(FunctionName="ReserveFunction", Payload=big))
+    big_event = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
+    expect_client_error("RequestEntityTooLargeException", 413, lambda: cloud.lambda_.invoke(
+        FunctionName="ReserveFunction", InvocationType="Event", Payload=big_event))
     expect_client_error("InvalidRequestContentException", 400,
                         lambda: cloud.lambda_.invoke(FunctionName="ReserveFunction", Payload=b"{not json"))
     dry = cloud.lambda_.invoke(FunctionName="ReserveFunction", InvocationType="DryRun", Payload=event)
@@ -497,20 +529,20 @@ def main():
         try:
             check_file(cloud, args.function, path)
             print(f"ok      events/{args.function}/{path.name}")
-        except Failed as error:
+        except Exception as error:  # a crash in one file must not hide the others
             failed += 1
-            print(f"FAILED  events/{args.function}/{path.name}: {error}")
+            print(f"FAILED  events/{args.function}/{path.name}: {type(error).__name__}: {error}")
     if args.xtask_invoke:
         try:
             check_protocol(cloud)
             print("ok      the Invoke API's own answers (names, qualifiers, DryRun, Event, errors)")
-        except Failed as error:
+        except Exception as error:
             failed += 1
             print(f"FAILED  the Invoke API's own answers: {error}")
         try:
             check_xtask_invoke(cloud, args.function, files[0])
             print(f"ok      cargo xtask invoke {args.function} events/{args.function}/{files[0].name}")
-        except Failed as error:
+        except Exception as error:
             failed += 1
             print(f"FAILED  cargo xtask invoke: {error}")
     total = len(files) + (2 if args.xtask_invoke else 0)
