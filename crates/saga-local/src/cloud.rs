@@ -104,34 +104,37 @@ pub struct QueueInfo {
     pub dead_letter_source: Option<String>,
 }
 
-/// The shared state of the running local cloud.
+/// The shared state of the running local cloud. Its parts are the crate's
+/// own business: the server's modules (Step Functions, HTTP API, Lambda
+/// Invoke API, local endpoints, console) each read what they serve, and
+/// nothing outside the crate reaches into it.
 pub struct Cloud {
     /// The executions.
-    pub engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
     /// State machines.
-    pub machines: Vec<Machine>,
+    pub(crate) machines: Vec<Machine>,
     /// Functions.
-    pub functions: Arc<Functions>,
+    pub(crate) functions: Arc<Functions>,
     /// Fault injection.
-    pub faults: Arc<Faults>,
+    pub(crate) faults: Arc<Faults>,
     /// SDK clients to the emulators.
-    pub clients: Clients,
+    pub(crate) clients: Clients,
     /// The JWT authorizer's key.
-    pub tokens: DevTokens,
+    pub(crate) tokens: DevTokens,
     /// HTTP API routes.
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// Queues.
-    pub queues: Vec<QueueInfo>,
+    pub(crate) queues: Vec<QueueInfo>,
     /// Tables.
-    pub tables: Vec<TableSpec>,
+    pub(crate) tables: Vec<TableSpec>,
     /// The inventory store, for the local stock endpoints.
-    pub inventory: Option<DynamoInventory>,
+    pub(crate) inventory: Option<DynamoInventory>,
     /// When the cloud started.
-    pub started_at: DateTime<Utc>,
+    pub(crate) started_at: DateTime<Utc>,
     /// `http://127.0.0.1:<port>`.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Set once everything runs.
-    pub ready: AtomicBool,
+    pub(crate) ready: AtomicBool,
     redrive_dates: Mutex<HashMap<String, DateTime<Utc>>>,
     /// Callbacks for tokens a test waits on (`/local/task-tokens`), with
     /// everything received so far.
