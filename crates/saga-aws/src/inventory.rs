@@ -788,19 +788,12 @@ mod tests {
     use saga_domain::contract::at;
 
     use super::*;
-
-    fn text(value: &str) -> AttributeValue {
-        AttributeValue::S(value.to_owned())
-    }
-
-    fn number(value: &str) -> AttributeValue {
-        AttributeValue::N(value.to_owned())
-    }
+    use crate::item::{n, s};
 
     fn line(sku: &str, quantity: &str) -> AttributeValue {
         AttributeValue::M(Item::from([
-            ("sku".to_owned(), text(sku)),
-            ("quantity".to_owned(), number(quantity)),
+            ("sku".to_owned(), s(sku)),
+            ("quantity".to_owned(), n(quantity)),
         ]))
     }
 
@@ -816,29 +809,29 @@ mod tests {
     fn reservation_item() -> Item {
         let order_id: OrderId = "ord-1".parse().unwrap();
         attributes([
-            ("pk", text("RESERVATION#ord-1")),
-            ("orderId", text("ord-1")),
+            ("pk", s("RESERVATION#ord-1")),
+            ("orderId", s("ord-1")),
             (
                 "lines",
                 AttributeValue::L(vec![line("SKU-TEE-M", "2"), line("SKU-MUG", "1")]),
             ),
-            ("status", text("PENDING")),
-            ("expiresAt", number("1767226500")),
-            ("createdAt", text("2026-01-01T00:00:00Z")),
-            ("expiryShard", text(&expiry_shard(&order_id))),
+            ("status", s("PENDING")),
+            ("expiresAt", n("1767226500")),
+            ("createdAt", s("2026-01-01T00:00:00Z")),
+            ("expiryShard", s(expiry_shard(&order_id))),
         ])
     }
 
     fn stock_item() -> Item {
         attributes([
-            ("pk", text("SKU#SKU-MUG")),
-            ("sku", text("SKU-MUG")),
-            ("name", text("Mug")),
-            ("available", number("40")),
-            ("reserved", number("2")),
-            ("priceMinor", number("900")),
-            ("currency", text("EUR")),
-            ("catalog", text("CATALOG")),
+            ("pk", s("SKU#SKU-MUG")),
+            ("sku", s("SKU-MUG")),
+            ("name", s("Mug")),
+            ("available", n("40")),
+            ("reserved", n("2")),
+            ("priceMinor", n("900")),
+            ("currency", s("EUR")),
+            ("catalog", s("CATALOG")),
         ])
     }
 
@@ -877,7 +870,7 @@ mod tests {
         // A finished reservation has no shard (its transaction removed it).
         let mut confirmed = written;
         confirmed.remove("expiryShard");
-        confirmed.insert("status".to_owned(), text("CONFIRMED"));
+        confirmed.insert("status".to_owned(), s("CONFIRMED"));
         let read = parse_reservation("test", &confirmed).unwrap();
         assert_eq!(read.status, ReservationStatus::Confirmed);
     }
@@ -901,17 +894,13 @@ mod tests {
         // (attribute, new value or None to remove it, what the error must
         // say: a missing attribute is named with the path of its map)
         let cases = [
-            ("status", Some(text("HELD")), "`status`"),
-            ("orderId", Some(text("ord 1")), "`orderId`"),
+            ("status", Some(s("HELD")), "`status`"),
+            ("orderId", Some(s("ord 1")), "`orderId`"),
             ("orderId", None, "missing field `orderId`"),
-            ("expiresAt", Some(text("soon")), "`expiresAt`"),
-            (
-                "expiresAt",
-                Some(number("99999999999999999")),
-                "`expiresAt`",
-            ),
-            ("createdAt", Some(number("0")), "`createdAt`"),
-            ("createdAt", Some(text("2026-01-01")), "`createdAt`"),
+            ("expiresAt", Some(s("soon")), "`expiresAt`"),
+            ("expiresAt", Some(n("99999999999999999")), "`expiresAt`"),
+            ("createdAt", Some(n("0")), "`createdAt`"),
+            ("createdAt", Some(s("2026-01-01")), "`createdAt`"),
             ("lines", Some(AttributeValue::L(Vec::new())), "`lines`"),
             (
                 "lines",
@@ -935,7 +924,7 @@ mod tests {
             ),
             (
                 "lines",
-                Some(AttributeValue::L(vec![text("A x 1")])),
+                Some(AttributeValue::L(vec![s("A x 1")])),
                 "`lines[0]`",
             ),
         ];
@@ -953,13 +942,13 @@ mod tests {
     #[test]
     fn a_corrupt_stock_item_is_rejected_naming_the_attribute() {
         let cases = [
-            ("sku", Some(text("")), "`sku`"),
+            ("sku", Some(s("")), "`sku`"),
             ("name", None, "missing field `name`"),
-            ("available", Some(text("40")), "`available`"),
-            ("reserved", Some(number("-2")), "`reserved`"),
-            ("priceMinor", Some(number("-900")), "`priceMinor`"),
-            ("priceMinor", Some(number("9.5")), "`priceMinor`"),
-            ("currency", Some(text("eur")), "`currency`"),
+            ("available", Some(s("40")), "`available`"),
+            ("reserved", Some(n("-2")), "`reserved`"),
+            ("priceMinor", Some(n("-900")), "`priceMinor`"),
+            ("priceMinor", Some(n("9.5")), "`priceMinor`"),
+            ("currency", Some(s("eur")), "`currency`"),
         ];
         for (attribute, value, expected) in cases {
             let mut item = stock_item();
@@ -977,7 +966,7 @@ mod tests {
         let due: (i64, OrderId) = parse_item::<DueRecord, _>("test", &reservation_item()).unwrap();
         assert_eq!(due, (1_767_226_500, "ord-1".parse().unwrap()));
         let catalog = |pk: &str| {
-            let key = attributes([("pk", text(pk)), ("catalog", text("CATALOG"))]);
+            let key = attributes([("pk", s(pk)), ("catalog", s("CATALOG"))]);
             parse_item::<CatalogKey, Sku>("test", &key)
         };
         assert_eq!(catalog("SKU#SKU-MUG").unwrap().as_str(), "SKU-MUG");

@@ -521,14 +521,7 @@ mod tests {
     use saga_domain::contract::orders::new_order;
 
     use super::*;
-
-    fn text(value: &str) -> AttributeValue {
-        AttributeValue::S(value.to_owned())
-    }
-
-    fn number(value: &str) -> AttributeValue {
-        AttributeValue::N(value.to_owned())
-    }
+    use crate::item::{n, s};
 
     fn map<const N: usize>(entries: [(&str, AttributeValue); N]) -> AttributeValue {
         AttributeValue::M(
@@ -540,59 +533,52 @@ mod tests {
     }
 
     fn euros(amount_minor: &str) -> AttributeValue {
-        map([
-            ("amountMinor", number(amount_minor)),
-            ("currency", text("EUR")),
-        ])
+        map([("amountMinor", n(amount_minor)), ("currency", s("EUR"))])
     }
 
     fn step(step: &str, status: &str, at: &str) -> AttributeValue {
-        map([
-            ("step", text(step)),
-            ("status", text(status)),
-            ("at", text(at)),
-        ])
+        map([("step", s(step)), ("status", s(status)), ("at", s(at))])
     }
 
     /// The item of `new_order("ord-1", "customer-a", 0)` as the api wrote it
     /// before the records: the table's format, spelled out.
     fn pending_item() -> Item {
         let AttributeValue::M(item) = map([
-            ("orderId", text("ord-1")),
-            ("customerId", text("customer-a")),
-            ("status", text("PENDING")),
+            ("orderId", s("ord-1")),
+            ("customerId", s("customer-a")),
+            ("status", s("PENDING")),
             (
                 "items",
                 AttributeValue::L(vec![
                     map([
-                        ("sku", text("SKU-TEE-M")),
-                        ("quantity", number("2")),
+                        ("sku", s("SKU-TEE-M")),
+                        ("quantity", n("2")),
                         ("unitPrice", euros("1500")),
                     ]),
                     map([
-                        ("sku", text("SKU-MUG")),
-                        ("quantity", number("1")),
+                        ("sku", s("SKU-MUG")),
+                        ("quantity", n("1")),
                         ("unitPrice", euros("900")),
                     ]),
                 ]),
             ),
             ("total", euros("3900")),
-            ("paymentMethod", text("pm_card_visa")),
+            ("paymentMethod", s("pm_card_visa")),
             (
                 "shippingAddress",
                 map([
-                    ("name", text("Ada Lovelace")),
-                    ("line1", text("Main St 1")),
-                    ("line2", text("Hinterhaus")),
-                    ("city", text("Berlin")),
-                    ("region", text("BE")),
-                    ("postalCode", text("10115")),
-                    ("country", text("DE")),
+                    ("name", s("Ada Lovelace")),
+                    ("line1", s("Main St 1")),
+                    ("line2", s("Hinterhaus")),
+                    ("city", s("Berlin")),
+                    ("region", s("BE")),
+                    ("postalCode", s("10115")),
+                    ("country", s("DE")),
                 ]),
             ),
-            ("idempotencyKey", text("key-ord-1")),
-            ("requestHash", text("hash-ord-1")),
-            ("executionInput", text(r#"{"orderId":"ord-1"}"#)),
+            ("idempotencyKey", s("key-ord-1")),
+            ("requestHash", s("hash-ord-1")),
+            ("executionInput", s(r#"{"orderId":"ord-1"}"#)),
             (
                 "timeline",
                 AttributeValue::L(vec![step(
@@ -601,7 +587,7 @@ mod tests {
                     "2026-01-01T00:00:00.000Z",
                 )]),
             ),
-            ("createdAt", text("2026-01-01T00:00:00.000Z")),
+            ("createdAt", s("2026-01-01T00:00:00.000Z")),
         ]) else {
             unreachable!("map() builds a map")
         };
@@ -617,12 +603,12 @@ mod tests {
         };
         timeline.push(step("ShipOrder", "COMPLETED", "2026-01-01T00:00:09.123Z"));
         for (name, value) in [
-            ("status", text("COMPLETED")),
-            ("executionStartedAt", text("2026-01-01T00:00:00.250Z")),
-            ("startLeaseUntil", text("2026-01-01T00:00:30.000Z")),
-            ("updatedAt", text("2026-01-01T00:00:09.123Z")),
-            ("shipmentId", text("shp-1")),
-            ("trackingNumber", text("TRK-1")),
+            ("status", s("COMPLETED")),
+            ("executionStartedAt", s("2026-01-01T00:00:00.250Z")),
+            ("startLeaseUntil", s("2026-01-01T00:00:30.000Z")),
+            ("updatedAt", s("2026-01-01T00:00:09.123Z")),
+            ("shipmentId", s("shp-1")),
+            ("trackingNumber", s("TRK-1")),
         ] {
             item.insert(name.to_owned(), value);
         }
@@ -671,7 +657,7 @@ mod tests {
     fn absent_and_null_optional_attributes_read_as_none() {
         let mut item = pending_item();
         item.insert("reason".to_owned(), AttributeValue::Null(true));
-        item.insert("shipmentId".to_owned(), text("shp-1"));
+        item.insert("shipmentId".to_owned(), s("shp-1"));
         let AttributeValue::M(address) = item.get_mut("shippingAddress").unwrap() else {
             unreachable!("a map")
         };
@@ -722,26 +708,18 @@ mod tests {
         // the error must say: a missing attribute is named with the path of
         // the map it is missing from)
         let cases = [
-            ("status", Some(text("MAYBE")), "status"),
-            ("orderId", Some(number("7")), "orderId"),
-            ("customerId", Some(text("not a customer")), "customerId"),
-            ("paymentMethod", Some(text("")), "paymentMethod"),
+            ("status", Some(s("MAYBE")), "status"),
+            ("orderId", Some(n("7")), "orderId"),
+            ("customerId", Some(s("not a customer")), "customerId"),
+            ("paymentMethod", Some(s("")), "paymentMethod"),
             ("requestHash", None, "`(item)`: missing field `requestHash`"),
-            ("reason", Some(number("1")), "reason"),
-            ("createdAt", Some(text("yesterday")), "createdAt"),
-            (
-                "executionStartedAt",
-                Some(text("soon")),
-                "executionStartedAt",
-            ),
-            ("items", Some(text("two tees")), "items"),
-            ("items[1].quantity", Some(number("0")), "items[1].quantity"),
-            (
-                "items[1].quantity",
-                Some(number("1.5")),
-                "items[1].quantity",
-            ),
-            ("items[0].sku", Some(text("SKU#TEE")), "items[0].sku"),
+            ("reason", Some(n("1")), "reason"),
+            ("createdAt", Some(s("yesterday")), "createdAt"),
+            ("executionStartedAt", Some(s("soon")), "executionStartedAt"),
+            ("items", Some(s("two tees")), "items"),
+            ("items[1].quantity", Some(n("0")), "items[1].quantity"),
+            ("items[1].quantity", Some(n("1.5")), "items[1].quantity"),
+            ("items[0].sku", Some(s("SKU#TEE")), "items[0].sku"),
             (
                 "items[0].unitPrice",
                 None,
@@ -749,14 +727,14 @@ mod tests {
             ),
             (
                 "items[0].unitPrice.currency",
-                Some(text("euro")),
+                Some(s("euro")),
                 "items[0].unitPrice.currency",
             ),
-            ("total.amountMinor", Some(number("-1")), "total.amountMinor"),
-            ("total", Some(text("39 EUR")), "total"),
+            ("total.amountMinor", Some(n("-1")), "total.amountMinor"),
+            ("total", Some(s("39 EUR")), "total"),
             (
                 "shippingAddress.country",
-                Some(text("Germany")),
+                Some(s("Germany")),
                 "shippingAddress.country",
             ),
             (
@@ -765,7 +743,7 @@ mod tests {
                 "`shippingAddress`: missing field `city`",
             ),
             ("timeline[0].at", None, "`timeline[0]`: missing field `at`"),
-            ("timeline[0].step", Some(number("1")), "timeline[0].step"),
+            ("timeline[0].step", Some(n("1")), "timeline[0].step"),
         ];
         for (path, value, attribute) in cases {
             let mut item = completed_item();
@@ -780,7 +758,7 @@ mod tests {
         let until = "2026-01-01T00:00:30.000Z";
         let started = completed_item();
         let mut leased = pending_item();
-        leased.insert("startLeaseUntil".to_owned(), text(until));
+        leased.insert("startLeaseUntil".to_owned(), s(until));
         assert_eq!(
             refused_claim("test", Some(&started)).unwrap(),
             Some(StartClaim::AlreadyStarted)
@@ -796,7 +774,7 @@ mod tests {
             refused_claim("test", Some(&pending_item())),
             Err(PortError::Unavailable { .. })
         ));
-        leased.insert("startLeaseUntil".to_owned(), text("later"));
+        leased.insert("startLeaseUntil".to_owned(), s("later"));
         let error = refused_claim("test", Some(&leased))
             .unwrap_err()
             .to_string();
@@ -814,9 +792,9 @@ mod tests {
         assert_eq!(
             key,
             Item::from([
-                ("orderId".to_owned(), text("ord-1")),
-                ("customerId".to_owned(), text("customer-a")),
-                ("createdAt".to_owned(), text("2026-01-01T00:00:00.042Z")),
+                ("orderId".to_owned(), s("ord-1")),
+                ("customerId".to_owned(), s("customer-a")),
+                ("createdAt".to_owned(), s("2026-01-01T00:00:00.042Z")),
             ])
         );
         assert_eq!(
@@ -824,7 +802,7 @@ mod tests {
             position
         );
         let mut corrupt = key;
-        corrupt.insert("createdAt".to_owned(), text("noon"));
+        corrupt.insert("createdAt".to_owned(), s("noon"));
         let error = parse_item::<CustomerPageKey, OrderPosition>("test", &corrupt)
             .unwrap_err()
             .to_string();
