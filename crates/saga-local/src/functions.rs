@@ -141,8 +141,7 @@ impl Functions {
         let mut missing = Vec::new();
         for (logical_id, spec) in specs {
             let environment = runtime_environment(spec, endpoints);
-            let vars = |variable: &str| environment.get(variable).cloned();
-            let built = saga_wiring::build(&spec.binary, &Context::new(&vars, sdk))
+            let built = build_code(&spec.binary, &environment, sdk)
                 .with_context(|| {
                     format!(
                         "function {logical_id} ({}) cannot start with the environment template.yaml gives it",
@@ -258,8 +257,7 @@ impl Functions {
                 self.unreachable.url.clone(),
             );
         }
-        let vars = |variable: &str| environment.get(variable).cloned();
-        match saga_wiring::build(&function.spec.binary, &Context::new(&vars, &self.sdk)) {
+        match build_code(&function.spec.binary, &environment, &self.sdk) {
             Ok(Some(code)) => Ok(code),
             Ok(None) => Err(FunctionError::new(
                 "Runtime.InvalidEntrypoint",
@@ -268,4 +266,15 @@ impl Functions {
             Err(error) => Err(FunctionError::new("Runtime.ExitError", error.to_string())),
         }
     }
+}
+
+/// The code of `binary` built from `environment`, as its Lambda main builds
+/// it from the process environment; `None` when no such binary exists.
+fn build_code(
+    binary: &str,
+    environment: &BTreeMap<String, String>,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<Arc<dyn AnyFunction>>, saga_wiring::BuildError> {
+    let vars = |variable: &str| environment.get(variable).cloned();
+    saga_wiring::build(binary, &Context::new(&vars, sdk))
 }
