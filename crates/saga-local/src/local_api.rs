@@ -39,6 +39,24 @@ pub fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// The JSON body of a local request, or a 400 that says what was `expected`.
+// The error is the handler's answer, returned at once: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| problem(StatusCode::BAD_REQUEST, format!("{expected}: {e}")))
+}
+
+/// The template's Inventory table, or a 404 saying the template has none.
+// The error is the handler's answer, returned at once: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn stock_store(cloud: &Cloud) -> Result<&saga_aws::DynamoInventory, Response> {
+    cloud
+        .inventory
+        .as_ref()
+        .ok_or_else(|| problem(StatusCode::NOT_FOUND, "the template has no InventoryTable"))
+}
+
 /// `GET /health`: 200 once everything runs, 503 before.
 pub async fn health(State(cloud): State<Arc<Cloud>>) -> Response {
     if cloud.is_ready() {
@@ -77,14 +95,9 @@ pub struct TokenRequest {
 
 /// `POST /local/token` with `{"sub": "..."}`: a dev token (LOCAL ONLY).
 pub async fn token(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) -> Response {
-    let request: TokenRequest = match serde_json::from_slice(&body) {
+    let request: TokenRequest = match json_body(&body, "expected {\"sub\": \"<user id>\"}") {
         Ok(request) => request,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!("expected {{\"sub\": \"<user id>\"}}: {e}"),
-            );
-        }
+        Err(response) => return response,
     };
     if request.sub.trim().is_empty() {
         return problem(StatusCode::BAD_REQUEST, "sub must not be empty");
@@ -109,16 +122,12 @@ pub async fn list_faults(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
 
 /// `POST /local/faults` with a [`FaultRequest`].
 pub async fn set_fault(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) -> Response {
-    let request: FaultRequest = match serde_json::from_slice(&body) {
+    let request: FaultRequest = match json_body(
+        &body,
+        "expected {\"function\": \"ship\", \"mode\": \"transient|permanent|delay|outage\", \"count\": N, \"delayMs\": N, \"services\": [\"dynamodb\", \"sfn\"]}",
+    ) {
         Ok(request) => request,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "expected {{\"function\": \"ship\", \"mode\": \"transient|permanent|delay|outage\", \"count\": N, \"delayMs\": N, \"services\": [\"dynamodb\", \"sfn\"]}}: {e}"
-                ),
-            );
-        }
+        Err(response) => return response,
     };
     match cloud.faults.set(request, &cloud.functions.binaries()) {
         Ok(()) => (StatusCode::OK, Json(json!({"faults": cloud.faults.list()}))).into_response(),
@@ -163,19 +172,16 @@ pub async fn put_stock(
     Path(sku): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(inventory) = &cloud.inventory else {
-        return problem(StatusCode::NOT_FOUND, "the template has no InventoryTable");
+    let inventory = match stock_store(&cloud) {
+        Ok(inventory) => inventory,
+        Err(response) => return response,
     };
-    let request: StockRequest = match serde_json::from_slice(&body) {
+    let request: StockRequest = match json_body(
+        &body,
+        "expected {\"available\": N, \"priceMinor\": N, \"currency\": \"EUR\"}",
+    ) {
         Ok(request) => request,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "expected {{\"available\": N, \"priceMinor\": N, \"currency\": \"EUR\"}}: {e}"
-                ),
-            );
-        }
+        Err(response) => return response,
     };
     let name = request.name.unwrap_or_else(|| sku.clone());
     match provision::put_stock(
@@ -195,8 +201,9 @@ pub async fn put_stock(
 
 /// `GET /local/stock/{sku}`: available and reserved units.
 pub async fn get_stock(State(cloud): State<Arc<Cloud>>, Path(sku): Path<String>) -> Response {
-    let Some(inventory) = &cloud.inventory else {
-        return problem(StatusCode::NOT_FOUND, "the template has no InventoryTable");
+    let inventory = match stock_store(&cloud) {
+        Ok(inventory) => inventory,
+        Err(response) => return response,
     };
     let Ok(parsed) = Sku::try_from(sku.as_str()) else {
         return problem(StatusCode::BAD_REQUEST, format!("{sku:?} is not a SKU"));
@@ -471,17 +478,16 @@ pub async fn reserve_in_the_past(
     State(cloud): State<Arc<Cloud>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(inventory) = &cloud.inventory else {
-        return problem(StatusCode::NOT_FOUND, "the template has no InventoryTable");
+    let inventory = match stock_store(&cloud) {
+        Ok(inventory) => inventory,
+        Err(response) => return response,
     };
-    let request: PastReservationRequest = match serde_json::from_slice(&body) {
+    let request: PastReservationRequest = match json_body(
+        &body,
+        "expected the reserve step's input and \"reservedSecondsAgo\"",
+    ) {
         Ok(request) => request,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                format!("expected the reserve step's input and \"reservedSecondsAgo\": {e}"),
-            );
-        }
+        Err(response) => return response,
     };
     let ttl = cloud
         .functions
