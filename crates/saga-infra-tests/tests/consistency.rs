@@ -597,187 +597,107 @@ fn walk(definition: &Json, failures: &[(&str, &str)]) -> Walk {
     panic!("no end after 100 states: a loop in the definition?");
 }
 
+/// One row of ARCHITECTURE.md's "Saga paths" table.
+#[derive(Debug)]
 struct Scenario {
-    name: &'static str,
-    failures: &'static [(&'static str, &'static str)],
-    entered: &'static [&'static str],
-    statuses: &'static [&'static str],
-    /// `None` when the execution succeeds, else the state it fails at.
-    failed_at: Option<&'static str>,
+    name: String,
+    failures: Vec<(String, String)>,
+    expected: Walk,
 }
 
-/// Step Functions Standard bills $0.025 per 1,000 state transitions, so each
-/// order costs `entered.len()` x $0.000025: the happy path's 9 transitions are
-/// $225 per million orders.
-#[test]
-fn saga_paths_enter_the_expected_states_and_write_the_expected_statuses() {
-    let scenarios = [
-        Scenario {
-            name: "happy path",
-            failures: &[],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "MarkPaid",
-                "ConfirmReservation",
-                "MarkConfirmed",
-                "MarkShipping",
-                "ShipOrder",
-                "MarkCompleted",
-            ],
-            statuses: &["RESERVED", "PAID", "CONFIRMED", "SHIPPING", "COMPLETED"],
-            failed_at: None,
+/// The scenarios of ARCHITECTURE.md's "Saga paths" table, whose columns are
+/// `| scenario | failing | states entered | statuses written | ends |`:
+/// `failing` is `State: Error` pairs separated by `;` (or `-`), states and
+/// statuses are comma-separated (`State ×N` is N entries in a row), and
+/// `ends` is `succeeded` or `FAILED at State`.
+fn documented_scenarios() -> Vec<Scenario> {
+    let architecture = read("ARCHITECTURE.md");
+    let rows: Vec<&str> = architecture
+        .lines()
+        .skip_while(|line| !line.starts_with("| scenario | failing |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    assert!(
+        !rows.is_empty(),
+        "ARCHITECTURE.md has no `| scenario | failing | ...` table under \"Saga paths\""
+    );
+    rows.into_iter().map(parse_scenario).collect()
+}
+
+fn parse_scenario(row: &str) -> Scenario {
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(cells.len(), 7, "a saga path row has 5 cells: {row}");
+    let list = |cell: &str| -> Vec<String> {
+        cell.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty() && *item != "-")
+            .flat_map(|item| match item.split_once(" ×") {
+                Some((state, count)) => {
+                    let count: usize = count
+                        .parse()
+                        .unwrap_or_else(|_| panic!("`{item}` in: {row}"));
+                    vec![state.to_owned(); count]
+                }
+                None => vec![item.to_owned()],
+            })
+            .collect()
+    };
+    let failures = cells[2]
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && *pair != "-")
+        .map(|pair| {
+            let (state, error) = pair
+                .split_once(':')
+                .unwrap_or_else(|| panic!("`{pair}` is not `State: Error` in: {row}"));
+            (state.trim().to_owned(), error.trim().to_owned())
+        })
+        .collect();
+    let ending = match cells[5].strip_prefix("FAILED at ") {
+        Some(state) => Ending::FailedAt(state.to_owned()),
+        None if cells[5] == "succeeded" => Ending::Succeeded,
+        None => panic!("`ends` is `succeeded` or `FAILED at <State>` in: {row}"),
+    };
+    Scenario {
+        name: cells[1].to_owned(),
+        failures,
+        expected: Walk {
+            entered: list(cells[3]),
+            statuses: list(cells[4]),
+            ending,
         },
-        Scenario {
-            name: "out of stock: rejected, nothing to compensate",
-            failures: &[("ReserveInventory", "InsufficientStock")],
-            entered: &["ReserveInventory", "RejectOrder"],
-            statuses: &["REJECTED"],
-            failed_at: None,
-        },
-        Scenario {
-            name: "unknown SKU: rejected, nothing to compensate",
-            failures: &[("ReserveInventory", "UnknownSku")],
-            entered: &["ReserveInventory", "RejectOrder"],
-            statuses: &["REJECTED"],
-            failed_at: None,
-        },
-        Scenario {
-            name: "invalid order: rejected, nothing to compensate",
-            failures: &[("ReserveInventory", "InvalidOrder")],
-            entered: &["ReserveInventory", "RejectOrder"],
-            statuses: &["REJECTED"],
-            failed_at: None,
-        },
-        Scenario {
-            name: "payment declined: release, then reject",
-            failures: &[("ChargePayment", "PaymentDeclined")],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "ReleaseInventory",
-                "RejectOrder",
-            ],
-            statuses: &["RESERVED", "REJECTED"],
-            failed_at: None,
-        },
-        Scenario {
-            name: "reservation expired: refund, release, reject (reverse order)",
-            failures: &[("ConfirmReservation", "ReservationExpired")],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "MarkPaid",
-                "ConfirmReservation",
-                "RefundPayment",
-                "ReleaseInventory",
-                "RejectOrder",
-            ],
-            statuses: &["RESERVED", "PAID", "REJECTED"],
-            failed_at: None,
-        },
-        Scenario {
-            name: "shipping never reports: 2 resends, then FAILED at ShipOrder, no refund",
-            failures: &[("ShipOrder", "States.HeartbeatTimeout")],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "MarkPaid",
-                "ConfirmReservation",
-                "MarkConfirmed",
-                "MarkShipping",
-                "ShipOrder",
-                "ShipOrder",
-                "ShipOrder",
-            ],
-            statuses: &["RESERVED", "PAID", "CONFIRMED", "SHIPPING"],
-            failed_at: Some("ShipOrder"),
-        },
-        Scenario {
-            name: "a step's transient error outlasts its retries: FAILED at the step",
-            failures: &[("ChargePayment", "TransientError")],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "ChargePayment",
-                "ChargePayment",
-                "ChargePayment",
-                "ChargePayment",
-                "ChargePayment",
-            ],
-            statuses: &["RESERVED"],
-            failed_at: Some("ChargePayment"),
-        },
-        Scenario {
-            name: "release outlasts its retries: FAILED at ReleaseInventory, redrive re-runs it",
-            failures: &[
-                ("ChargePayment", "PaymentDeclined"),
-                ("ReleaseInventory", "Lambda.ServiceException"),
-            ],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-                "ReleaseInventory",
-            ],
-            statuses: &["RESERVED"],
-            failed_at: Some("ReleaseInventory"),
-        },
-        Scenario {
-            name: "refund outlasts its retries: FAILED at RefundPayment, release not yet run",
-            failures: &[
-                ("ConfirmReservation", "ReservationExpired"),
-                ("RefundPayment", "TransientError"),
-            ],
-            entered: &[
-                "ReserveInventory",
-                "MarkReserved",
-                "ChargePayment",
-                "MarkPaid",
-                "ConfirmReservation",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-                "RefundPayment",
-            ],
-            statuses: &["RESERVED", "PAID"],
-            failed_at: Some("RefundPayment"),
-        },
-    ];
-    let definition = definition();
-    for scenario in scenarios {
-        let expected = Walk {
-            entered: scenario.entered.iter().map(|s| s.to_string()).collect(),
-            statuses: scenario.statuses.iter().map(|s| s.to_string()).collect(),
-            ending: scenario.failed_at.map_or(Ending::Succeeded, |state| {
-                Ending::FailedAt(state.to_owned())
-            }),
-        };
-        assert_eq!(
-            walk(&definition, scenario.failures),
-            expected,
-            "{}",
-            scenario.name
-        );
     }
+}
+
+/// The paths ARCHITECTURE.md documents are the definition's paths: walking
+/// each scenario's failures through the definition enters exactly the states
+/// listed (the billed transitions), writes the listed statuses and ends as
+/// documented. A state added on a path is one edit of that table.
+#[test]
+fn saga_paths_documented_in_architecture_md_are_the_definitions_paths() {
+    let definition = definition();
+    let scenarios = documented_scenarios();
+    assert!(
+        scenarios.iter().any(|s| s.failures.is_empty()),
+        "the saga paths include the happy path"
+    );
+    let mut problems = Vec::new();
+    for scenario in scenarios {
+        let failures: Vec<(&str, &str)> = scenario
+            .failures
+            .iter()
+            .map(|(state, error)| (state.as_str(), error.as_str()))
+            .collect();
+        let walked = walk(&definition, &failures);
+        if walked != scenario.expected {
+            problems.push(format!(
+                "{}: documented {:?}, the definition walks {:?}",
+                scenario.name, scenario.expected, walked
+            ));
+        }
+    }
+    assert_no_problems("ARCHITECTURE.md saga paths", &problems);
 }
 
 #[test]
