@@ -25,15 +25,21 @@ use serde_json::Value as Json;
 const DEFINITION: &str = "infra/order-saga.asl.json";
 const TEMPLATE: &str = "template.yaml";
 const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
-/// Lambda's own transient errors, retried on every Lambda step.
-const LAMBDA_TRANSIENT_ERRORS: [&str; 4] = [
+/// Lambda's own transient errors, retried on every Lambda step:
+/// `Lambda.Unknown` is how Step Functions reports a function timeout, crash
+/// or out-of-memory kill, and `Lambda.ClientExecutionTimeoutException` an
+/// Invoke call that timed out; the others are Lambda service errors.
+const LAMBDA_TRANSIENT_ERRORS: [&str; 6] = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Lambda.ClientExecutionTimeoutException",
 ];
-/// Error names raised by AWS itself rather than by the step functions.
-const AWS_ERROR_PREFIXES: [&str; 2] = ["States.", "Lambda."];
+/// Error names raised by AWS itself rather than by the step functions
+/// (`DynamoDB.` from the direct Orders writes).
+const AWS_ERROR_PREFIXES: [&str; 3] = ["States.", "Lambda.", "DynamoDB."];
 
 // ------------------------------------------------------------------ loading
 
@@ -698,6 +704,82 @@ fn saga_paths_documented_in_architecture_md_are_the_definitions_paths() {
         }
     }
     assert_no_problems("ARCHITECTURE.md saga paths", &problems);
+}
+
+/// The order's statuses in the order the saga writes them; REJECTED ends
+/// any of the first three.
+const STATUS_ORDER: [&str; 6] = [
+    "PENDING",
+    "RESERVED",
+    "PAID",
+    "CONFIRMED",
+    "SHIPPING",
+    "COMPLETED",
+];
+const TERMINAL: [&str; 2] = ["COMPLETED", "REJECTED"];
+
+/// Every Orders status write is conditional (`#status IN (...)`): it follows
+/// only earlier, non-terminal statuses or repeats itself, so a late or
+/// repeated write never moves an order backwards or out of COMPLETED or
+/// REJECTED; and a failed condition is never retried.
+#[test]
+fn status_writes_only_move_forward_and_terminal_statuses_are_final() {
+    let rank = |status: &str| STATUS_ORDER.iter().position(|s| *s == status);
+    let mut problems = Vec::new();
+    let mut writes = 0;
+    for (name, state) in all_states(&definition()) {
+        let parameters = &state["Parameters"];
+        let Some(status) = parameters["ExpressionAttributeValues"][":status"]["S"].as_str() else {
+            continue;
+        };
+        writes += 1;
+        let condition = parameters["ConditionExpression"]
+            .as_str()
+            .unwrap_or_default();
+        let Some(list) = condition
+            .strip_prefix("#status IN (")
+            .and_then(|rest| rest.strip_suffix(')'))
+        else {
+            problems.push(format!(
+                "{name} writes {status} without `#status IN (...)`: {condition:?}"
+            ));
+            continue;
+        };
+        for placeholder in list.split(',').map(str::trim) {
+            let Some(from) = parameters["ExpressionAttributeValues"][placeholder]["S"].as_str()
+            else {
+                problems.push(format!("{name}: {placeholder} is not a string value"));
+                continue;
+            };
+            let forward = match (rank(from), rank(status)) {
+                _ if from == status => true,
+                (Some(from), Some(to)) => from < to,
+                (Some(_), None) => status == "REJECTED",
+                (None, _) => false,
+            };
+            if !forward || (from != status && TERMINAL.contains(&from)) {
+                problems.push(format!("{name} may write {status} over {from}"));
+            }
+        }
+        let first_matching = state["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|retrier| {
+                matches_error(
+                    &retrier["ErrorEquals"],
+                    "DynamoDB.ConditionalCheckFailedException",
+                )
+            });
+        if first_matching.is_some_and(|retrier| retrier["MaxAttempts"] != 0) {
+            problems.push(format!("{name} retries a failed status condition"));
+        }
+    }
+    assert!(
+        writes >= 6,
+        "the definition writes the order status in at least 6 states"
+    );
+    assert_no_problems("order status writes", &problems);
 }
 
 #[test]

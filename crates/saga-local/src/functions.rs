@@ -46,6 +46,21 @@ impl FunctionError {
         }
     }
 
+    /// The error name Step Functions gives this error: an unhandled one (the
+    /// runtime's `Sandbox.Timedout` for a timeout, `Runtime.*` for a crash or
+    /// an out-of-memory kill) is `Lambda.Unknown`, as AWS reports it, with the
+    /// payload as the cause; a handled one keeps its `errorType`.
+    pub fn step_functions_error(&self) -> &str {
+        let unhandled = ["Sandbox.", "Runtime."]
+            .iter()
+            .any(|prefix| self.error_type.starts_with(prefix));
+        if unhandled {
+            "Lambda.Unknown"
+        } else {
+            &self.error_type
+        }
+    }
+
     /// The error payload Lambda returns: `{"errorMessage", "errorType"}` as JSON text.
     pub fn payload_text(&self) -> String {
         json!({"errorMessage": self.error_message, "errorType": self.error_type}).to_string()
@@ -216,9 +231,12 @@ impl Functions {
     pub async fn invoke(&self, function: &Function, event: Value) -> Result<Value, FunctionError> {
         let binary = function.spec.binary.as_str();
         let mut code = Arc::clone(&function.code);
+        let mut delay = None;
         match self.faults.take(binary) {
             FaultAction::None => {}
-            FaultAction::Delay(delay) => tokio::time::sleep(delay).await,
+            // A slow invocation: the delay counts against the function's
+            // timeout, as a slow handler's time does on Lambda.
+            FaultAction::Delay(slow) => delay = Some(slow),
             FaultAction::Outage(services) => {
                 tracing::info!(function = binary, ?services, "outage injected");
                 code = self.build_during_outage(function, &services)?;
@@ -234,7 +252,13 @@ impl Functions {
             }
         }
         let timeout = function.spec.timeout;
-        match tokio::time::timeout(timeout, code.invoke(event)).await {
+        let run = async {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            code.invoke(event).await
+        };
+        match tokio::time::timeout(timeout, run).await {
             Ok(result) => result.map_err(FunctionError::from),
             Err(_) => Err(FunctionError::new(
                 "Sandbox.Timedout",
@@ -277,4 +301,20 @@ fn build_code(
 ) -> Result<Option<Arc<dyn AnyFunction>>, saga_wiring::BuildError> {
     let vars = |variable: &str| environment.get(variable).cloned();
     saga_wiring::build(binary, &Context::new(&vars, sdk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FunctionError;
+
+    #[test]
+    fn step_functions_reports_a_timeout_or_crash_as_lambda_unknown_and_a_handled_error_by_name() {
+        let timeout = FunctionError::new("Sandbox.Timedout", "Task timed out after 10.00 seconds");
+        assert_eq!(timeout.step_functions_error(), "Lambda.Unknown");
+        assert!(timeout.payload_text().contains("Sandbox.Timedout"));
+        let crash = FunctionError::new("Runtime.ExitError", "exited with signal 9");
+        assert_eq!(crash.step_functions_error(), "Lambda.Unknown");
+        let handled = FunctionError::new("TransientError", "throttled");
+        assert_eq!(handled.step_functions_error(), "TransientError");
+    }
 }

@@ -7,8 +7,9 @@
 //!   function runs in-process ([`crate::functions`]); the optimised
 //!   integration's result is `{ExecutedVersion, Payload, SdkHttpMetadata,
 //!   SdkResponseMetadata, StatusCode}`; a function error becomes the task's
-//!   error with `Error` = its `errorType` and `Cause` = Lambda's error payload
-//!   text `{"errorMessage", "errorType"}`.
+//!   error with `Error` = its `errorType` (`Lambda.Unknown` for a timeout or
+//!   crash, as AWS reports unhandled errors) and `Cause` = Lambda's error
+//!   payload text `{"errorMessage", "errorType"}`.
 //! - `arn:aws:states:::dynamodb:getItem|putItem|updateItem|deleteItem`: the
 //!   parameters are the DynamoDB API request in AttributeValue JSON; the
 //!   call goes to DynamoDB Local through the SDK; service errors become
@@ -58,7 +59,7 @@ impl TaskHandler for LocalTasks {
                 .functions
                 .invoke(found, request.parameters)
                 .await
-                .map_err(|e| TaskError::new(e.error_type.clone(), e.payload_text()));
+                .map_err(|e| TaskError::new(e.step_functions_error(), e.payload_text()));
         }
         // The local cloud answers for the `aws` partition only.
         if resource.partition() != "aws" {
@@ -164,7 +165,7 @@ impl LocalTasks {
                 }))
             }
             Err(error) => Err(TaskError::new(
-                error.error_type.clone(),
+                error.step_functions_error(),
                 error.payload_text(),
             )),
         }

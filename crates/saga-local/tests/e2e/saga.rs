@@ -128,6 +128,21 @@ async fn an_expired_reservation_is_refunded_released_and_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_runs_past_its_timeout_is_retried_and_the_order_completes() {
+    // confirm runs 10.5 s once, past its 10 s Timeout: Lambda cuts it off
+    // (Sandbox.Timedout), Step Functions reports Lambda.Unknown, and the
+    // state machine retries it like any transient error.
+    let cloud = LocalCloud::start(&[]).await;
+    let token = cloud.token("user-timeout").await;
+    cloud.set_stock("SKU-SLOW", 5).await;
+    cloud
+        .set_fault(json!({"function": "confirm", "mode": "delay", "delayMs": 10500, "count": 1}))
+        .await;
+    let order = place_and_finish(&cloud, &token, &order_body("SKU-SLOW", 1, "pm_card_visa")).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poisoned_shipment_dead_letters_fails_at_ship_order_and_redrives_to_one_shipment() {
     // 100x time: ShipOrder's 600 s heartbeat is 6 s, the queue's 60 s visibility 1 s.
     let cloud = LocalCloud::start(&["--time-scale", "100"]).await;

@@ -5,7 +5,7 @@
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
 
-use crate::support::LocalCloud;
+use crate::support::{LocalCloud, new_key, order_body};
 
 async fn client(cloud: &LocalCloud) -> aws_sdk_sfn::Client {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -48,26 +48,53 @@ async fn the_aws_sdk_starts_describes_lists_reads_history_and_redrives() {
         .set_fault(json!({"function": "charge", "mode": "permanent", "count": 1}))
         .await;
 
-    let started = sfn
-        .start_execution()
+    // The order is placed through the API, which writes it PENDING and
+    // starts the execution named by its id: the state machine's status
+    // writes are conditional on the order being there.
+    cloud.set_stock("SKU-SDK", 10).await;
+    let token = cloud.token("user-sdk").await;
+    let (status, order) = cloud
+        .place_order(
+            &token,
+            &new_key(),
+            &order_body("SKU-SDK", 1, "pm_card_visa"),
+        )
+        .await;
+    assert_eq!(status, 202, "{order}");
+    let order_id = order["orderId"].as_str().unwrap().to_owned();
+    let listed = sfn
+        .list_executions()
         .state_machine_arn(&machine)
-        .name("sdk-order-1")
-        .input(execution_input("sdk-order-1"))
         .send()
         .await
         .unwrap();
-    let arn = started.execution_arn().to_owned();
+    let arn = listed
+        .executions()
+        .iter()
+        .find(|execution| execution.name() == order_id)
+        .expect("the API started an execution named by the order id")
+        .execution_arn()
+        .to_owned();
     assert!(
-        arn.contains(":execution:") && arn.ends_with(":sdk-order-1"),
+        arn.contains(":execution:") && arn.ends_with(&format!(":{order_id}")),
         "{arn}"
     );
+    let input = sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .input()
+        .unwrap()
+        .to_owned();
 
     // Same name and input while it runs: the same execution; another input: an error.
     let again = sfn
         .start_execution()
         .state_machine_arn(&machine)
-        .name("sdk-order-1")
-        .input(execution_input("sdk-order-1"))
+        .name(&order_id)
+        .input(&input)
         .send()
         .await
         .unwrap();
@@ -75,7 +102,7 @@ async fn the_aws_sdk_starts_describes_lists_reads_history_and_redrives() {
     let conflict = sfn
         .start_execution()
         .state_machine_arn(&machine)
-        .name("sdk-order-1")
+        .name(&order_id)
         .input(execution_input("other"))
         .send()
         .await
@@ -83,7 +110,7 @@ async fn the_aws_sdk_starts_describes_lists_reads_history_and_redrives() {
         .into_service_error();
     assert!(conflict.is_execution_already_exists(), "{conflict:?}");
 
-    let failed = cloud.wait_for_execution("sdk-order-1", 60).await;
+    let failed = cloud.wait_for_execution(&order_id, 60).await;
     assert_eq!(failed["status"], "FAILED", "{failed}");
     let described = sfn
         .describe_execution()
@@ -93,7 +120,7 @@ async fn the_aws_sdk_starts_describes_lists_reads_history_and_redrives() {
         .unwrap();
     assert_eq!(described.status(), &ExecutionStatus::Failed);
     assert_eq!(described.error(), Some("InjectedFault"));
-    assert_eq!(described.name(), Some("sdk-order-1"));
+    assert_eq!(described.name(), Some(order_id.as_str()));
     assert!(described.stop_date().is_some());
 
     let listed = sfn
@@ -135,7 +162,7 @@ async fn the_aws_sdk_starts_describes_lists_reads_history_and_redrives() {
         .await
         .unwrap();
     assert!(redriven.redrive_date().secs() > 0);
-    let succeeded = cloud.wait_for_execution("sdk-order-1", 60).await;
+    let succeeded = cloud.wait_for_execution(&order_id, 60).await;
     assert_eq!(succeeded["status"], "SUCCEEDED", "{succeeded}");
     let described = sfn
         .describe_execution()
@@ -157,7 +184,7 @@ async fn the_aws_sdk_starts_describes_lists_reads_history_and_redrives() {
             .iter()
             .any(|e| e.r#type() == &HistoryEventType::ExecutionRedriven)
     );
-    let records = cloud.records("sdk-order-1").await;
+    let records = cloud.records(&order_id).await;
     assert_eq!(records["order"]["status"], "COMPLETED", "{records}");
 
     let not_redrivable = sfn
