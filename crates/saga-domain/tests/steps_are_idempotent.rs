@@ -97,6 +97,12 @@ async fn reserve_twice_returns_the_same_reservation_and_moves_stock_once() {
 }
 
 #[tokio::test]
+async fn reserve_replay_refuses_an_expired_or_released_reservation() {
+    steps::reserve_replay_refuses_an_expired_or_released_reservation(&InMemoryInventory::new())
+        .await;
+}
+
+#[tokio::test]
 async fn confirm_twice_succeeds_twice_and_refuses_what_is_not_held() {
     steps::confirm_twice_succeeds_twice_and_refuses_what_is_not_held(&InMemoryInventory::new())
         .await;
