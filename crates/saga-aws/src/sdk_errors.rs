@@ -55,3 +55,44 @@ where
         _ => PortError::unavailable(operation, error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use saga_domain::StepError;
+
+    /// What the step makes of an SDK error of a DynamoDB call.
+    fn step_error_type(error: SdkError<PutItemError>) -> &'static str {
+        StepError::from(port_error("put_item", error)).error_type()
+    }
+
+    /// An SDK call that runs past its attempt or operation timeout, or cannot
+    /// connect in time, fails the step as `TransientError`, which the state
+    /// machine retries with back-off; the Lambda timeout never has to fire.
+    #[test]
+    fn timed_out_calls_are_transient_errors() {
+        let cases = [
+            (
+                "operation or attempt timeout",
+                SdkError::timeout_error(
+                    "operation timeout (all attempts including retries) occurred after 5s",
+                ),
+            ),
+            (
+                "connect timeout",
+                SdkError::dispatch_failure(ConnectorError::timeout(
+                    "connect timed out after 1s".into(),
+                )),
+            ),
+            (
+                "connection reset",
+                SdkError::dispatch_failure(ConnectorError::io("connection reset".into())),
+            ),
+        ];
+        for (case, error) in cases {
+            assert_eq!(step_error_type(error), "TransientError", "{case}");
+        }
+    }
+}

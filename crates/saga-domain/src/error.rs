@@ -211,8 +211,8 @@ pub enum PortError {
     },
 
     /// The service refused the request or returned data that does not parse
-    /// into the domain (a corrupt item, an unknown task token). Retrying will
-    /// not help; an operator must look.
+    /// into the domain (a corrupt item, a malformed task token, a missing
+    /// permission). Retrying will not help; an operator must look.
     #[error("{operation}: {detail}")]
     Rejected {
         /// The port operation.

@@ -155,14 +155,15 @@ string_newtype!(
 );
 
 string_newtype!(
-    /// A Step Functions task token (`.waitForTaskToken`): 1..=1024 printable
-    /// ASCII characters, as the SendTaskSuccess API accepts.
+    /// A Step Functions task token (`.waitForTaskToken`): 1..=2048 printable
+    /// ASCII characters, the `taskToken` SendTaskSuccess and SendTaskFailure
+    /// accept.
     TaskToken,
     "taskToken",
     |v| check_token(
         "taskToken",
         v,
-        1024,
+        2048,
         |c| c.is_ascii_graphic(),
         "printable ASCII without whitespace"
     )
@@ -217,6 +218,20 @@ mod tests {
                 _ => input.parse::<TaskToken>().is_ok(),
             };
             assert_eq!(ok, *valid, "{kind} {input:?}");
+        }
+    }
+
+    /// SendTaskSuccess / SendTaskFailure take a `taskToken` of 1..=2048
+    /// characters; a token Step Functions can issue must parse.
+    #[test]
+    fn task_tokens_are_as_long_as_step_functions_allows() {
+        for (length, valid) in [(2048, true), (2049, false), (1025, true), (1, true)] {
+            let token = "A".repeat(length);
+            assert_eq!(
+                token.parse::<TaskToken>().is_ok(),
+                valid,
+                "a task token of {length} characters"
+            );
         }
     }
 

@@ -28,8 +28,8 @@ pub struct ReserveInput {
 ///
 /// `status` is `PENDING` for a fresh reservation. A replay returns the
 /// order's existing reservation as it is now, so after a confirm it reads
-/// `CONFIRMED`, and after the reaper `EXPIRED` (the next step then fails with
-/// `ReservationExpired` and the saga compensates).
+/// `CONFIRMED`; a replay that finds it `EXPIRED` or `RELEASED` returns no
+/// output but fails with `ReservationExpired`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reserved {

@@ -21,7 +21,7 @@ use saga_domain::steps::{
     ReaperSettings, ReservationTtl, ShipRecordOutcome, charge_payment, confirm_reservation,
     expire_lapsed_reservations, process_ship_message, refund_payment, reserve_inventory,
 };
-use saga_domain::{Money, OrderId, Sku, StepError};
+use saga_domain::{Money, OrderId, Sku, StepError, TaskToken};
 use serde_json::json;
 
 const START: &str = "2026-03-01T12:00:00.750Z";
@@ -94,6 +94,12 @@ async fn reserve_twice_returns_the_same_reservation_and_moves_stock_once() {
         &InMemoryInventory::new(),
     )
     .await;
+}
+
+#[tokio::test]
+async fn reserve_replay_refuses_an_expired_or_released_reservation() {
+    steps::reserve_replay_refuses_an_expired_or_released_reservation(&InMemoryInventory::new())
+        .await;
 }
 
 #[tokio::test]
@@ -352,6 +358,111 @@ async fn ship_reports_business_failures_and_leaves_transient_ones_on_the_queue()
         "{outcome:?}"
     );
     assert_eq!(shipments.len(), 1);
+}
+
+/// A valid message whose shipping address the step refuses: the step fails
+/// the task with `InvalidOrder`.
+fn unshippable_body(order_id: &str, token: &str) -> String {
+    json!({"taskToken": token, "orderId": order_id, "items": [{"sku": "A", "quantity": 1}], "shippingAddress": {"name": "", "line1": "x", "city": "x", "postalCode": "1", "country": "DE"}}).to_string()
+}
+
+fn token(text: &str) -> TaskToken {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn ship_redelivered_after_the_task_completed_is_done_without_a_second_report() {
+    let shipments = InMemoryShipments::new();
+    let reporter = RecordingTaskReporter::new();
+    let clock = clock();
+    let body = ship_body("ord-1", "token-1");
+    let first = process_ship_message(&shipments, &reporter, &clock, &body).await;
+    assert!(matches!(first, ShipRecordOutcome::Shipped(_)), "{first:?}");
+    let again = process_ship_message(&shipments, &reporter, &clock, &body).await;
+    assert!(!again.leaves_message_on_queue(), "{again:?}");
+    assert!(
+        matches!(&again, ShipRecordOutcome::TokenSpent { order_id: Some(id), .. } if id == &order("ord-1")),
+        "{again:?}"
+    );
+    assert_eq!(reporter.reports().len(), 1, "one report");
+    assert_eq!(shipments.len(), 1, "one shipment");
+}
+
+#[tokio::test]
+async fn ship_first_delivered_after_the_task_timed_out_keeps_the_shipment_and_is_done() {
+    // ShipOrder gave up, the message was dead-lettered, and an operator moved
+    // it back: its token is spent before this delivery creates the shipment.
+    let shipments = InMemoryShipments::new();
+    let reporter = RecordingTaskReporter::new();
+    let clock = clock();
+    reporter.time_out(&token("token-late"));
+    let outcome = process_ship_message(
+        &shipments,
+        &reporter,
+        &clock,
+        &ship_body("ord-late", "token-late"),
+    )
+    .await;
+    assert!(!outcome.leaves_message_on_queue(), "{outcome:?}");
+    assert!(
+        matches!(&outcome, ShipRecordOutcome::TokenSpent { order_id: Some(id), .. } if id == &order("ord-late")),
+        "{outcome:?}"
+    );
+    assert_eq!(shipments.len(), 1, "the shipment the redrive will find");
+
+    // The same for a failure the step would report.
+    reporter.time_out(&token("token-late-bad"));
+    let outcome = process_ship_message(
+        &shipments,
+        &reporter,
+        &clock,
+        &unshippable_body("ord-late-bad", "token-late-bad"),
+    )
+    .await;
+    assert!(!outcome.leaves_message_on_queue(), "{outcome:?}");
+    assert!(
+        matches!(&outcome, ShipRecordOutcome::TokenSpent { order_id: Some(id), .. } if id == &order("ord-late-bad")),
+        "{outcome:?}"
+    );
+    assert_eq!(reporter.reports(), vec![], "nothing reached a spent task");
+}
+
+#[tokio::test]
+async fn ship_keeps_the_message_when_step_functions_refuses_the_report_for_another_reason() {
+    let shipments = InMemoryShipments::new();
+    let reporter = RecordingTaskReporter::new();
+    let clock = clock();
+    reporter.refuse_reports(Some(
+        "AccessDeniedException (HTTP 400): not authorized to perform states:SendTaskSuccess",
+    ));
+    let body = ship_body("ord-1", "token-1");
+    // The first delivery creates the shipment; the redeliveries find it. None
+    // may delete the message: it must reach the dead-letter queue and its alarm.
+    for delivery in ["first", "second", "third"] {
+        let outcome = process_ship_message(&shipments, &reporter, &clock, &body).await;
+        assert!(
+            matches!(&outcome, ShipRecordOutcome::LeaveOnQueue(e) if e.error_type() == "TransientError"),
+            "{delivery} delivery: {outcome:?}"
+        );
+    }
+    let outcome = process_ship_message(
+        &shipments,
+        &reporter,
+        &clock,
+        &unshippable_body("ord-2", "token-2"),
+    )
+    .await;
+    assert!(outcome.leaves_message_on_queue(), "{outcome:?}");
+    assert_eq!(reporter.reports(), vec![]);
+    assert_eq!(shipments.len(), 1);
+
+    // Once the permission is back, the redelivery completes the task.
+    reporter.refuse_reports(None);
+    let outcome = process_ship_message(&shipments, &reporter, &clock, &body).await;
+    assert!(
+        matches!(outcome, ShipRecordOutcome::Shipped(_)),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

@@ -149,6 +149,14 @@ pub async fn handle_ship(
             ShipRecordOutcome::FailureReported(error) => {
                 tracing::info!(message_id, error_type = error.error_type(), message = %error.message_with_sources(), "ship failed; task failure reported");
             }
+            ShipRecordOutcome::TokenSpent { order_id, .. } => {
+                let order_id = order_id.as_ref().map(|id| id.as_str());
+                tracing::info!(
+                    message_id,
+                    order_id,
+                    "the task token is spent; message done"
+                );
+            }
             ShipRecordOutcome::LeaveOnQueue(error) => {
                 tracing::error!(message_id, error_type = error.error_type(), message = %error.message_with_sources(), "message left on the queue for redelivery");
                 match message_id {

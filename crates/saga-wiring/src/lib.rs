@@ -14,10 +14,12 @@
 //!
 //! A builder reads only its function's variables (through [`Context::var`])
 //! and makes SDK clients with [`Context::dynamodb`] and [`Context::sfn`],
-//! which honour the SDK's standard endpoint variables from that same
-//! environment (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SFN`,
-//! `AWS_ENDPOINT_URL`): that is how the local cloud points unchanged code at
-//! DynamoDB Local and its own Step Functions endpoint.
+//! which time every call out well inside the function's timeout (so a hung
+//! call is a `TransientError`, retried) and honour the SDK's standard
+//! endpoint variables from that same environment
+//! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SFN`, `AWS_ENDPOINT_URL`):
+//! that is how the local cloud points unchanged code at DynamoDB Local and
+//! its own Step Functions endpoint.
 
 mod context;
 mod functions;

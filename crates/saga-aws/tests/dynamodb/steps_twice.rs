@@ -36,6 +36,11 @@ async fn reserve_twice_on_dynamodb_returns_the_same_reservation_and_decrements_s
 }
 
 #[tokio::test]
+async fn reserve_replay_on_dynamodb_refuses_an_expired_or_released_reservation() {
+    steps::reserve_replay_refuses_an_expired_or_released_reservation(&inventory().await).await;
+}
+
+#[tokio::test]
 async fn confirm_twice_on_dynamodb_confirms_once_and_keeps_the_stock_held() {
     steps::confirm_twice_succeeds_twice_and_refuses_what_is_not_held(&inventory().await).await;
 }

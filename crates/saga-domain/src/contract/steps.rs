@@ -10,10 +10,11 @@
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 
+use crate::error::StepError;
 use crate::fakes::{ManualClock, RecordingTaskReporter, TaskReport};
 use crate::ports::{
-    Catalog, PaymentStatus, PaymentStore, ReleaseOutcome, ReservationStatus, ReservationStore,
-    ShipmentStatus, ShipmentStore, StockItem,
+    Catalog, Clock, ExpireOutcome, PaymentStatus, PaymentStore, ReleaseOutcome, ReservationExpiry,
+    ReservationStatus, ReservationStore, ShipmentStatus, ShipmentStore, StockItem, whole_seconds,
 };
 use crate::simulated_provider::SimulatedPaymentProvider;
 use crate::step_io::{ChargeInput, Confirmed, OrderRef, RefundOutcome, Released, ReserveInput};
@@ -115,6 +116,77 @@ where
     );
     assert_eq!(stock(inventory, "SKU-TEE-M").await, (8, 2), "reserve twice");
     assert_eq!(stock(inventory, "SKU-MUG").await, (4, 1), "reserve twice");
+}
+
+/// Reserve replayed after the reservation ended (a redrive past the TTL finds
+/// it EXPIRED by the reaper, or RELEASED by a compensation): the stock is
+/// gone, so the replay is `ReservationExpired` with that status and moves no
+/// stock, and the saga rejects the order before charging. A replay of a
+/// CONFIRMED reservation still returns it.
+pub async fn reserve_replay_refuses_an_expired_or_released_reservation<I>(inventory: &I)
+where
+    I: ReservationStore + ReservationExpiry + Catalog,
+{
+    stock_up(inventory, &[("SKU-TEE-M", 10)]).await;
+    let clock = clock();
+    for id in ["ord-expired", "ord-released", "ord-confirmed"] {
+        let reserved =
+            reserve_inventory(inventory, &clock, ReservationTtl::DEFAULT, two_tees(id)).await;
+        assert!(reserved.is_ok(), "reserve replay: reserving {id}");
+    }
+    let confirmed = confirm_reservation(inventory, &clock, order_ref("ord-confirmed")).await;
+    assert!(
+        confirmed.is_ok(),
+        "reserve replay: confirming ord-confirmed"
+    );
+    let released = release_reservation(inventory, &clock, order_ref("ord-released")).await;
+    assert!(released.is_ok(), "reserve replay: releasing ord-released");
+    clock.advance(TimeDelta::minutes(16));
+    let expired = ok(
+        inventory
+            .expire_reservation(&order_id("ord-expired"), whole_seconds(clock.now()))
+            .await,
+        "reserve replay: expiring ord-expired",
+    );
+    assert_eq!(
+        expired,
+        ExpireOutcome::Expired,
+        "reserve replay: the reaper"
+    );
+    assert_eq!(
+        stock(inventory, "SKU-TEE-M").await,
+        (8, 2),
+        "before replays"
+    );
+
+    for (id, status) in [
+        ("ord-expired", ReservationStatus::Expired),
+        ("ord-released", ReservationStatus::Released),
+    ] {
+        let replay =
+            reserve_inventory(inventory, &clock, ReservationTtl::DEFAULT, two_tees(id)).await;
+        match replay {
+            Err(StepError::ReservationExpired {
+                order_id: refused,
+                status: found,
+            }) => {
+                assert_eq!(refused, order_id(id), "reserve replay of {id}");
+                assert_eq!(found, Some(status), "reserve replay of {id}");
+            }
+            other => panic!("reserve replay of {id}: expected ReservationExpired, got {other:?}"),
+        }
+    }
+    let replay = reserve_inventory(
+        inventory,
+        &clock,
+        ReservationTtl::DEFAULT,
+        two_tees("ord-confirmed"),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("reserve replay of ord-confirmed: {error}"));
+    assert_eq!(replay.status, ReservationStatus::Confirmed);
+    // The refused replays took no stock: only the confirmed order holds any.
+    assert_eq!(stock(inventory, "SKU-TEE-M").await, (8, 2), "after replays");
 }
 
 /// Confirm twice: both succeed and the stock stays held; confirming what is
@@ -324,7 +396,8 @@ where
 }
 
 /// Ship twice (SQS redelivers the message): one shipment with the same id,
-/// created at the first delivery, and the task completed once.
+/// created at the first delivery, and the task completed once; the
+/// redelivery finds the token spent and is done with the message.
 pub async fn ship_twice_creates_one_shipment_and_reports_once<S>(shipments: &S)
 where
     S: ShipmentStore,
@@ -341,11 +414,21 @@ where
     let first = process_ship_message(shipments, &reporter, &clock, &body).await;
     clock.advance(TimeDelta::minutes(2));
     let second = process_ship_message(shipments, &reporter, &clock, &body).await;
-    let (ShipRecordOutcome::Shipped(a), ShipRecordOutcome::Shipped(b)) = (&first, &second) else {
-        panic!("ship twice: expected two Shipped, got {first:?} and {second:?}");
+    let ShipRecordOutcome::Shipped(a) = &first else {
+        panic!("ship twice: expected Shipped at the first delivery, got {first:?}");
     };
-    assert_eq!(a, b, "ship twice: the redelivery finds the same shipment");
+    let ShipRecordOutcome::TokenSpent {
+        order_id: Some(redelivered),
+        ..
+    } = &second
+    else {
+        panic!("ship twice: expected TokenSpent at the redelivery, got {second:?}");
+    };
     assert_eq!(a.order_id, order_id("ord-ship-twice"));
+    assert_eq!(
+        redelivered, &a.order_id,
+        "ship twice: the redelivery's order"
+    );
     assert!(!a.shipment_id.is_empty() && !a.tracking_number.is_empty());
 
     let stored = ok(
@@ -362,7 +445,7 @@ where
         "created at the first delivery, whole seconds"
     );
     // The first delivery completed the task; the redelivery found the
-    // shipment there and still answered Shipped so the message leaves the queue.
+    // shipment there and the token spent, so the message leaves the queue.
     let token = "token-ship-twice"
         .parse()
         .unwrap_or_else(|error| panic!("{error:?}"));

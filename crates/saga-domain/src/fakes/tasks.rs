@@ -1,4 +1,5 @@
-//! A task reporter that records what it was told, and can play a spent token.
+//! A task reporter that records what it was told, and can play a spent token
+//! or a refused report.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -6,7 +7,7 @@ use std::sync::Mutex;
 use super::{Faults, lock};
 use crate::error::PortError;
 use crate::ids::TaskToken;
-use crate::ports::TaskReporter;
+use crate::ports::{ReportOutcome, TaskReporter};
 
 /// One SendTaskSuccess or SendTaskFailure call.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,11 +31,13 @@ pub enum TaskReport {
 }
 
 /// Records reports. Like Step Functions, a token can be completed once: a
-/// second report for it is `PortError::Rejected` (TaskTimedOut).
+/// second report for it, or one for a task that timed out, is
+/// [`ReportOutcome::TokenSpent`] (TaskTimedOut).
 #[derive(Debug, Default)]
 pub struct RecordingTaskReporter {
     reports: Mutex<Vec<TaskReport>>,
     spent: Mutex<HashSet<TaskToken>>,
+    refusal: Mutex<Option<String>>,
     /// Fault injection for every operation.
     pub faults: Faults,
 }
@@ -50,15 +53,30 @@ impl RecordingTaskReporter {
         lock(&self.reports).clone()
     }
 
-    fn accept(&self, token: &TaskToken, report: TaskReport) -> Result<(), PortError> {
+    /// The task behind `token` timed out before anyone reported: from now on
+    /// it is answered like a completed one.
+    pub fn time_out(&self, token: &TaskToken) {
+        lock(&self.spent).insert(token.clone());
+    }
+
+    /// Every report is refused with `detail` (say `AccessDeniedException`),
+    /// a refusal that says nothing about the token; `None` lifts it.
+    pub fn refuse_reports(&self, detail: Option<&str>) {
+        *lock(&self.refusal) = detail.map(str::to_owned);
+    }
+
+    fn accept(&self, token: &TaskToken, report: TaskReport) -> Result<ReportOutcome, PortError> {
+        if let Some(detail) = lock(&self.refusal).clone() {
+            return Err(PortError::rejected("report_task", detail));
+        }
         if !lock(&self.spent).insert(token.clone()) {
-            return Err(PortError::rejected(
-                "report_task",
-                "TaskTimedOut: the task token is already completed",
-            ));
+            return Ok(ReportOutcome::TokenSpent {
+                detail: "TaskTimedOut: Task Timed Out: 'Provided task does not exist anymore'"
+                    .to_owned(),
+            });
         }
         lock(&self.reports).push(report);
-        Ok(())
+        Ok(ReportOutcome::Reported)
     }
 }
 
@@ -67,7 +85,7 @@ impl TaskReporter for RecordingTaskReporter {
         &self,
         token: &TaskToken,
         output: &serde_json::Value,
-    ) -> Result<(), PortError> {
+    ) -> Result<ReportOutcome, PortError> {
         self.faults.check("send_task_success")?;
         self.accept(
             token,
@@ -83,7 +101,7 @@ impl TaskReporter for RecordingTaskReporter {
         token: &TaskToken,
         error: &str,
         cause: &str,
-    ) -> Result<(), PortError> {
+    ) -> Result<ReportOutcome, PortError> {
         self.faults.check("send_task_failure")?;
         self.accept(
             token,

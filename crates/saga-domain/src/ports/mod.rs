@@ -40,4 +40,4 @@ pub use payments::{
     PaymentStore, PaymentTransition, RecordIntentOutcome, RefundReceipt, RefundRequest,
 };
 pub use shipping::{CreateShipmentOutcome, Shipment, ShipmentStatus, ShipmentStore};
-pub use tasks::TaskReporter;
+pub use tasks::{ReportOutcome, TaskReporter};

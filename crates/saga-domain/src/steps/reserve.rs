@@ -2,7 +2,10 @@
 //!
 //! One atomic store operation takes the stock of all lines and writes the
 //! PENDING reservation, or does nothing at all. A replay finds the order's
-//! reservation and returns it as it is; stock never moves twice.
+//! reservation and never moves stock twice: a PENDING or CONFIRMED one is
+//! returned as it is; an EXPIRED or RELEASED one no longer holds stock, so the
+//! replay (a redrive past the TTL, say) is `ReservationExpired` and the saga
+//! rejects the order before charging for stock that is gone.
 
 use std::time::Duration;
 
@@ -55,7 +58,9 @@ impl Default for ReservationTtl {
 /// Reserves `input.items` for `input.order_id` until now + `ttl`.
 ///
 /// Errors: `UnknownSku` / `InsufficientStock` for the first failing line (no
-/// stock moved), `TransientError` when the store is unavailable.
+/// stock moved), `ReservationExpired` when a replay finds the order's
+/// reservation EXPIRED or RELEASED, `TransientError` when the store is
+/// unavailable.
 pub async fn reserve_inventory(
     reservations: &impl ReservationStore,
     clock: &impl Clock,
@@ -77,6 +82,13 @@ pub async fn reserve_inventory(
         ReserveOutcome::AlreadyReserved(reservation) => {
             if reservation.lines != request.lines {
                 tracing::warn!(order_id = %reservation.order_id, "replay with different lines; returning the existing reservation");
+            }
+            if !reservation.status.holds_stock() {
+                tracing::warn!(order_id = %reservation.order_id, status = reservation.status.as_str(), "replay found the reservation no longer held");
+                return Err(StepError::ReservationExpired {
+                    order_id: reservation.order_id,
+                    status: Some(reservation.status),
+                });
             }
             tracing::info!(order_id = %reservation.order_id, status = reservation.status.as_str(), "reservation already exists");
             Ok(reservation_output(reservation))

@@ -6,14 +6,23 @@
 //! produces the same ids) and completes the task. A business failure is
 //! reported with SendTaskFailure; a transient one leaves the message on the
 //! queue for redelivery (and, after `maxReceiveCount`, the dead-letter queue).
+//!
+//! When Step Functions answers that the token is spent (the task completed,
+//! failed or timed out: a duplicate delivery, or a dead-lettered message moved
+//! back after ShipOrder gave up), the message is done, shipment or not: the
+//! execution has moved on, a failed one is the operator's signal, and its
+//! redrive sends a fresh token that finds the existing shipment. Any other
+//! refusal of a report (a malformed token, a missing permission, an invalid
+//! request) leaves the message on the queue, so it reaches the dead-letter
+//! queue and its alarm.
 
 use serde_json::Value;
 
-use crate::error::{PortError, StepError};
+use crate::error::StepError;
 use crate::ids::{OrderId, TaskToken};
 use crate::ports::{
-    Clock, CreateShipmentOutcome, Shipment, ShipmentStatus, ShipmentStore, TaskReporter,
-    whole_seconds,
+    Clock, CreateShipmentOutcome, ReportOutcome, Shipment, ShipmentStatus, ShipmentStore,
+    TaskReporter, whole_seconds,
 };
 use crate::step_io::{ShipMessage, Shipped};
 
@@ -24,6 +33,15 @@ pub enum ShipRecordOutcome {
     Shipped(Shipped),
     /// The task was failed with this business error; the message is done.
     FailureReported(StepError),
+    /// The task took no report because its token is spent (it completed,
+    /// failed or timed out already); the message is done. A shipment this
+    /// message got as far as creating stays for the redrive to find.
+    TokenSpent {
+        /// The order the message names, when it parses.
+        order_id: Option<OrderId>,
+        /// Step Functions' answer.
+        detail: String,
+    },
     /// Nothing could be reported; the message must stay on the queue
     /// (`batchItemFailures`) so it is delivered again or dead-lettered.
     LeaveOnQueue(StepError),
@@ -91,17 +109,24 @@ pub async fn process_ship_message(
         }
     };
 
+    // Read before the whole message, so a report to a spent token can name
+    // the order even when the rest does not parse.
+    let order_id = raw
+        .get("orderId")
+        .and_then(Value::as_str)
+        .and_then(|text| text.parse::<OrderId>().ok());
     let message: ShipMessage = match serde_json::from_value(raw) {
         Ok(message) => message,
         Err(error) => {
-            return report_failure(reporter, &token, StepError::invalid_order(error)).await;
+            let error = StepError::invalid_order(error);
+            return report_failure(reporter, &token, order_id, error).await;
         }
     };
 
     match create_shipment(shipments, clock, &message).await {
         Ok((shipped, created)) => report_success(reporter, &token, shipped, created).await,
         Err(error @ StepError::TransientError { .. }) => ShipRecordOutcome::LeaveOnQueue(error),
-        Err(error) => report_failure(reporter, &token, error).await,
+        Err(error) => report_failure(reporter, &token, order_id, error).await,
     }
 }
 
@@ -120,12 +145,17 @@ async fn report_success(
         }
     };
     match reporter.send_task_success(token, &output).await {
-        Ok(()) => ShipRecordOutcome::Shipped(shipped),
-        // A duplicate delivery of a message already handled: the task was
-        // completed the first time, so the token is spent. Nothing is lost.
-        Err(PortError::Rejected { detail, .. }) if !created => {
-            tracing::warn!(order_id = %shipped.order_id, %detail, "shipment existed and the task token is spent; treating as a duplicate delivery");
-            ShipRecordOutcome::Shipped(shipped)
+        Ok(ReportOutcome::Reported) => ShipRecordOutcome::Shipped(shipped),
+        Ok(ReportOutcome::TokenSpent { detail }) => {
+            // Created now: the task timed out before this delivery (a message
+            // moved back from the dead-letter queue). Found: a duplicate
+            // delivery, or an earlier delivery created it and then failed to
+            // report until the task timed out.
+            tracing::warn!(order_id = %shipped.order_id, shipment_created_now = created, %detail, "the task token is spent; the message is done and the shipment stays for a redrive");
+            ShipRecordOutcome::TokenSpent {
+                order_id: Some(shipped.order_id),
+                detail,
+            }
         }
         Err(error) => ShipRecordOutcome::LeaveOnQueue(StepError::from(error)),
     }
@@ -134,6 +164,7 @@ async fn report_success(
 async fn report_failure(
     reporter: &impl TaskReporter,
     token: &TaskToken,
+    order_id: Option<OrderId>,
     error: StepError,
 ) -> ShipRecordOutcome {
     let cause = error.message_with_sources();
@@ -141,7 +172,12 @@ async fn report_failure(
         .send_task_failure(token, error.error_type(), &cause)
         .await
     {
-        Ok(()) => ShipRecordOutcome::FailureReported(error),
+        Ok(ReportOutcome::Reported) => ShipRecordOutcome::FailureReported(error),
+        Ok(ReportOutcome::TokenSpent { detail }) => {
+            let order = order_id.as_ref().map(OrderId::as_str);
+            tracing::warn!(order_id = order, error_type = error.error_type(), %detail, "the task token is spent; the failure was not reported and the message is done");
+            ShipRecordOutcome::TokenSpent { order_id, detail }
+        }
         Err(report_error) => ShipRecordOutcome::LeaveOnQueue(StepError::from(report_error)),
     }
 }
