@@ -273,6 +273,16 @@ struct StartRecord {
     start_lease_until: Option<String>,
 }
 
+/// Whether `item` shows the start lease held by `holder` and the start not
+/// yet recorded: a resent claim whose first attempt succeeded unseen.
+fn holds_lease(item: &Item, holder: &str) -> bool {
+    let held = item
+        .get("startLeaseHolder")
+        .and_then(|value| value.as_s().ok())
+        .is_some_and(|found| found == holder);
+    held && !item.contains_key("executionStartedAt")
+}
+
 /// Why a start claim was refused, from the item as it was: `None` when the
 /// order does not exist.
 fn refused_claim(
@@ -376,31 +386,37 @@ impl OrderStore for DynamoOrders {
         const OPERATION: &str = "claim_execution_start";
         let now = now.trunc_subsecs(3);
         let until = now + lease;
+        // Who claims: the SDK resends this same request when an attempt
+        // times out, and the resend must recognise a claim its lost first
+        // attempt made (else the order is never started by anyone until the
+        // lease runs out and a replay comes); concurrent requests differ.
+        let holder = uuid::Uuid::new_v4().to_string();
+        let claimed = StartClaim::Claimed(StartLease {
+            order_id: order_id.clone(),
+            until,
+        });
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("orderId", s(order_id.as_str()))
-            .update_expression("SET startLeaseUntil = :until")
+            .update_expression("SET startLeaseUntil = :until, startLeaseHolder = :holder")
             .condition_expression(
                 "attribute_exists(orderId) AND attribute_not_exists(executionStartedAt) \
                  AND (attribute_not_exists(startLeaseUntil) OR startLeaseUntil <= :now)",
             )
             .expression_attribute_values(":until", s(order_timestamp(until)))
             .expression_attribute_values(":now", s(order_timestamp(now)))
+            .expression_attribute_values(":holder", s(holder.as_str()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let refused = match result {
-            Ok(_) => {
-                return Ok(StartClaim::Claimed(StartLease {
-                    order_id: order_id.clone(),
-                    until,
-                }));
-            }
+            Ok(_) => return Ok(claimed),
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     match &failed.item {
+                        Some(item) if holds_lease(item, &holder) => return Ok(claimed),
                         Some(item) => refused_claim(OPERATION, Some(item))?,
                         None => {
                             let output = self
@@ -412,6 +428,13 @@ impl OrderStore for DynamoOrders {
                                 .send()
                                 .await
                                 .map_err(|error| port_error(OPERATION, error))?;
+                            if output
+                                .item
+                                .as_ref()
+                                .is_some_and(|item| holds_lease(item, &holder))
+                            {
+                                return Ok(claimed);
+                            }
                             refused_claim(OPERATION, output.item.as_ref())?
                         }
                     }
@@ -431,7 +454,7 @@ impl OrderStore for DynamoOrders {
             .update_item()
             .table_name(&self.table)
             .key("orderId", s(lease.order_id.as_str()))
-            .update_expression("REMOVE startLeaseUntil")
+            .update_expression("REMOVE startLeaseUntil, startLeaseHolder")
             .condition_expression("startLeaseUntil = :until")
             .expression_attribute_values(":until", s(order_timestamp(lease.until)))
             .send()
@@ -647,6 +670,7 @@ mod tests {
         assert_eq!(parse_order("test", &written).unwrap(), order);
         let mut without_lease = completed_item();
         without_lease.remove("startLeaseUntil");
+        without_lease.remove("startLeaseHolder");
         assert_eq!(
             written, without_lease,
             "the lease is the expressions' alone"
@@ -751,6 +775,20 @@ mod tests {
             let error = parse_order("test", &item).unwrap_err().to_string();
             assert!(error.contains(attribute), "{path}: {error}");
         }
+    }
+
+    #[test]
+    fn a_resent_claim_recognises_the_lease_its_lost_first_attempt_took() {
+        let mut leased = pending_item();
+        leased.insert("startLeaseUntil".to_owned(), s("2026-01-01T00:00:30.000Z"));
+        leased.insert("startLeaseHolder".to_owned(), s("holder-1"));
+        assert!(holds_lease(&leased, "holder-1"));
+        assert!(!holds_lease(&leased, "holder-2"), "another request's lease");
+        leased.insert(
+            "executionStartedAt".to_owned(),
+            s("2026-01-01T00:00:01.000Z"),
+        );
+        assert!(!holds_lease(&leased, "holder-1"), "already started");
     }
 
     #[test]
