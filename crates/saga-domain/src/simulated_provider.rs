@@ -15,6 +15,14 @@
 //! (`ch_sim_<key>`, `re_sim_<key>`), so they agree across Lambda instances.
 //! The counters (`charges_made`, `refunds_made`) are per process: they let
 //! tests prove a step never charges twice.
+//!
+//! A cancel (the refund step reconciling a charge left PENDING) reports a
+//! charge this ledger holds, else cancels the key: a later charge under it
+//! is declined `payment_intent_canceled`, as Stripe refuses to confirm a
+//! canceled PaymentIntent. The ledger is per process, so the functions share
+//! one only where they share a process ([`SimulatedPaymentProvider::shared`]:
+//! the local cloud); deployed, each Lambda's simulation knows only its own
+//! charges, which is one more reason it serves demos and tests only.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -22,7 +30,10 @@ use std::sync::{Mutex, MutexGuard};
 use crate::error::PortError;
 use crate::ids::PaymentMethod;
 use crate::money::Money;
-use crate::ports::{ChargeOutcome, ChargeRequest, PaymentProvider, RefundReceipt, RefundRequest};
+use crate::ports::{
+    CancelOutcome, CancelRequest, ChargeOutcome, ChargeRequest, PaymentProvider, RefundReceipt,
+    RefundRequest,
+};
 
 const CHARGE_PREFIX: &str = "ch_sim_";
 const REFUND_PREFIX: &str = "re_sim_";
@@ -38,6 +49,7 @@ struct Ledger {
     charges: HashMap<String, RecordedCharge>,
     refunds: HashMap<String, RecordedRefund>,
     refunded_charges: HashSet<String>,
+    cancelled: HashSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +88,14 @@ impl SimulatedPaymentProvider {
     /// A provider with an empty ledger.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process's one provider, so every function of the process (the
+    /// charge and the refund in the local cloud) sees the same ledger, as
+    /// they would see the same real provider.
+    pub fn shared() -> &'static SimulatedPaymentProvider {
+        static SHARED: std::sync::OnceLock<SimulatedPaymentProvider> = std::sync::OnceLock::new();
+        SHARED.get_or_init(SimulatedPaymentProvider::new)
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -120,6 +140,11 @@ impl SimulatedPaymentProvider {
                 ));
             }
             return Ok(original.outcome.clone());
+        }
+        if ledger.cancelled.contains(&request.idempotency_key) {
+            return Ok(ChargeOutcome::Declined {
+                code: "payment_intent_canceled".to_owned(),
+            });
         }
         let outcome = match behaviour_of(&request.payment_method) {
             SimulatedBehaviour::Capture => ChargeOutcome::Captured {
@@ -197,6 +222,24 @@ impl SimulatedPaymentProvider {
     }
 }
 
+impl SimulatedPaymentProvider {
+    fn cancel_now(&self, request: &CancelRequest) -> CancelOutcome {
+        let mut ledger = self.ledger();
+        match ledger.charges.get(&request.idempotency_key) {
+            Some(charge) => match &charge.outcome {
+                ChargeOutcome::Captured { provider_reference } => CancelOutcome::Captured {
+                    provider_reference: provider_reference.clone(),
+                },
+                ChargeOutcome::Declined { code } => CancelOutcome::Declined { code: code.clone() },
+            },
+            None => {
+                ledger.cancelled.insert(request.idempotency_key.clone());
+                CancelOutcome::Cancelled
+            }
+        }
+    }
+}
+
 impl PaymentProvider for SimulatedPaymentProvider {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
         self.charge_now(request)
@@ -204,6 +247,10 @@ impl PaymentProvider for SimulatedPaymentProvider {
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, PortError> {
         self.refund_now(request)
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<CancelOutcome, PortError> {
+        Ok(self.cancel_now(request))
     }
 }
 
@@ -262,6 +309,53 @@ mod tests {
             .await;
         assert!(matches!(conflicting, Err(PortError::Rejected { .. })));
         assert_eq!(provider.charges_made("ord-1"), 1);
+    }
+
+    #[tokio::test]
+    async fn cancel_reports_a_known_charge_and_spends_an_unknown_key() {
+        let provider = SimulatedPaymentProvider::new();
+        let cancel = |key: &str, method: &str| {
+            let charge = request(key, method, 100);
+            CancelRequest {
+                idempotency_key: charge.idempotency_key,
+                amount: charge.amount,
+                payment_method: charge.payment_method,
+            }
+        };
+        provider
+            .charge(&request("ord-c", "pm_card_visa", 100))
+            .await
+            .unwrap();
+        assert_eq!(
+            provider
+                .cancel(&cancel("ord-c", "pm_card_visa"))
+                .await
+                .unwrap(),
+            CancelOutcome::Captured {
+                provider_reference: "ch_sim_ord-c".to_owned()
+            }
+        );
+        let never_charged = cancel("ord-n", "pm_card_visa");
+        assert_eq!(
+            provider.cancel(&never_charged).await.unwrap(),
+            CancelOutcome::Cancelled
+        );
+        assert_eq!(
+            provider.cancel(&never_charged).await.unwrap(),
+            CancelOutcome::Cancelled
+        );
+        let late = provider
+            .charge(&request("ord-n", "pm_card_visa", 100))
+            .await
+            .unwrap();
+        assert_eq!(
+            late,
+            ChargeOutcome::Declined {
+                code: "payment_intent_canceled".to_owned()
+            },
+            "a charge after the cancel never captures"
+        );
+        assert_eq!(provider.captured_charges(), 1);
     }
 
     #[tokio::test]

@@ -302,6 +302,85 @@ async fn refund_after_a_crash_before_the_table_update_refunds_once() {
     assert_eq!(provider.refunds_made(&charged.provider_reference), 1);
 }
 
+#[tokio::test]
+async fn refund_of_a_charge_that_never_answered_cancels_it_and_a_late_charge_cannot_capture() {
+    // The provider kept failing, so the charge step gave up with the payment
+    // PENDING and the saga compensates: the refund reconciles with the
+    // provider instead of waiting forever on a charge that never completes.
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let failed = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_transientFailure"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failed.error_type(), "TransientError");
+    let refunded = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(refunded.outcome, RefundOutcome::NothingToRefund);
+    let payment = payments
+        .get_payment(&order("ord-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.status, PaymentStatus::Declined);
+    // A charge invocation still running somewhere cannot capture any more.
+    let late = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_transientFailure"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(late.error_type(), "PaymentDeclined");
+    assert_eq!(provider.captured_charges(), 0);
+}
+
+#[tokio::test]
+async fn refund_of_a_capture_whose_answer_was_lost_refunds_it_once() {
+    // The provider captured, then the table write failed: PENDING in the
+    // table, captured at the provider. The compensation finds and refunds it.
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    payments
+        .record_intent(&PaymentIntent {
+            order_id: order("ord-2"),
+            amount: eur(3000),
+            payment_method: "pm_card_visa".parse().unwrap(),
+            created_at: whole_seconds(clock.now()),
+        })
+        .await
+        .unwrap();
+    let captured = provider
+        .charge(&ChargeRequest {
+            idempotency_key: "ord-2".to_owned(),
+            amount: eur(3000),
+            payment_method: "pm_card_visa".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    let ChargeOutcome::Captured { provider_reference } = captured else {
+        panic!("{captured:?}")
+    };
+    let refunded = refund_payment(&payments, &provider, &clock, order_ref("ord-2"))
+        .await
+        .unwrap();
+    assert_eq!(refunded.outcome, RefundOutcome::Refunded);
+    assert_eq!(provider.refunds_made(&provider_reference), 1);
+    let again = refund_payment(&payments, &provider, &clock, order_ref("ord-2"))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, RefundOutcome::AlreadyRefunded);
+    assert_eq!(provider.refunds_made(&provider_reference), 1);
+}
+
 fn ship_body(order_id: &str, token: &str) -> String {
     json!({
         "taskToken": token,

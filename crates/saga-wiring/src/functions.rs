@@ -90,10 +90,11 @@ impl Function for Reserve {
 }
 
 /// `charge` (ChargePayment): charges the order once, through the simulated
-/// payment provider until a real provider is wired in.
+/// payment provider until a real provider is wired in (the process's one
+/// simulation, which the refund reconciles with).
 pub struct Charge {
     payments: DynamoPayments,
-    provider: SimulatedPaymentProvider,
+    provider: &'static SimulatedPaymentProvider,
 }
 
 impl Charge {
@@ -102,7 +103,7 @@ impl Charge {
         let config = ChargeConfig::from_source(context)?;
         Ok(Self {
             payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
-            provider: SimulatedPaymentProvider::new(),
+            provider: SimulatedPaymentProvider::shared(),
         })
     }
 }
@@ -112,7 +113,7 @@ impl Function for Charge {
     type Output = Charged;
 
     async fn handle(&self, event: Value) -> Result<Charged, Diagnostic> {
-        handlers::handle_charge(&self.payments, &self.provider, &SystemClock, event).await
+        handlers::handle_charge(&self.payments, self.provider, &SystemClock, event).await
     }
 }
 
@@ -167,7 +168,7 @@ impl Function for Release {
 /// `refund` (RefundPayment, compensation): refunds a captured payment once.
 pub struct Refund {
     payments: DynamoPayments,
-    provider: SimulatedPaymentProvider,
+    provider: &'static SimulatedPaymentProvider,
 }
 
 impl Refund {
@@ -176,7 +177,7 @@ impl Refund {
         let config = RefundConfig::from_source(context)?;
         Ok(Self {
             payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
-            provider: SimulatedPaymentProvider::new(),
+            provider: SimulatedPaymentProvider::shared(),
         })
     }
 }
@@ -186,7 +187,7 @@ impl Function for Refund {
     type Output = Refunded;
 
     async fn handle(&self, event: Value) -> Result<Refunded, Diagnostic> {
-        handlers::handle_refund(&self.payments, &self.provider, &SystemClock, event).await
+        handlers::handle_refund(&self.payments, self.provider, &SystemClock, event).await
     }
 }
 

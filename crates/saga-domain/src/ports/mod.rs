@@ -36,8 +36,9 @@ pub use orders::{
     order_timestamp,
 };
 pub use payments::{
-    ChargeOutcome, ChargeRequest, Payment, PaymentIntent, PaymentProvider, PaymentStatus,
-    PaymentStore, PaymentTransition, RecordIntentOutcome, RefundReceipt, RefundRequest,
+    CancelOutcome, CancelRequest, ChargeOutcome, ChargeRequest, Payment, PaymentIntent,
+    PaymentProvider, PaymentStatus, PaymentStore, PaymentTransition, RecordIntentOutcome,
+    RefundReceipt, RefundRequest,
 };
 pub use shipping::{CreateShipmentOutcome, Shipment, ShipmentStatus, ShipmentStore};
 pub use tasks::{ReportOutcome, TaskReporter};

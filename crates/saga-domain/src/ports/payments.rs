@@ -186,6 +186,36 @@ pub struct RefundRequest {
     pub amount: Money,
 }
 
+/// A request to cancel whatever was charged under a key whose outcome is
+/// unknown (the charge step ran out of retries with the payment PENDING).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequest {
+    /// The charge's idempotency key: the order id.
+    pub idempotency_key: String,
+    /// The amount the charge was for.
+    pub amount: Money,
+    /// The payment method it was for.
+    pub payment_method: PaymentMethod,
+}
+
+/// What the provider knew of a charge it was asked to cancel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Nothing was captured under the key, and nothing can be any more: a
+    /// late charge under it is refused (Stripe: the PaymentIntent is canceled).
+    Cancelled,
+    /// The charge had been captured (its answer was lost): refund it.
+    Captured {
+        /// The provider's charge id.
+        provider_reference: String,
+    },
+    /// The charge had been declined: nothing to give back.
+    Declined {
+        /// The provider's decline code.
+        code: String,
+    },
+}
+
 /// The provider's receipt for a refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundReceipt {
@@ -210,4 +240,12 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &RefundRequest,
     ) -> impl Future<Output = Result<RefundReceipt, PortError>> + Send;
+
+    /// Reconciles a charge whose outcome is unknown: reports it if it
+    /// completed, else cancels it so that no later charge under the same key
+    /// can capture. Idempotent.
+    fn cancel(
+        &self,
+        request: &CancelRequest,
+    ) -> impl Future<Output = Result<CancelOutcome, PortError>> + Send;
 }

@@ -8,16 +8,19 @@
 use crate::error::StepError;
 use crate::ids::OrderId;
 use crate::ports::{
-    Clock, PaymentProvider, PaymentStatus, PaymentStore, PaymentTransition, RefundRequest,
-    whole_seconds,
+    CancelOutcome, CancelRequest, Clock, Payment, PaymentProvider, PaymentStatus, PaymentStore,
+    PaymentTransition, RefundRequest, whole_seconds,
 };
 use crate::step_io::{OrderRef, RefundOutcome, Refunded};
+use crate::steps::charge::charge_idempotency_key;
 
 /// Refunds the order's captured payment, if any.
 ///
-/// Errors: only `TransientError`, including for a payment still PENDING (the
-/// charge's outcome is unknown, so the refund waits and is retried; if it
-/// stays PENDING the execution fails at the refund and an operator decides).
+/// A payment still PENDING (the charge ran out of retries and the saga
+/// compensates) is reconciled with the provider first: cancelled if nothing
+/// was captured, refunded if the capture's answer was lost.
+///
+/// Errors: only `TransientError`.
 pub async fn refund_payment(
     payments: &impl PaymentStore,
     provider: &impl PaymentProvider,
@@ -28,7 +31,7 @@ pub async fn refund_payment(
     let Some(payment) = payments.get_payment(&order_id).await? else {
         return Ok(refund_output(order_id, RefundOutcome::NothingToRefund));
     };
-    let provider_reference = match (payment.status, payment.provider_reference) {
+    let provider_reference = match (payment.status, payment.provider_reference.clone()) {
         (PaymentStatus::Declined, _) => {
             return Ok(refund_output(order_id, RefundOutcome::NothingToRefund));
         }
@@ -36,9 +39,12 @@ pub async fn refund_payment(
             return Ok(refund_output(order_id, RefundOutcome::AlreadyRefunded));
         }
         (PaymentStatus::Pending, _) => {
-            return Err(StepError::transient(format!(
-                "payment for order {order_id} is still PENDING; its charge outcome is unknown"
-            )));
+            match reconcile_pending(payments, provider, clock, &payment).await? {
+                Reconciled::NothingCharged => {
+                    return Ok(refund_output(order_id, RefundOutcome::NothingToRefund));
+                }
+                Reconciled::Captured(reference) => reference,
+            }
         }
         (PaymentStatus::Captured, None) => {
             return Err(StepError::transient(format!(
@@ -78,6 +84,70 @@ pub async fn refund_payment(
     };
     tracing::info!(%order_id, ?outcome, "refund done");
     Ok(refund_output(order_id, outcome))
+}
+
+/// What a PENDING payment turned out to be.
+enum Reconciled {
+    /// Nothing was or can be captured: the payment is now DECLINED.
+    NothingCharged,
+    /// The provider had captured it (the answer was lost): now CAPTURED.
+    Captured(String),
+}
+
+/// The charge step gave up with the payment PENDING (the provider kept
+/// failing or the answer was lost), and the saga compensates: ask the
+/// provider what happened under the charge's key, cancelling it if nothing
+/// was captured so that no late charge can capture, and record the answer.
+async fn reconcile_pending(
+    payments: &impl PaymentStore,
+    provider: &impl PaymentProvider,
+    clock: &impl Clock,
+    payment: &Payment,
+) -> Result<Reconciled, StepError> {
+    let order_id = &payment.order_id;
+    let outcome = provider
+        .cancel(&CancelRequest {
+            idempotency_key: charge_idempotency_key(order_id),
+            amount: payment.amount,
+            payment_method: payment.payment_method.clone(),
+        })
+        .await?;
+    let now = whole_seconds(clock.now());
+    let (transition, reconciled) = match outcome {
+        CancelOutcome::Captured { provider_reference } => {
+            tracing::warn!(%order_id, %provider_reference, "a PENDING payment had been captured; refunding it");
+            let transition = payments
+                .mark_captured(order_id, &provider_reference, now)
+                .await?;
+            (transition, Reconciled::Captured(provider_reference))
+        }
+        CancelOutcome::Cancelled | CancelOutcome::Declined { .. } => {
+            let code = match &outcome {
+                CancelOutcome::Declined { code } => code.as_str(),
+                _ => "canceled_unknown_outcome",
+            };
+            tracing::info!(%order_id, code, "a PENDING payment was never captured; nothing to refund");
+            let transition = payments.mark_declined(order_id, code, now).await?;
+            (transition, Reconciled::NothingCharged)
+        }
+    };
+    match transition {
+        PaymentTransition::Applied(_) => Ok(reconciled),
+        // A late charge invocation settled it meanwhile: go by what it wrote.
+        PaymentTransition::StatusMismatch(found) => {
+            match (found.status, found.provider_reference) {
+                (PaymentStatus::Captured, Some(reference)) => Ok(Reconciled::Captured(reference)),
+                (PaymentStatus::Declined, _) => Ok(Reconciled::NothingCharged),
+                (status, _) => Err(StepError::transient(format!(
+                    "payment for order {order_id} moved to {} while it was reconciled",
+                    status.as_str()
+                ))),
+            }
+        }
+        PaymentTransition::NotFound => Err(StepError::transient(format!(
+            "payment for order {order_id} vanished while it was reconciled"
+        ))),
+    }
 }
 
 /// The provider idempotency key of an order's refund.

@@ -143,6 +143,29 @@ async fn a_step_that_runs_past_its_timeout_is_retried_and_the_order_completes() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_stays_down_rejects_the_order_and_gives_everything_back() {
+    // Before the capture the saga turns: the charge's retries are spent, the
+    // refund reconciles the PENDING payment with the provider (nothing was
+    // captured, so it is cancelled), the stock is released and the order is
+    // rejected with a reason the customer can read.
+    let cloud = LocalCloud::start(&["--time-scale", "100"]).await;
+    let token = cloud.token("user-provider-down").await;
+    cloud.set_stock("SKU-DOWN", 5).await;
+    let order = place_and_finish(
+        &cloud,
+        &token,
+        &order_body("SKU-DOWN", 2, "pm_card_transientFailure"),
+    )
+    .await;
+    assert_eq!(order["status"], "REJECTED", "{order}");
+    assert_eq!(order["reason"], "PaymentProviderUnavailable", "{order}");
+    let records = cloud.records(order["orderId"].as_str().unwrap()).await;
+    assert_eq!(records["payment"]["status"], "DECLINED", "{records}");
+    assert_eq!(records["reservation"]["status"], "RELEASED", "{records}");
+    assert_eq!(cloud.stock("SKU-DOWN").await, (5, 0), "the stock is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poisoned_shipment_dead_letters_fails_at_ship_order_and_redrives_to_one_shipment() {
     // 100x time: ShipOrder's 600 s heartbeat is 6 s, the queue's 60 s visibility 1 s.
     let cloud = LocalCloud::start(&["--time-scale", "100"]).await;
