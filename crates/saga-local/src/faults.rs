@@ -5,7 +5,13 @@
 //! step and can be redriven), run late by a delay, or run during an outage
 //! of the AWS services it calls (its SDK clients point at a port that
 //! refuses connections, so the function's own code meets the failure and
-//! classifies it, as it would when DynamoDB or Step Functions is down).
+//! classifies it, as it would when DynamoDB or Step Functions is down),
+//! crash after its effect (the handler runs and its writes commit, then the
+//! invocation fails as a killed runtime does: `Runtime.ExitError`), time out
+//! after its effect (the handler runs, then the invocation hangs until its
+//! `Timeout` cuts it off: `Sandbox.Timedout`), or meet a Lambda service
+//! error (`Lambda.ServiceException`: the function does not run). Step
+//! Functions reports the crash and the timeout as `Lambda.Unknown`.
 //!
 //! Faults are set over HTTP (`/local/faults`) and shown in the console. A
 //! fault with a count is used up one invocation at a time; one without a
@@ -21,6 +27,8 @@ use serde::{Deserialize, Serialize};
 pub const TRANSIENT_ERROR: &str = "TransientError";
 /// The error name a permanent fault raises (caught by nothing).
 pub const PERMANENT_ERROR: &str = "InjectedFault";
+/// The error name of a Lambda service fault (retried by the state machine).
+pub const SERVICE_ERROR: &str = "Lambda.ServiceException";
 
 /// What a fault does to an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +43,15 @@ pub enum FaultMode {
     /// The function runs, but the AWS services of `services` (all of them
     /// when absent) refuse its connections.
     Outage,
+    /// The function runs to the end, then the invocation fails as a crashed
+    /// runtime (`Runtime.ExitError`): the effect happened, the answer is lost.
+    Crash,
+    /// The function runs to the end, then the invocation hangs until the
+    /// function's `Timeout` cuts it off (`Sandbox.Timedout`).
+    Timeout,
+    /// Lambda fails the invocation itself (`Lambda.ServiceException`); the
+    /// function does not run.
+    Service,
 }
 
 /// An AWS service a function reaches through the SDK's standard endpoint
@@ -117,6 +134,9 @@ impl ActiveFault {
                 let services: Vec<&str> = self.services.iter().map(|s| s.name()).collect();
                 format!("outage of {}", services.join(", "))
             }
+            FaultMode::Crash => "crash after the effect (Runtime.ExitError)".to_owned(),
+            FaultMode::Timeout => "time out after the effect (Sandbox.Timedout)".to_owned(),
+            FaultMode::Service => format!("Lambda service error ({SERVICE_ERROR})"),
         }
     }
 }
@@ -132,6 +152,10 @@ pub enum FaultAction {
     Delay(Duration),
     /// Run with these services unreachable.
     Outage(Vec<Service>),
+    /// Run, then fail as a crashed runtime.
+    CrashAfterEffect,
+    /// Run, then hang until the timeout.
+    TimeoutAfterEffect,
 }
 
 /// The faults in force, by function binary name.
@@ -227,6 +251,9 @@ impl Faults {
             FaultMode::Permanent => FaultAction::Fail(PERMANENT_ERROR),
             FaultMode::Delay => FaultAction::Delay(Duration::from_millis(fault.delay_ms)),
             FaultMode::Outage => FaultAction::Outage(fault.services.clone()),
+            FaultMode::Crash => FaultAction::CrashAfterEffect,
+            FaultMode::Timeout => FaultAction::TimeoutAfterEffect,
+            FaultMode::Service => FaultAction::Fail(SERVICE_ERROR),
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
@@ -250,6 +277,26 @@ mod tests {
             delay_ms: (mode == FaultMode::Delay).then_some(5),
             services: None,
         }
+    }
+
+    #[test]
+    fn crash_timeout_and_service_faults_say_what_the_invocation_does() {
+        let known = vec!["charge".to_owned()];
+        let faults = Faults::default();
+        for (mode, action) in [
+            (FaultMode::Crash, FaultAction::CrashAfterEffect),
+            (FaultMode::Timeout, FaultAction::TimeoutAfterEffect),
+            (FaultMode::Service, FaultAction::Fail(SERVICE_ERROR)),
+        ] {
+            faults
+                .set(request("charge", mode, Some(1)), &known)
+                .unwrap();
+            assert_eq!(faults.take("charge"), action, "{mode:?}");
+            assert_eq!(faults.take("charge"), FaultAction::None, "{mode:?} used up");
+        }
+        let parsed: FaultRequest =
+            serde_json::from_str(r#"{"function": "charge", "mode": "crash", "count": 2}"#).unwrap();
+        assert_eq!(parsed.mode, FaultMode::Crash);
     }
 
     #[test]

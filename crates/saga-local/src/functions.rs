@@ -232,8 +232,17 @@ impl Functions {
         let binary = function.spec.binary.as_str();
         let mut code = Arc::clone(&function.code);
         let mut delay = None;
+        let mut after_effect = None;
         match self.faults.take(binary) {
             FaultAction::None => {}
+            action @ (FaultAction::CrashAfterEffect | FaultAction::TimeoutAfterEffect) => {
+                tracing::info!(
+                    function = binary,
+                    ?action,
+                    "fault injected after the effect"
+                );
+                after_effect = Some(action);
+            }
             // A slow invocation: the delay counts against the function's
             // timeout, as a slow handler's time does on Lambda.
             FaultAction::Delay(slow) => delay = Some(slow),
@@ -256,7 +265,18 @@ impl Functions {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            code.invoke(event).await
+            let result = code.invoke(event).await;
+            match after_effect {
+                // The handler's writes are made; the answer never leaves.
+                Some(FaultAction::CrashAfterEffect) => Err(Diagnostic {
+                    error_type: "Runtime.ExitError".to_owned(),
+                    error_message: format!(
+                        "saga-local fault injection: {binary} crashed after its handler ran (Runtime exited with error: signal: killed)"
+                    ),
+                }),
+                Some(_) => std::future::pending().await,
+                None => result,
+            }
         };
         match tokio::time::timeout(timeout, run).await {
             Ok(result) => result.map_err(FunctionError::from),

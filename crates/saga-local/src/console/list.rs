@@ -235,6 +235,9 @@ fn fault_form(binaries: &[String]) -> Markup {
                     option value="permanent" { "fail permanently" }
                     option value="delay" { "run late" }
                     option value="outage" { "run with its AWS services down" }
+                    option value="crash" { "crash after its effect" }
+                    option value="timeout" { "time out after its effect" }
+                    option value="service" { "meet a Lambda service error" }
                 }
                 " for the next "
                 input name="count" size="4" placeholder="all";

@@ -166,6 +166,48 @@ async fn a_provider_that_stays_down_rejects_the_order_and_gives_everything_back(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_after_the_effect_and_lambda_service_errors_complete_the_order_once() {
+    // charge captures and then its runtime dies; reserve meets a Lambda
+    // service error; ship records the shipment and reports success, then
+    // crashes, so the queue delivers the message again with a spent token.
+    let cloud = LocalCloud::start(&["--time-scale", "100"]).await;
+    let token = cloud.token("user-crash").await;
+    cloud.set_stock("SKU-CRASH", 5).await;
+    for (function, mode) in [
+        ("reserve", "service"),
+        ("charge", "crash"),
+        ("ship", "crash"),
+    ] {
+        cloud
+            .set_fault(json!({"function": function, "mode": mode, "count": 1}))
+            .await;
+    }
+    let order = place_and_finish(&cloud, &token, &order_body("SKU-CRASH", 2, "pm_card_visa")).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    let records = cloud.records(order["orderId"].as_str().unwrap()).await;
+    assert_eq!(records["payment"]["status"], "CAPTURED", "{records}");
+    assert_eq!(records["reservation"]["status"], "CONFIRMED", "{records}");
+    assert!(records["shipment"].is_object(), "{records}");
+    assert_eq!(
+        cloud.stock("SKU-CRASH").await,
+        (3, 2),
+        "two units sold once"
+    );
+    // The message comes back (the crash lost the answer) and is consumed
+    // as a duplicate with a spent token, not dead-lettered.
+    let mut depth = cloud.queue_depth("ShippingQueue").await;
+    for _ in 0..60 {
+        if depth == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        depth = cloud.queue_depth("ShippingQueue").await;
+    }
+    assert_eq!(depth, (0, 0), "the redelivered message is consumed");
+    assert_eq!(cloud.queue_depth("ShippingDeadLetterQueue").await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poisoned_shipment_dead_letters_fails_at_ship_order_and_redrives_to_one_shipment() {
     // 100x time: ShipOrder's 600 s heartbeat is 6 s, the queue's 60 s visibility 1 s.
     let cloud = LocalCloud::start(&["--time-scale", "100"]).await;
