@@ -133,6 +133,8 @@ pub struct Cloud {
     pub(crate) started_at: DateTime<Utc>,
     /// `http://127.0.0.1:<port>`.
     pub(crate) base_url: String,
+    /// The port of `base_url`: requests must name it in `Host`.
+    pub(crate) port: u16,
     /// Set once everything runs.
     pub(crate) ready: AtomicBool,
     redrive_dates: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -286,7 +288,7 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     };
     let clients = Clients::new(&endpoints).await;
     let provisioned = provision_stack(&options, &clients).await?;
-    let cloud = Arc::new(assemble(&options, &provisioned, &endpoints, &clients, base_url).await?);
+    let cloud = Arc::new(assemble(&options, &provisioned, &endpoints, &clients, address).await?);
 
     let (shutdown, shutdown_receiver) = watch::channel(false);
     let mut tasks = vec![server::spawn(
@@ -353,7 +355,7 @@ async fn assemble(
     provisioned: &Provisioned,
     endpoints: &Endpoints,
     clients: &Clients,
-    base_url: String,
+    address: SocketAddr,
 ) -> Result<Cloud> {
     let Provisioned {
         stack,
@@ -403,7 +405,8 @@ async fn assemble(
         tables: tables.clone(),
         inventory,
         started_at: Utc::now(),
-        base_url,
+        base_url: format!("http://{address}"),
+        port: address.port(),
         ready: AtomicBool::new(false),
         redrive_dates: Mutex::new(HashMap::new()),
         task_waits: Mutex::new(HashMap::new()),
