@@ -18,8 +18,9 @@
 //!   request, which no CORS preflight holds back; JSON needs a preflight,
 //!   and this server never answers one.
 //!
-//! The Step Functions endpoint needs `X-Amz-Target`, which no simple request
-//! has.
+//! The Invoke API refuses simple requests itself
+//! ([`could_be_sent_without_preflight`], used by `lambda_api`), and the Step
+//! Functions endpoint needs `X-Amz-Target`, which no simple request has.
 
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN};
@@ -31,6 +32,14 @@ use crate::local_api::problem;
 
 /// The names this server answers to, each with its port.
 const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
+/// The content types a page may send cross-site without a CORS preflight
+/// (the Fetch standard's CORS-safelisted `Content-Type` values).
+const SIMPLE_CONTENT_TYPES: [&str; 3] = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+];
 
 /// This server: loopback on `port`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +157,18 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().unwrap_or_default();
     let essence = value.split(';').next().unwrap_or_default();
     Some(essence.trim().to_ascii_lowercase())
+}
+
+/// Whether a page of any origin could have had a browser send these headers
+/// without a CORS preflight: no `Authorization`, no `X-Amz-*` header, and no
+/// `Content-Type` or one of the three a form or plain `fetch` may use.
+pub fn could_be_sent_without_preflight(headers: &HeaderMap) -> bool {
+    let aws_client = headers.contains_key(axum::http::header::AUTHORIZATION)
+        || headers
+            .keys()
+            .any(|name| name.as_str().starts_with("x-amz-"));
+    !aws_client
+        && media_type(headers).is_none_or(|media| SIMPLE_CONTENT_TYPES.contains(&media.as_str()))
 }
 
 #[cfg(test)]
@@ -314,5 +335,36 @@ mod tests {
             detail.contains("\"rebind.example:4000\"") && detail.contains("DNS rebinding"),
             "{detail}"
         );
+    }
+
+    #[test]
+    fn aws_clients_and_json_need_a_preflight_forms_and_plain_text_do_not() {
+        let cases: [(Headers, bool); 9] = [
+            (&[], true),
+            (&[("content-type", "text/plain")], true),
+            (&[("content-type", "Text/Plain; charset=utf-8")], true),
+            (
+                &[("content-type", "application/x-www-form-urlencoded")],
+                true,
+            ),
+            (&[("content-type", "multipart/form-data; boundary=x")], true),
+            (&[("content-type", "application/json")], false),
+            (&[("content-type", "application/x-amz-json-1.0")], false),
+            (&[("authorization", "AWS4-HMAC-SHA256 ...")], false),
+            (
+                &[("x-amz-log-type", "Tail"), ("content-type", "text/plain")],
+                false,
+            ),
+        ];
+        for (headers, simple) in cases {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(
+                    axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            assert_eq!(could_be_sent_without_preflight(&map), simple, "{headers:?}");
+        }
     }
 }

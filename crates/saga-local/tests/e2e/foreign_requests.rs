@@ -2,8 +2,8 @@
 //! send to the local cloud, and that the local cloud refuses: a foreign
 //! `Host` (DNS rebinding), a foreign `Origin` or `Sec-Fetch-Site`, a
 //! `/local/*` body that is not JSON (a form or `text/plain` needs no CORS
-//! preflight). Each case sits beside the same-origin request that must still
-//! pass.
+//! preflight), and an Invoke call a browser could send without a preflight.
+//! Each case sits beside the same-origin request that must still pass.
 
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
@@ -264,4 +264,63 @@ async fn local_bodies_must_be_json() {
     )
     .await;
     assert_eq!(status, 200, "POST /local/faults as JSON");
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoke_a_browser_could_send_without_a_preflight_is_refused() {
+    let cloud = LocalCloud::start(&[]).await;
+    let http = no_redirects();
+    let url = cloud.at("/2015-03-31/functions/reserve/invocations");
+    let event = "{\"orderId\": \"ord_x\", \"items\": []}";
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let status = status_of(&http, Method::POST, &url, &[], Some((content_type, event))).await;
+        assert_eq!(status, 415, "invoke as {content_type}");
+    }
+    // No Content-Type and no header of an AWS client: a `fetch` of a Blob.
+    let status = http
+        .post(&url)
+        .body(event)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 415, "invoke without a Content-Type");
+    // What xtask sends (JSON), and what boto3 sends (no Content-Type, signed).
+    let callers: [(Headers, Body); 2] = [
+        (
+            &[("x-amz-log-type", "Tail")],
+            Some(("application/json", event)),
+        ),
+        (
+            &[
+                (
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=x/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+                ),
+                ("x-amz-date", "20250101T000000Z"),
+            ],
+            None,
+        ),
+    ];
+    for (headers, body) in callers {
+        let mut request = http.post(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request = match body {
+            Some((content_type, body)) => request.header(CONTENT_TYPE, content_type).body(body),
+            None => request.body(event),
+        };
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "invoke with {headers:?}");
+        assert_eq!(
+            response.headers()["x-amz-function-error"],
+            "Unhandled",
+            "reserve ran and refused the empty order"
+        );
+    }
 }
