@@ -18,7 +18,8 @@
 //!   request, which no CORS preflight holds back; JSON needs a preflight,
 //!   and this server never answers one.
 //!
-//! The Invoke API refuses simple requests itself
+//! The console's forms cannot send JSON: they carry a CSRF token instead
+//! (`console`). The Invoke API refuses simple requests itself
 //! ([`could_be_sent_without_preflight`], used by `lambda_api`), and the Step
 //! Functions endpoint needs `X-Amz-Target`, which no simple request has.
 

@@ -135,6 +135,8 @@ pub struct Cloud {
     pub(crate) base_url: String,
     /// The port of `base_url`: requests must name it in `Host`.
     pub(crate) port: u16,
+    /// The token every console form carries.
+    pub(crate) console_csrf: crate::console::CsrfToken,
     /// Set once everything runs.
     pub(crate) ready: AtomicBool,
     redrive_dates: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -407,6 +409,7 @@ async fn assemble(
         started_at: Utc::now(),
         base_url: format!("http://{address}"),
         port: address.port(),
+        console_csrf: crate::console::CsrfToken::generate(),
         ready: AtomicBool::new(false),
         redrive_dates: Mutex::new(HashMap::new()),
         task_waits: Mutex::new(HashMap::new()),

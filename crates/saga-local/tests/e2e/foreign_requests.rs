@@ -2,8 +2,9 @@
 //! send to the local cloud, and that the local cloud refuses: a foreign
 //! `Host` (DNS rebinding), a foreign `Origin` or `Sec-Fetch-Site`, a
 //! `/local/*` body that is not JSON (a form or `text/plain` needs no CORS
-//! preflight), and an Invoke call a browser could send without a preflight.
-//! Each case sits beside the same-origin request that must still pass.
+//! preflight), a console form without its CSRF token, and an Invoke call a
+//! browser could send without a preflight. Each case sits beside the
+//! same-origin request that must still pass.
 
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
@@ -265,6 +266,75 @@ async fn local_bodies_must_be_json() {
     .await;
     assert_eq!(status, 200, "POST /local/faults as JSON");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_forms_must_carry_the_csrf_token() {
+    let cloud = LocalCloud::start(&[]).await;
+    let http = no_redirects();
+    let csrf = console_csrf_token(&cloud).await;
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:none:none";
+    let form = "application/x-www-form-urlencoded";
+    // (path, form without the token): every form the console has.
+    let forms = [
+        ("/console/redrive", format!("arn={arn}")),
+        (
+            "/console/queues/redrive",
+            "queue=ShippingDeadLetterQueue".to_owned(),
+        ),
+        (
+            "/console/faults",
+            "function=ship&mode=transient&count=1&delayMs=".to_owned(),
+        ),
+        ("/console/faults/clear", "function=ship".to_owned()),
+    ];
+    for (path, fields) in &forms {
+        let wrong = "0".repeat(64);
+        for body in [
+            fields.clone(),
+            format!("{fields}&csrf="),
+            format!("{fields}&csrf={wrong}"),
+        ] {
+            let status = status_of(
+                &http,
+                Method::POST,
+                &cloud.at(path),
+                &[],
+                Some((form, &body)),
+            )
+            .await;
+            assert_eq!(status, 403, "POST {path} with {body}");
+        }
+        let body = format!("{fields}&csrf={csrf}");
+        let status = status_of(
+            &http,
+            Method::POST,
+            &cloud.at(path),
+            &[],
+            Some((form, &body)),
+        )
+        .await;
+        assert_ne!(status, 403, "POST {path} with the token");
+    }
+    assert_eq!(csrf.len(), 64, "the front page's token: {csrf:?}");
+    for page in ["/console", "/console/queues"] {
+        let html = cloud
+            .http
+            .get(cloud.at(page))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            html.matches("<form ").count(),
+            html.matches(&format!("name=\"csrf\" value=\"{csrf}\""))
+                .count(),
+            "every form of {page} carries the token: {html}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoke_a_browser_could_send_without_a_preflight_is_refused() {
     let cloud = LocalCloud::start(&[]).await;
