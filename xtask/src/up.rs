@@ -214,7 +214,7 @@ fn print_banner(base_url: &str, elapsed: Duration) {
          \n  Step Functions API  {base_url}  (AWS_ENDPOINT_URL_SFN={base_url})\
          \n  health              {base_url}/health\
          \n\n  # a dev token (LOCAL ONLY: signed by a key made at start-up)\
-         \n  TOKEN=$(curl -s -X POST {base_url}/local/token -d '{{\"sub\":\"user-1\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\
+         \n  TOKEN=$(curl -s -X POST {base_url}/local/token -H 'Content-Type: application/json' -d '{{\"sub\":\"user-1\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\
          \n\n  # place an order, then read it\
          \n  curl -s -X POST {base_url}/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\
          \n    -H \"Idempotency-Key: $(date +%s%N)\" \\\

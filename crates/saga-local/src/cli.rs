@@ -23,7 +23,8 @@ use crate::cloud::Options;
              Lambda dispatch, SQS poller, schedules, HTTP API (JWT), console. Needs \
              DynamoDB Local and moto running (cargo xtask up starts everything).",
     after_help = "Dev tokens (LOCAL ONLY, signed by a key generated at start-up):\n  \
-                  curl -s -X POST http://127.0.0.1:<port>/local/token -d '{\"sub\":\"user-1\"}'"
+                  curl -s -X POST http://127.0.0.1:<port>/local/token \\\n    \
+                  -H 'Content-Type: application/json' -d '{\"sub\":\"user-1\"}'"
 )]
 struct Cli {
     /// template.yaml

@@ -133,6 +133,10 @@ pub struct Cloud {
     pub(crate) started_at: DateTime<Utc>,
     /// `http://127.0.0.1:<port>`.
     pub(crate) base_url: String,
+    /// The port of `base_url`: requests must name it in `Host`.
+    pub(crate) port: u16,
+    /// The token every console form carries.
+    pub(crate) console_csrf: crate::console::CsrfToken,
     /// Set once everything runs.
     pub(crate) ready: AtomicBool,
     redrive_dates: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -286,7 +290,7 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
     };
     let clients = Clients::new(&endpoints).await;
     let provisioned = provision_stack(&options, &clients).await?;
-    let cloud = Arc::new(assemble(&options, &provisioned, &endpoints, &clients, base_url).await?);
+    let cloud = Arc::new(assemble(&options, &provisioned, &endpoints, &clients, address).await?);
 
     let (shutdown, shutdown_receiver) = watch::channel(false);
     let mut tasks = vec![server::spawn(
@@ -353,7 +357,7 @@ async fn assemble(
     provisioned: &Provisioned,
     endpoints: &Endpoints,
     clients: &Clients,
-    base_url: String,
+    address: SocketAddr,
 ) -> Result<Cloud> {
     let Provisioned {
         stack,
@@ -403,7 +407,9 @@ async fn assemble(
         tables: tables.clone(),
         inventory,
         started_at: Utc::now(),
-        base_url,
+        base_url: format!("http://{address}"),
+        port: address.port(),
+        console_csrf: crate::console::CsrfToken::generate(),
         ready: AtomicBool::new(false),
         redrive_dates: Mutex::new(HashMap::new()),
         task_waits: Mutex::new(HashMap::new()),

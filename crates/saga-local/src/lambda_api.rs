@@ -19,6 +19,10 @@
 //!   `REPORT`), base64-encoded.
 //! - Errors of the request itself are Lambda's REST-JSON errors: the name in
 //!   `X-Amzn-ErrorType`, the body `{"Type": "User", "message": ...}`.
+//! - A request a browser could send from any web page without a CORS
+//!   preflight (no `Authorization`, no `X-Amz-*` header, and no
+//!   `Content-Type` or a form or `text/plain` one) is refused with 415
+//!   `UnsupportedMediaTypeException` (why this and not JSON: in `invoke`).
 //!
 //! Faults set with `/local/faults` apply, as for every other caller.
 
@@ -39,6 +43,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
+use crate::browser_guard::could_be_sent_without_preflight;
 use crate::cloud::Cloud;
 use crate::functions::{Function, FunctionError, Functions};
 use crate::invocation_logs::{self, Capture};
@@ -142,6 +147,21 @@ async fn invoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // Requiring JSON would refuse boto3, which sends the payload with no
+    // Content-Type; but it signs every call (`Authorization`, `X-Amz-Date`),
+    // as the CLI and every AWS SDK do, and `cargo xtask invoke` sends JSON
+    // and `X-Amz-Log-Type`. A page can send none of those without a CORS
+    // preflight, which this server never grants, so only what a page can
+    // send unasked is refused.
+    if could_be_sent_without_preflight(&headers) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaTypeException",
+            "send the event as Content-Type: application/json (or sign the request as an AWS \
+             SDK does): a form or text/plain body is what a web page can send here unasked",
+        )
+        .into_response();
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {

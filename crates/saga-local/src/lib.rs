@@ -21,10 +21,12 @@
 //!   protocol, with each invocation's log tail;
 //! - [`console`], [`local_api`], [`faults`]: the operator's console, local
 //!   endpoints for tests and demos, and fault injection;
-//! - [`cloud`], [`server`]: start-up and the one HTTP server.
+//! - [`cloud`], [`server`], [`browser_guard`]: start-up, the one HTTP
+//!   server, and what keeps web pages from driving it.
 
 pub mod attribute_json;
 pub mod aws;
+pub mod browser_guard;
 pub mod cli;
 pub mod cloud;
 pub mod console;

@@ -1,7 +1,9 @@
 //! The one HTTP server of the local cloud, on 127.0.0.1: `/health`,
 //! `/local/*`, `/console`, the Lambda Invoke API (`/2015-03-31/functions/*`),
 //! the Step Functions API (`POST /` with `X-Amz-Target: AWSStepFunctions.*`)
-//! and, for everything else, the HTTP API routes of the template.
+//! and, for everything else, the HTTP API routes of the template. Every
+//! request passes [`browser_guard`] first, so a web page the developer
+//! visits cannot drive any of them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde_json::json;
@@ -17,11 +20,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::browser_guard::{self, Loopback};
 use crate::cloud::Cloud;
 use crate::{console, http_api, lambda_api, local_api, sfn_api};
 
 /// The router.
 pub fn router(cloud: Arc<Cloud>) -> Router {
+    let loopback = Loopback::new(cloud.port);
     Router::new()
         .route("/health", get(local_api::health))
         .route("/local/info", get(local_api::info))
@@ -58,6 +63,8 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
         .merge(console::router())
         .merge(lambda_api::router())
         .fallback(fallback)
+        // Outermost, so it also guards the fallback (Step Functions, HTTP API).
+        .layer(from_fn_with_state(loopback, browser_guard::refuse_foreign))
         .with_state(cloud)
 }
 

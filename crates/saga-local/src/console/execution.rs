@@ -10,14 +10,15 @@ use asl::{ExecutionDescription, ExecutionStatus};
 use maud::{Markup, html};
 
 use super::history::StepView;
-use super::layout::{DATE_TIME, NBSP, badge, page, pretty};
+use super::layout::{DATE_TIME, NBSP, badge, csrf_field, page, pretty};
 
 /// The page of one execution; `message` is the outcome of the form that
-/// redirected here (a redrive), shown on top.
+/// redirected here (a redrive), shown on top; `csrf` goes in the form.
 pub fn execution_page(
     description: &ExecutionDescription,
     steps: &[StepView],
     message: Option<&str>,
+    csrf: &str,
 ) -> Markup {
     page(
         &format!("Execution {}", description.name),
@@ -25,7 +26,7 @@ pub fn execution_page(
             @if let Some(message) = message {
                 div class="box" id="message" { (message) }
             }
-            (summary(description))
+            (summary(description, csrf))
             h2 { "Input" }
             pre { (pretty(&description.input.to_string())) }
             h2 { "States" }
@@ -38,7 +39,7 @@ pub fn execution_page(
     )
 }
 
-fn summary(description: &ExecutionDescription) -> Markup {
+fn summary(description: &ExecutionDescription, csrf: &str) -> Markup {
     html! {
         div class="box" {
             p {
@@ -57,17 +58,18 @@ fn summary(description: &ExecutionDescription) -> Markup {
                 description.status,
                 ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
             ) {
-                (redrive_form(&description.execution_arn))
+                (redrive_form(&description.execution_arn, csrf))
             }
             p class="note" { (description.execution_arn) }
         }
     }
 }
 
-fn redrive_form(execution_arn: &str) -> Markup {
+fn redrive_form(execution_arn: &str, csrf: &str) -> Markup {
     html! {
         form method="post" action="/console/redrive" {
             input type="hidden" name="arn" value=(execution_arn);
+            (csrf_field(csrf))
             button id="redrive" { "Redrive" }
             " "
             span class="note" {
@@ -145,6 +147,7 @@ mod tests {
 
     const HOSTILE: &str = "<script>alert(1)</script>";
     const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    const TOKEN: &str = "t0ken";
 
     fn description(status: ExecutionStatus) -> ExecutionDescription {
         ExecutionDescription {
@@ -186,8 +189,13 @@ mod tests {
     #[test]
     fn every_value_from_outside_is_escaped() {
         let steps = [step("FAILED", 0, vec![failed_attempt()])];
-        let html = execution_page(&description(ExecutionStatus::Failed), &steps, Some(HOSTILE))
-            .into_string();
+        let html = execution_page(
+            &description(ExecutionStatus::Failed),
+            &steps,
+            Some(HOSTILE),
+            TOKEN,
+        )
+        .into_string();
         assert!(!html.contains("<script>"), "{html}");
         // Title and heading, message, error, cause, input, output, the ARN
         // (hidden input and note), the step's name, input, error and cause.
@@ -210,8 +218,13 @@ mod tests {
             (ExecutionStatus::Succeeded, false),
         ];
         for (status, offered) in cases {
-            let html = execution_page(&description(status), &[], None).into_string();
+            let html = execution_page(&description(status), &[], None, TOKEN).into_string();
             assert_eq!(html.contains("id=\"redrive\""), offered, "{status:?}");
+            assert_eq!(
+                html.contains("<input type=\"hidden\" name=\"csrf\" value=\"t0ken\">"),
+                offered,
+                "the redrive form carries the token: {status:?}"
+            );
             assert!(!html.contains("id=\"message\""), "{status:?}");
         }
     }
@@ -228,8 +241,13 @@ mod tests {
             2,
             vec![failed_attempt(), failed_attempt(), success],
         )];
-        let html =
-            execution_page(&description(ExecutionStatus::Succeeded), &steps, None).into_string();
+        let html = execution_page(
+            &description(ExecutionStatus::Succeeded),
+            &steps,
+            None,
+            TOKEN,
+        )
+        .into_string();
         for expected in [
             "<tr class=\"step\"><td>1</td>",
             "<span class=\"note\">Task, redrive 2</span>",

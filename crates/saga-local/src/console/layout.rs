@@ -64,6 +64,13 @@ pub fn badge(status: &str) -> Markup {
     }
 }
 
+/// The hidden field that carries the CSRF token: every form has one.
+pub fn csrf_field(token: &str) -> Markup {
+    html! {
+        input type="hidden" name=(super::csrf::FIELD) value=(token);
+    }
+}
+
 /// Pretty JSON text for display, or the text as is.
 pub fn pretty(text: &str) -> String {
     serde_json::from_str::<Value>(text)

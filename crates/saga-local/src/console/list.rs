@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use asl::ExecutionDescription;
 use maud::{Markup, html};
 
-use super::layout::{DATE_TIME, badge, encode_query, page};
+use super::layout::{DATE_TIME, badge, csrf_field, encode_query, page};
 use crate::faults::ActiveFault;
 
 /// The filter links, in order; `ALL` is no filter.
@@ -39,6 +39,8 @@ pub struct FrontPage<'a> {
     pub faults: &'a BTreeMap<String, ActiveFault>,
     /// The functions a fault can be set on.
     pub binaries: &'a [String],
+    /// The CSRF token the forms carry.
+    pub csrf: &'a str,
 }
 
 /// A dead-letter queue's name and its depth (visible plus in flight), or why
@@ -58,7 +60,7 @@ pub fn front_page(view: &FrontPage) -> Markup {
             (status_filters(view.executions, view.filter))
             (executions_table(view.executions, view.filter))
             (dead_letter_summary(view.dead_letters))
-            (faults_box(view.faults, view.binaries))
+            (faults_box(view.faults, view.binaries, view.csrf))
         },
     )
 }
@@ -169,7 +171,7 @@ fn dead_letter_summary(queues: &[DeadLetterDepth]) -> Markup {
 
 /// The faults in force and the form that sets one; forms POST and come back
 /// to `#faults`, so this box needs no script.
-fn faults_box(faults: &BTreeMap<String, ActiveFault>, binaries: &[String]) -> Markup {
+fn faults_box(faults: &BTreeMap<String, ActiveFault>, binaries: &[String], csrf: &str) -> Markup {
     html! {
         div class="box" id="faults" {
             h2 { "Fault injection" }
@@ -184,17 +186,17 @@ fn faults_box(faults: &BTreeMap<String, ActiveFault>, binaries: &[String]) -> Ma
                     }
                     tbody {
                         @for (function, fault) in faults {
-                            (fault_row(function, fault))
+                            (fault_row(function, fault, csrf))
                         }
                     }
                 }
             }
-            (fault_form(binaries))
+            (fault_form(binaries, csrf))
         }
     }
 }
 
-fn fault_row(function: &str, fault: &ActiveFault) -> Markup {
+fn fault_row(function: &str, fault: &ActiveFault, csrf: &str) -> Markup {
     let mode = fault.describe();
     html! {
         tr {
@@ -210,6 +212,7 @@ fn fault_row(function: &str, fault: &ActiveFault) -> Markup {
             td {
                 form method="post" action="/console/faults/clear" {
                     input type="hidden" name="function" value=(function);
+                    (csrf_field(csrf))
                     button { "Clear" }
                 }
             }
@@ -219,9 +222,10 @@ fn fault_row(function: &str, fault: &ActiveFault) -> Markup {
 
 /// An empty field is absent: no `count` means until cleared, and `delayMs`
 /// matters (and is required) only for a delay.
-fn fault_form(binaries: &[String]) -> Markup {
+fn fault_form(binaries: &[String], csrf: &str) -> Markup {
     html! {
         form method="post" action="/console/faults" {
+            (csrf_field(csrf))
             p {
                 "Make "
                 select name="function" {
@@ -299,6 +303,7 @@ mod tests {
             dead_letters: &dead_letters,
             faults: &faults,
             binaries: &[HOSTILE.to_owned()],
+            csrf: "t0ken",
         })
         .into_string()
     }
@@ -315,6 +320,14 @@ mod tests {
             html.contains(&format!(
                 "<input type=\"hidden\" name=\"function\" value=\"{ESCAPED}\">"
             )),
+            "{html}"
+        );
+        // The fault's clear form and the set-fault form carry the token.
+        assert_eq!(html.matches("<form ").count(), 2, "{html}");
+        assert_eq!(
+            html.matches("<input type=\"hidden\" name=\"csrf\" value=\"t0ken\">")
+                .count(),
+            2,
             "{html}"
         );
         // In the link the name is percent-encoded, not just escaped.

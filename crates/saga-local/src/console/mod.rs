@@ -9,14 +9,16 @@
 //!   moves them back to their source queue.
 //!
 //! Buttons are plain HTML forms that POST and redirect back (303), so the
-//! console works without JavaScript. [`steps`] (history events grouped by
-//! state) also feeds `GET /local/executions/{name}/steps`.
+//! console works without JavaScript; each carries the process's CSRF token,
+//! and a POST without it is refused ([`csrf`]). [`steps`] (history events
+//! grouped by state) also feeds `GET /local/executions/{name}/steps`.
 //!
 //! This module holds the routes and handlers, which gather the data; the
 //! pages are `maud` templates in `list`, `execution` and `queues` (with the
 //! shell in `layout`), checked at compile time and escaping every value they
 //! splice, so no handler writes HTML by hand.
 
+pub mod csrf;
 mod execution;
 mod history;
 mod layout;
@@ -25,21 +27,22 @@ mod queues;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json};
+use axum::{Json, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use csrf::CsrfToken;
 pub use history::{Attempt, StepView, steps};
 
 use crate::cloud::Cloud;
 use crate::faults::{FaultMode, FaultRequest};
 use crate::local_api::{peek_messages, problem, queue_depth, redrive_dead_letters};
+use csrf::CheckedForm;
 use layout::{encode_query, page};
 
 /// The console's routes, and the JSON views of the same data under `/local/`.
@@ -85,6 +88,7 @@ async fn executions_page(
         dead_letters: &dead_letters,
         faults: &faults,
         binaries: &binaries,
+        csrf: cloud.console_csrf.as_str(),
     })
 }
 
@@ -123,10 +127,13 @@ async fn execution_page(
         cloud.engine.describe(&query.arn),
         cloud.engine.history(&query.arn),
     ) {
-        (Ok(description), Ok(events)) => {
-            execution::execution_page(&description, &steps(&events), query.message.as_deref())
-                .into_response()
-        }
+        (Ok(description), Ok(events)) => execution::execution_page(
+            &description,
+            &steps(&events),
+            query.message.as_deref(),
+            cloud.console_csrf.as_str(),
+        )
+        .into_response(),
         (Err(e), _) | (_, Err(e)) => {
             error_page(StatusCode::NOT_FOUND, "Execution not found", &e.to_string())
         }
@@ -142,7 +149,10 @@ pub struct ArnForm {
 /// Redrives, then shows the execution with the outcome as its message; the
 /// outcome travels in the redirect's query, the only state a POST-redirect-GET
 /// keeps.
-async fn redrive_form(State(cloud): State<Arc<Cloud>>, Form(form): Form<ArnForm>) -> Redirect {
+async fn redrive_form(
+    State(cloud): State<Arc<Cloud>>,
+    CheckedForm(form): CheckedForm<ArnForm>,
+) -> Redirect {
     let message = match cloud.redrive(&form.arn) {
         Ok(_) => "Redrive started.".to_owned(),
         Err(e) => format!("Redrive refused: {e}"),
@@ -168,7 +178,7 @@ async fn queues_page(State(cloud): State<Arc<Cloud>>) -> Markup {
             messages: peek_messages(&cloud, queue).await,
         });
     }
-    queues::queues_page(&queues)
+    queues::queues_page(&queues, cloud.console_csrf.as_str())
 }
 
 /// The DLQ redrive form.
@@ -179,7 +189,7 @@ pub struct QueueForm {
 
 async fn queue_redrive_form(
     State(cloud): State<Arc<Cloud>>,
-    Form(form): Form<QueueForm>,
+    CheckedForm(form): CheckedForm<QueueForm>,
 ) -> Response {
     match redrive_dead_letters(&cloud, &form.queue).await {
         Ok(_) => Redirect::to("/console/queues").into_response(),
@@ -199,7 +209,10 @@ pub struct FaultForm {
     delay_ms: String,
 }
 
-async fn fault_form(State(cloud): State<Arc<Cloud>>, Form(form): Form<FaultForm>) -> Response {
+async fn fault_form(
+    State(cloud): State<Arc<Cloud>>,
+    CheckedForm(form): CheckedForm<FaultForm>,
+) -> Response {
     let count = form.count.trim().parse().ok();
     let delay_ms = form.delay_ms.trim().parse().ok();
     let request = FaultRequest {
@@ -224,7 +237,7 @@ pub struct ClearForm {
 
 async fn clear_fault_form(
     State(cloud): State<Arc<Cloud>>,
-    Form(form): Form<ClearForm>,
+    CheckedForm(form): CheckedForm<ClearForm>,
 ) -> Redirect {
     cloud
         .faults

@@ -7,7 +7,7 @@
 
 use maud::{Markup, html};
 
-use super::layout::{page, pretty};
+use super::layout::{csrf_field, page, pretty};
 
 /// A dead-letter queue as the page shows it.
 pub struct DeadLetterQueue {
@@ -21,13 +21,13 @@ pub struct DeadLetterQueue {
     pub messages: Result<Vec<(String, String, String)>, String>,
 }
 
-/// The `/console/queues` page.
-pub fn queues_page(queues: &[DeadLetterQueue]) -> Markup {
+/// The `/console/queues` page; `csrf` goes in every form.
+pub fn queues_page(queues: &[DeadLetterQueue], csrf: &str) -> Markup {
     page(
         "Dead-letter queues",
         html! {
             @for queue in queues {
-                (queue_box(queue))
+                (queue_box(queue, csrf))
             }
             @if queues.is_empty() {
                 p class="note" { "The template has no dead-letter queue." }
@@ -36,7 +36,7 @@ pub fn queues_page(queues: &[DeadLetterQueue]) -> Markup {
     )
 }
 
-fn queue_box(queue: &DeadLetterQueue) -> Markup {
+fn queue_box(queue: &DeadLetterQueue, csrf: &str) -> Markup {
     html! {
         div class="box" {
             h2 { (queue.name) }
@@ -47,6 +47,7 @@ fn queue_box(queue: &DeadLetterQueue) -> Markup {
             }
             form method="post" action="/console/queues/redrive" {
                 input type="hidden" name="queue" value=(queue.logical_id);
+                (csrf_field(csrf))
                 button { "Move all messages back to the source queue" }
             }
         }
@@ -84,6 +85,7 @@ mod tests {
 
     const HOSTILE: &str = "<script>alert(1)</script>";
     const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    const TOKEN: &str = "t0ken";
 
     fn queue(messages: Result<Vec<(String, String, String)>, String>) -> DeadLetterQueue {
         DeadLetterQueue {
@@ -97,21 +99,32 @@ mod tests {
     #[test]
     fn every_value_from_outside_is_escaped() {
         let message = (HOSTILE.to_owned(), HOSTILE.to_owned(), HOSTILE.to_owned());
-        let html =
-            queues_page(&[queue(Ok(vec![message])), queue(Err(HOSTILE.to_owned()))]).into_string();
+        let html = queues_page(
+            &[queue(Ok(vec![message])), queue(Err(HOSTILE.to_owned()))],
+            TOKEN,
+        )
+        .into_string();
         assert!(!html.contains("<script>"), "{html}");
         // Per queue its name, source and logical id; then the message's
         // id, sent time and body, and the other queue's error.
         assert_eq!(html.matches(ESCAPED).count(), 3 + 3 + 3 + 1, "{html}");
         assert!(html.contains("<tr class=\"dlq-message\">"), "{html}");
+        // Both redrive forms carry the token.
+        assert_eq!(html.matches("<form ").count(), 2, "{html}");
+        assert_eq!(
+            html.matches("<input type=\"hidden\" name=\"csrf\" value=\"t0ken\">")
+                .count(),
+            2,
+            "{html}"
+        );
     }
 
     #[test]
     fn empty_queues_and_no_queues_say_so() {
-        let html = queues_page(&[queue(Ok(Vec::new()))]).into_string();
+        let html = queues_page(&[queue(Ok(Vec::new()))], TOKEN).into_string();
         assert!(html.contains("Empty."), "{html}");
         assert!(!html.contains("dlq-message"), "{html}");
-        let html = queues_page(&[]).into_string();
+        let html = queues_page(&[], TOKEN).into_string();
         assert!(
             html.contains("The template has no dead-letter queue."),
             "{html}"

@@ -7,6 +7,7 @@
 //! test fails and says so.
 
 mod console_browser;
+mod foreign_requests;
 mod saga;
 mod sfn_client;
 mod support;
