@@ -23,6 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use order_api::OrderApi;
+use order_api::config::DEFAULT_MAX_ORDERS_IN_FLIGHT;
 use saga_aws::{DynamoInventory, DynamoOrders, SfnExecutions};
 use saga_domain::OrderId;
 use saga_domain::ports::{ExecutionStarter, OrderStatus, ShipmentRef, StartOutcome};
@@ -196,6 +197,7 @@ impl DynamoWorld {
                 crash: Arc::clone(&crash),
             },
             clock: clock.clone(),
+            max_orders_in_flight: DEFAULT_MAX_ORDERS_IN_FLIGHT,
         };
         let apis = [
             api(&dynamodb, &dynamodb, &live_sfn),
