@@ -340,6 +340,11 @@ async fn no_route_reads_another_customers_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_in_flight_are_capped() {
+    scenarios::orders_in_flight_are_capped(&DynamoWorld::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_execution_maps_step_functions_answers() {
     let world = DynamoWorld::new().await;
     let executions = &world.api().executions;
