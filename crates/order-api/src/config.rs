@@ -1,7 +1,16 @@
 //! The api function's configuration, read once at cold start
 //! (ARCHITECTURE.md, "Function configuration"): `ORDERS_TABLE`,
-//! `INVENTORY_TABLE` and `STATE_MACHINE_ARN`, all required. A missing or
-//! malformed variable fails the cold start naming the variable.
+//! `INVENTORY_TABLE` and `STATE_MACHINE_ARN`, all required, and
+//! `MAX_ORDERS_IN_FLIGHT`, [`DEFAULT_MAX_ORDERS_IN_FLIGHT`] when unset. A
+//! missing or malformed variable fails the cold start naming the variable.
+
+/// Orders one customer may have in flight unless `MAX_ORDERS_IN_FLIGHT`
+/// says otherwise.
+pub const DEFAULT_MAX_ORDERS_IN_FLIGHT: usize = 5;
+
+/// The largest `MAX_ORDERS_IN_FLIGHT` accepted: above it the cap would not
+/// bound anything, and counting up to it would stop being a short read.
+pub const MAX_ORDERS_IN_FLIGHT_CEILING: usize = 1_000;
 
 /// Why the environment does not make a valid config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +42,8 @@ pub struct ApiConfig {
     pub inventory_table: String,
     /// From `STATE_MACHINE_ARN`: the order saga.
     pub state_machine_arn: String,
+    /// From `MAX_ORDERS_IN_FLIGHT`: orders one customer may have in flight.
+    pub max_orders_in_flight: usize,
 }
 
 impl ApiConfig {
@@ -71,10 +82,25 @@ impl ApiConfig {
                 reason: "must be a state machine ARN (arn:...:states:...:stateMachine:<name>)",
             });
         }
+        const CAP: &str = "MAX_ORDERS_IN_FLIGHT";
+        let max_orders_in_flight = match lookup(CAP) {
+            None => DEFAULT_MAX_ORDERS_IN_FLIGHT,
+            Some(value) => match value.trim().parse::<usize>() {
+                Ok(cap) if (1..=MAX_ORDERS_IN_FLIGHT_CEILING).contains(&cap) => cap,
+                _ => {
+                    return Err(ApiConfigError::Invalid {
+                        variable: CAP,
+                        value,
+                        reason: "must be a whole number from 1 to 1000",
+                    });
+                }
+            },
+        };
         Ok(Self {
             orders_table: table("ORDERS_TABLE")?,
             inventory_table: table("INVENTORY_TABLE")?,
             state_machine_arn: arn,
+            max_orders_in_flight,
         })
     }
 }
@@ -121,6 +147,36 @@ mod tests {
             assert!(
                 error.to_string().contains(named),
                 "{variable}={value:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_orders_in_flight_defaults_to_5_and_must_be_1_to_1000() {
+        let with = |value: Option<&str>| {
+            ApiConfig::from_lookup(|name| match name {
+                "ORDERS_TABLE" => Some("Orders".to_owned()),
+                "INVENTORY_TABLE" => Some("Inventory".to_owned()),
+                "STATE_MACHINE_ARN" => {
+                    Some("arn:aws:states:us-east-1:123456789012:stateMachine:OrderSaga".to_owned())
+                }
+                "MAX_ORDERS_IN_FLIGHT" => value.map(str::to_owned),
+                _ => None,
+            })
+        };
+        assert_eq!(with(None).unwrap().max_orders_in_flight, 5);
+        for (value, cap) in [("1", 1), (" 12 ", 12), ("1000", 1000)] {
+            assert_eq!(
+                with(Some(value)).unwrap().max_orders_in_flight,
+                cap,
+                "{value:?}"
+            );
+        }
+        for value in ["0", "-1", "1001", "five", "2.5", ""] {
+            let error = with(Some(value)).unwrap_err().to_string();
+            assert!(
+                error.contains("MAX_ORDERS_IN_FLIGHT") && error.contains("1 to 1000"),
+                "{value:?}: {error}"
             );
         }
     }

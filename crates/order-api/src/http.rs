@@ -16,7 +16,7 @@ use saga_domain::CustomerId;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::problem::{Problem, ProblemBody, ProblemType, RETRY_AFTER_SECONDS};
+use crate::problem::{Problem, ProblemBody, ProblemType};
 
 /// The largest request body accepted, after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -273,8 +273,8 @@ pub(crate) fn problem_response(
     if !problem.allow.is_empty() {
         headers.push(("allow", problem.allow.join(", ")));
     }
-    if problem.kind == ProblemType::ServiceUnavailable {
-        headers.push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+    if let Some(seconds) = problem.kind.retry_after_seconds() {
+        headers.push(("retry-after", seconds.to_string()));
     }
     let text = serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned());
     response(

@@ -55,6 +55,10 @@ pub struct OrderApi<O, C, E, K> {
     pub executions: E,
     /// The time orders are placed at.
     pub clock: K,
+    /// How many orders one customer may have in flight (placed, not yet
+    /// COMPLETED or REJECTED) before `POST /orders` refuses a new one with
+    /// 429 (`MAX_ORDERS_IN_FLIGHT`).
+    pub max_orders_in_flight: usize,
 }
 
 /// Answers one API Gateway request. Never fails and never panics on input:

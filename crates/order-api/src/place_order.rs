@@ -29,6 +29,15 @@
 //! A replay returns the stored order (its prices, its status now) and never
 //! consults the catalog, so a price change or a removed SKU cannot turn a
 //! retry into an error.
+//!
+//! Orders in flight are capped per customer
+//! ([`OrderApi::max_orders_in_flight`]): before a new order is written, the
+//! customer's orders that are not yet COMPLETED or REJECTED are counted, and
+//! at the cap the answer is 429 with `Retry-After`. Only a new order is counted against the cap, so a replay
+//! still answers with its order. The check is best effort: concurrent
+//! requests each count without the others' orders and may all pass, which
+//! is fine for bounding what one runaway client holds (stock itself cannot
+//! be oversold: reserve's transactions guard it).
 
 use saga_domain::ports::{
     Catalog, Clock, CreateOrderOutcome, ExecutionStarter, NewOrder, OrderRecord, OrderStore,
@@ -533,6 +542,9 @@ where
         }
         None => {
             let (lines, total) = price_lines(&api.catalog, &request.lines).await?;
+            // After pricing: a 429 promises that the same request succeeds
+            // later, which an unknown SKU never would.
+            check_orders_in_flight(api, customer).await?;
             let input = ExecutionInput {
                 order_id: &order_id,
                 customer_id: customer,
@@ -583,6 +595,32 @@ where
         start_execution(api, &order).await?;
     }
     Ok(order)
+}
+
+/// Refuses a new order with 429 while `customer` has
+/// [`OrderApi::max_orders_in_flight`] orders in flight. Best effort, as
+/// [`OrderStore::count_in_flight`] says.
+async fn check_orders_in_flight<O, C, E, K>(
+    api: &OrderApi<O, C, E, K>,
+    customer: &CustomerId,
+) -> Result<(), Problem>
+where
+    O: OrderStore,
+{
+    let limit = api.max_orders_in_flight;
+    let in_flight = api
+        .orders
+        .count_in_flight(customer, limit)
+        .await
+        .map_err(|error| {
+            warn!(error = %error, operation = "count_in_flight", "order store call failed");
+            Problem::unavailable()
+        })?;
+    if in_flight >= limit {
+        info!(in_flight, limit, "too many orders in flight");
+        return Err(Problem::too_many_orders_in_flight(in_flight, limit));
+    }
+    Ok(())
 }
 
 /// Now, to the millisecond the table keeps.

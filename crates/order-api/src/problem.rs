@@ -6,7 +6,9 @@
 //! naming each offending field: body fields as paths (`items[0].quantity`),
 //! headers as `headers.<Name>`, query parameters as `query.<name>`, path
 //! parameters as `path.<name>`, and `body`, `method` or `path` for the whole.
-//! The only 5xx is 503 (a dependency is down), with `Retry-After`.
+//! The exception is 429 (too many orders in flight): nothing in the request
+//! is wrong, so it names no field and, like 503, says when to retry with
+//! `Retry-After`. The only 5xx is 503 (a dependency is down).
 
 use serde::Serialize;
 
@@ -15,6 +17,10 @@ pub const PROBLEM_TYPE_BASE: &str = "https://order-saga.example.com/problems/";
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// Seconds a client should wait before placing an order again after a 429:
+/// a saga usually finishes an order within that.
+pub const IN_FLIGHT_RETRY_AFTER_SECONDS: u32 = 30;
 
 /// Every kind of problem the API answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,13 +51,15 @@ pub enum ProblemType {
     OrderNotPriceable,
     /// 400: the pagination cursor is not one this API issued.
     InvalidCursor,
+    /// 429: the caller has as many orders in flight as the API allows.
+    TooManyOrdersInFlight,
     /// 503: DynamoDB or Step Functions failed; retry later.
     ServiceUnavailable,
 }
 
 impl ProblemType {
     /// Every problem type, for the documentation checks.
-    pub const ALL: [ProblemType; 14] = [
+    pub const ALL: [ProblemType; 15] = [
         ProblemType::Unauthenticated,
         ProblemType::RouteNotFound,
         ProblemType::MethodNotAllowed,
@@ -65,6 +73,7 @@ impl ProblemType {
         ProblemType::UnknownSku,
         ProblemType::OrderNotPriceable,
         ProblemType::InvalidCursor,
+        ProblemType::TooManyOrdersInFlight,
         ProblemType::ServiceUnavailable,
     ];
 
@@ -84,6 +93,7 @@ impl ProblemType {
             ProblemType::UnknownSku => "unknown-sku",
             ProblemType::OrderNotPriceable => "order-not-priceable",
             ProblemType::InvalidCursor => "invalid-cursor",
+            ProblemType::TooManyOrdersInFlight => "too-many-orders-in-flight",
             ProblemType::ServiceUnavailable => "service-unavailable",
         }
     }
@@ -108,7 +118,18 @@ impl ProblemType {
             ProblemType::IdempotencyKeyReused
             | ProblemType::UnknownSku
             | ProblemType::OrderNotPriceable => 422,
+            ProblemType::TooManyOrdersInFlight => 429,
             ProblemType::ServiceUnavailable => 503,
+        }
+    }
+
+    /// The `Retry-After` seconds of the problems that say "later": the
+    /// request is fine, the moment is not.
+    pub fn retry_after_seconds(self) -> Option<u32> {
+        match self {
+            ProblemType::TooManyOrdersInFlight => Some(IN_FLIGHT_RETRY_AFTER_SECONDS),
+            ProblemType::ServiceUnavailable => Some(RETRY_AFTER_SECONDS),
+            _ => None,
         }
     }
 
@@ -128,6 +149,7 @@ impl ProblemType {
             ProblemType::UnknownSku => "Unknown SKU",
             ProblemType::OrderNotPriceable => "Order cannot be priced",
             ProblemType::InvalidCursor => "Invalid pagination cursor",
+            ProblemType::TooManyOrdersInFlight => "Too many orders in flight",
             ProblemType::ServiceUnavailable => "Service temporarily unavailable",
         }
     }
@@ -159,7 +181,7 @@ pub struct Problem {
     pub kind: ProblemType,
     /// What happened this time.
     pub detail: String,
-    /// The offending fields (never empty for a 4xx).
+    /// The offending fields (never empty for a 4xx but 429).
     pub errors: Vec<FieldError>,
     /// The methods the path allows (405 only), for the `Allow` header.
     pub allow: Vec<&'static str>,
@@ -198,6 +220,22 @@ impl Problem {
             allow: Vec::new(),
         }
     }
+
+    /// 429: the customer has `in_flight` orders in flight (counted up to
+    /// `limit`) and may have at most `limit`.
+    pub fn too_many_orders_in_flight(in_flight: usize, limit: usize) -> Self {
+        let orders = if in_flight == 1 { "order" } else { "orders" };
+        Self {
+            kind: ProblemType::TooManyOrdersInFlight,
+            detail: format!(
+                "You have {in_flight} {orders} in flight (placed, not yet completed or \
+                 rejected), and at most {limit} may be at a time; place this one once one of \
+                 them has finished (retry in {IN_FLIGHT_RETRY_AFTER_SECONDS} seconds)."
+            ),
+            errors: Vec::new(),
+            allow: Vec::new(),
+        }
+    }
 }
 
 /// The JSON body of a problem.
@@ -230,6 +268,11 @@ mod tests {
                 "{kind:?} -> {status}"
             );
             assert!(kind.uri().starts_with(PROBLEM_TYPE_BASE));
+            assert_eq!(
+                kind.retry_after_seconds().is_some(),
+                matches!(status, 429 | 503),
+                "{kind:?}: Retry-After exactly on 429 and 503"
+            );
         }
         let mut slugs: Vec<&str> = ProblemType::ALL.iter().map(|k| k.slug()).collect();
         slugs.sort_unstable();

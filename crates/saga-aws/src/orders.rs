@@ -7,7 +7,9 @@
 //! `executionStartedAt`. The state machine's direct DynamoDB updates
 //! (`infra/order-saga.asl.json`) write `status`, `reason`, `updatedAt`,
 //! `shipmentId`, `trackingNumber` and append `{step, status, at}` maps to
-//! `timeline`; they are read back as written.
+//! `timeline`; they are read back as written. A customer's orders in flight
+//! are counted on `ByCustomer` (`Select=COUNT`, a filter on `status`),
+//! newest first, until the count reaches its limit.
 //!
 //! Item attributes: `orderId, customerId, status, reason?, items (L of
 //! M{sku, quantity N, unitPrice M{amountMinor N, currency}}), total
@@ -21,7 +23,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Select};
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use saga_domain::ports::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
@@ -34,6 +36,12 @@ use crate::item::{Item, get_by_order_id, s};
 use crate::record::{Corrupt, from_item, instant, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
 use crate::tables::BY_CUSTOMER_INDEX;
+
+/// The placeholders of [`OrderStatus::FINAL`] in the in-flight filter.
+const FINAL_VALUES: [&str; OrderStatus::FINAL.len()] = [":final0", ":final1"];
+
+/// The longest page [`DynamoOrders::count_in_flight`] asks for.
+const MAX_COUNT_PAGE: usize = 1_000;
 
 /// The Orders table of one deployment.
 #[derive(Debug, Clone)]
@@ -535,6 +543,50 @@ impl OrderStore for DynamoOrders {
             .map(|key| parse_item::<CustomerPageKey, _>(OPERATION, key))
             .transpose()?;
         Ok(OrderPage { orders, next_after })
+    }
+
+    async fn count_in_flight(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<usize, PortError> {
+        const OPERATION: &str = "count_in_flight";
+        // The filter runs after the read: every order a page evaluates is
+        // paid for. The first page is `limit` orders long, so a customer
+        // whose newest orders are all in flight (a client at the cap) costs
+        // one short read; each further page doubles.
+        let mut counted = 0;
+        let mut page_size = limit;
+        let mut start_key = None;
+        while counted < limit {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_CUSTOMER_INDEX)
+                .key_condition_expression("customerId = :customer")
+                .filter_expression(format!("NOT (#status IN ({}))", FINAL_VALUES.join(", ")))
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":customer", s(customer.as_str()))
+                .select(Select::Count)
+                .scan_index_forward(false)
+                .limit(i32::try_from(page_size).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start_key);
+            for (value, status) in FINAL_VALUES.iter().zip(OrderStatus::FINAL) {
+                query = query.expression_attribute_values(*value, s(status.as_str()));
+            }
+            let output = query
+                .send()
+                .await
+                .map_err(|error| port_error(OPERATION, error))?;
+            counted += usize::try_from(output.count()).unwrap_or_default();
+            match output.last_evaluated_key() {
+                Some(key) => start_key = Some(key.clone()),
+                None => break,
+            }
+            page_size = page_size.saturating_mul(2).min(MAX_COUNT_PAGE);
+        }
+        Ok(counted.min(limit))
     }
 }
 

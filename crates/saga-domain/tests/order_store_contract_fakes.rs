@@ -2,12 +2,12 @@
 //! StartExecution stand-in's idempotency rules.
 
 use saga_domain::contract;
-use saga_domain::fakes::{InMemoryOrders, RecordingExecutions};
+use saga_domain::fakes::{InMemoryOrders, InMemoryStatusWrites, RecordingExecutions};
 use saga_domain::ports::{ExecutionStarter, StartOutcome};
 
 #[tokio::test]
 async fn in_memory_orders_meet_the_orders_contract() {
-    contract::orders::run_all(|| async { InMemoryOrders::new() }).await;
+    contract::orders::run_all(|| async { (InMemoryOrders::new(), InMemoryStatusWrites) }).await;
 }
 
 #[tokio::test]

@@ -39,7 +39,8 @@ pub struct Api {
 }
 
 impl Api {
-    /// From `ORDERS_TABLE`, `INVENTORY_TABLE` and `STATE_MACHINE_ARN`.
+    /// From `ORDERS_TABLE`, `INVENTORY_TABLE`, `STATE_MACHINE_ARN` and
+    /// `MAX_ORDERS_IN_FLIGHT`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
         let config = ApiConfig::from_lookup(|variable| context.var(variable))?;
         let dynamodb = context.dynamodb();
@@ -49,6 +50,7 @@ impl Api {
                 catalog: DynamoInventory::new(dynamodb, config.inventory_table),
                 executions: SfnExecutions::new(context.sfn(), config.state_machine_arn),
                 clock: SystemClock,
+                max_orders_in_flight: config.max_orders_in_flight,
             },
         })
     }

@@ -23,6 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use order_api::OrderApi;
+use order_api::config::DEFAULT_MAX_ORDERS_IN_FLIGHT;
 use saga_aws::{DynamoInventory, DynamoOrders, SfnExecutions};
 use saga_domain::OrderId;
 use saga_domain::ports::{ExecutionStarter, OrderStatus, ShipmentRef, StartOutcome};
@@ -196,6 +197,7 @@ impl DynamoWorld {
                 crash: Arc::clone(&crash),
             },
             clock: clock.clone(),
+            max_orders_in_flight: DEFAULT_MAX_ORDERS_IN_FLIGHT,
         };
         let apis = [
             api(&dynamodb, &dynamodb, &live_sfn),
@@ -335,6 +337,11 @@ async fn pages_walk_every_order_once_newest_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_route_reads_another_customers_order() {
     scenarios::no_route_reads_another_customers_order(&DynamoWorld::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_in_flight_are_capped() {
+    scenarios::orders_in_flight_are_capped(&DynamoWorld::new().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,9 @@
 //! the handler on a fresh [`World`], with what must come back.
 //!
 //! Every response is also checked for what holds everywhere: JSON or
-//! problem JSON, the problem `type` and `status` agree, every 4xx names its
-//! fields, the request id is echoed, and the only 5xx is a 503 with
-//! `Retry-After`.
+//! problem JSON, the problem `type` and `status` agree, every 4xx but 429
+//! names its fields, the request id is echoed, the only 5xx is a 503, and
+//! exactly the 429 and the 503 carry `Retry-After`.
 
 use std::future::Future;
 
@@ -25,6 +25,9 @@ pub enum Given {
     Completed(&'static str),
     /// This dependency is down for the case's request.
     Down(Dependency),
+    /// This customer (a `sub`) has as many orders in flight as the API
+    /// allows, placed with other keys and still PENDING.
+    AtTheCap(&'static str),
 }
 
 /// What the answer must show beyond status and problem type.
@@ -297,6 +300,13 @@ pub const CASES: &[Case] = &[
         &[Sent(ACCEPTED)],
         202,
         &[OrderStatus("PENDING"), StartCalls(2)],
+    ),
+    problem(
+        "post-orders--too-many-in-flight.json",
+        &[AtTheCap("user-alice")],
+        429,
+        "too-many-orders-in-flight",
+        &[],
     ),
     // GET /orders/{id}
     problem(
@@ -576,6 +586,18 @@ async fn apply<W: World>(world: &W, given: Given) {
                 .await;
         }
         Given::Down(dependency) => world.set_down(Some(dependency)),
+        Given::AtTheCap(sub) => {
+            for index in 0..world.api().max_orders_in_flight {
+                let event = super::post_event(sub, &format!("{sub}-in-flight-{index}"));
+                let answer = Answer::of(&handle_request(world.api(), event).await);
+                assert!(
+                    answer.status == 202,
+                    "given {sub} at the cap, order {index} must be accepted, got {} {}",
+                    answer.status,
+                    answer.body
+                );
+            }
+        }
     }
 }
 
@@ -604,17 +626,23 @@ pub fn check_universal(event: &str, answer: &Answer) {
             request.request_context.request_id.as_deref(),
             "{event}: request id echoed"
         );
-        if status < 500 {
+        // A 429 or a 503 is about the moment, not the request: it names no
+        // field and says when to retry.
+        let retry_after = match status {
+            429 => Some("30"),
+            503 => Some("2"),
+            _ => None,
+        };
+        assert_eq!(
+            answer.header("retry-after").as_deref(),
+            retry_after,
+            "{event}: Retry-After"
+        );
+        if retry_after.is_none() {
             assert!(
                 !answer.error_fields().is_empty(),
                 "{event}: a 4xx must name its fields: {}",
                 answer.body
-            );
-        } else {
-            assert_eq!(
-                answer.header("retry-after").as_deref(),
-                Some("2"),
-                "{event}"
             );
         }
     } else {

@@ -18,6 +18,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use chrono::{DateTime, Utc};
 use order_api::OrderApi;
+use order_api::config::DEFAULT_MAX_ORDERS_IN_FLIGHT;
 use saga_domain::fakes::{InMemoryInventory, InMemoryOrders, ManualClock, RecordingExecutions};
 use saga_domain::ports::{
     Catalog, Clock, ExecutionStarter, OrderStatus, OrderStore, ShipmentRef, StartOutcome, StockItem,
@@ -274,6 +275,7 @@ impl FakeWorld {
                 crash: Arc::default(),
             },
             clock: SharedClock::at_start(),
+            max_orders_in_flight: DEFAULT_MAX_ORDERS_IN_FLIGHT,
         };
         seed_catalog(&api.catalog).await;
         Self { api }

@@ -1,13 +1,13 @@
 //! Scenarios beyond single requests, written once for any [`World`]:
 //! concurrent identical POSTs, a failed StartExecution, a crash between the
-//! order write and StartExecution (the start lease), paging, and customer
-//! isolation.
+//! order write and StartExecution (the start lease), paging, customer
+//! isolation, and the cap on orders in flight.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use order_api::handle_request;
-use saga_domain::ports::{Clock, OrderStore};
+use saga_domain::ports::{Clock, OrderStatus, OrderStore};
 
 use super::{Answer, Dependency, World, get_order_event, list_orders_event, post_event};
 
@@ -289,4 +289,101 @@ pub async fn no_route_reads_another_customers_order<W: World>(world: &W) {
     assert_eq!(bob_ids, [bob_post.order_id().as_str()]);
     let alice_list = send(world, list_orders_event("user-alice", &[])).await;
     assert_eq!(alice_list.body["orders"].as_array().unwrap().len(), 2);
+}
+
+/// A customer with as many orders in flight as the API allows gets 429
+/// (problem, `Retry-After`, the count and the cap in the detail) for a new
+/// order, which is neither written nor started; a replay of an order already
+/// placed still answers with it; other customers are not affected; and once
+/// one of the orders is COMPLETED or REJECTED, a new one is accepted.
+pub async fn orders_in_flight_are_capped<W: World>(world: &W) {
+    let cap = world.api().max_orders_in_flight;
+    let clock = &world.api().clock.0;
+    let mut placed = Vec::new();
+    for index in 0..cap {
+        clock.advance(TimeDelta::milliseconds(10));
+        let answer = send(world, post_event("user-alice", &format!("flight-{index}"))).await;
+        assert_eq!(
+            answer.status, 202,
+            "order {index} of {cap}: {}",
+            answer.body
+        );
+        placed.push(answer.order_id());
+    }
+    let started = world.start_calls().len();
+
+    clock.advance(TimeDelta::milliseconds(10));
+    let refused = send(world, post_event("user-alice", "flight-over")).await;
+    assert_eq!(refused.status, 429, "one over the cap: {}", refused.body);
+    assert_eq!(refused.content_type, "application/problem+json");
+    assert_eq!(refused.problem_slug(), Some("too-many-orders-in-flight"));
+    assert_eq!(refused.header("retry-after").as_deref(), Some("30"));
+    let detail = refused.body["detail"].as_str().unwrap();
+    let orders = if cap == 1 { "order" } else { "orders" };
+    assert!(
+        detail.contains(&format!("You have {cap} {orders} in flight"))
+            && detail.contains(&format!("at most {cap} may be")),
+        "the detail names the count and the cap: {detail}"
+    );
+    let customer = "user-alice".parse().unwrap();
+    let stored = world
+        .api()
+        .orders
+        .customer_orders(&customer, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.orders.len(), cap, "the refused order is not written");
+    assert_eq!(world.start_calls().len(), started, "nor started");
+
+    let replay = send(world, post_event("user-alice", "flight-0")).await;
+    assert_eq!(replay.status, 202, "a replay at the cap: {}", replay.body);
+    assert_eq!(
+        replay.order_id(),
+        placed[0],
+        "answers with the placed order"
+    );
+    let bob = send(world, post_event("user-bob", "flight-over")).await;
+    assert_eq!(bob.status, 202, "another customer: {}", bob.body);
+    let again = send(world, post_event("user-alice", "flight-over")).await;
+    assert_eq!(again.status, 429, "still at the cap: {}", again.body);
+
+    let last = cap - 1;
+    world
+        .record_progress(
+            &placed[last],
+            "ShipOrder",
+            OrderStatus::Completed,
+            "2026-01-01T10:05:00.000Z",
+            None,
+            None,
+        )
+        .await;
+    let after_completed = send(world, post_event("user-alice", "flight-over")).await;
+    assert_eq!(
+        after_completed.status, 202,
+        "one order completed: {}",
+        after_completed.body
+    );
+    let over_again = send(world, post_event("user-alice", "flight-over-2")).await;
+    assert_eq!(
+        over_again.status, 429,
+        "at the cap again: {}",
+        over_again.body
+    );
+    world
+        .record_progress(
+            &after_completed.order_id(),
+            "RejectOrder",
+            OrderStatus::Rejected,
+            "2026-01-01T10:05:01.000Z",
+            Some("InsufficientStock"),
+            None,
+        )
+        .await;
+    let after_rejected = send(world, post_event("user-alice", "flight-over-2")).await;
+    assert_eq!(
+        after_rejected.status, 202,
+        "one order rejected: {}",
+        after_rejected.body
+    );
 }

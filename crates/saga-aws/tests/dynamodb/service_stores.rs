@@ -1,8 +1,14 @@
 //! DynamoPayments, DynamoShipments and DynamoOrders against DynamoDB Local:
 //! the domain's contract suites, each case on fresh tables.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use saga_aws::{DynamoOrders, DynamoPayments, DynamoShipments};
+use saga_domain::OrderId;
 use saga_domain::contract;
+use saga_domain::contract::orders::StatusWrites;
+use saga_domain::ports::OrderStatus;
 
 use crate::support;
 
@@ -31,11 +37,51 @@ async fn dynamo_shipments_meet_the_shipments_contract() {
     .await;
 }
 
+/// The UpdateItem of the state machine's `Mark*` and `RejectOrder` states
+/// (`infra/order-saga.asl.json`), without their condition: status,
+/// `updatedAt` and a timeline entry.
+struct StateMachineWrites {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl StatusWrites<DynamoOrders> for StateMachineWrites {
+    async fn write_status(&self, _store: &DynamoOrders, order_id: &OrderId, status: OrderStatus) {
+        let s = |text: &str| AttributeValue::S(text.to_owned());
+        let at = "2026-01-01T00:00:09.000Z";
+        let entry = AttributeValue::M(HashMap::from([
+            ("step".to_owned(), s("ContractStep")),
+            ("status".to_owned(), s(status.as_str())),
+            ("at".to_owned(), s(at)),
+        ]));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("orderId", s(order_id.as_str()))
+            .update_expression(
+                "SET #status = :status, updatedAt = :at, \
+                 timeline = list_append(if_not_exists(timeline, :empty), :entry)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("writing status {status:?} on {order_id}: {error:?}"));
+    }
+}
+
 #[tokio::test]
 async fn dynamo_orders_meet_the_orders_contract() {
     contract::orders::run_all(|| async {
         let (client, name) = fresh_table("OrdersTable").await;
-        DynamoOrders::new(client, name)
+        let writes = StateMachineWrites {
+            client: client.clone(),
+            table: name.clone(),
+        };
+        (DynamoOrders::new(client, name), writes)
     })
     .await;
 }

@@ -1,7 +1,12 @@
 //! Contract of [`OrderStore`]: an order is created once per id, reads back
 //! exactly as written, its start lease is held by one claimant at a time
-//! until it expires, is released or the start is recorded, and a customer's
-//! orders page newest first without gaps, repeats or other customers' orders.
+//! until it expires, is released or the start is recorded, a customer's
+//! orders page newest first without gaps, repeats or other customers' orders,
+//! and their orders in flight are counted up to a limit.
+//!
+//! Statuses after PENDING are the state machine's to write, not the port's,
+//! so each caller passes, with every fresh store, how the state machine
+//! writes one on it ([`StatusWrites`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,27 +15,43 @@ use std::task::Poll;
 use chrono::TimeDelta;
 
 use super::{at, euros, ok, order_id, sku};
-use crate::ids::CustomerId;
+use crate::ids::{CustomerId, OrderId};
 use crate::order::{Quantity, ShippingAddress};
 use crate::ports::{
-    CreateOrderOutcome, NewOrder, OrderPosition, OrderRecord, OrderStore, PricedLine, StartClaim,
-    StartLease,
+    CreateOrderOutcome, NewOrder, OrderPosition, OrderRecord, OrderStatus, OrderStore, PricedLine,
+    StartClaim, StartLease,
 };
 
-/// Runs every order case, each on a fresh store from `fresh`.
-pub async fn run_all<S, F, Fut>(fresh: F)
+/// A status write of the state machine (its `Mark*` and `RejectOrder`
+/// states), made on a store of type `S` the way its table receives it.
+pub trait StatusWrites<S> {
+    /// Sets the order's `status` as a state machine step does.
+    fn write_status(
+        &self,
+        store: &S,
+        order_id: &OrderId,
+        status: OrderStatus,
+    ) -> impl Future<Output = ()>;
+}
+
+/// Runs every order case, each on a fresh store from `fresh`, which also
+/// gives how the state machine writes a status on that store.
+pub async fn run_all<S, W, F, Fut>(fresh: F)
 where
     S: OrderStore,
+    W: StatusWrites<S>,
     F: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    Fut: Future<Output = (S, W)>,
 {
-    create_once_then_return_the_original(fresh().await).await;
-    absent_order_reads_as_none(fresh().await).await;
-    execution_start_is_recorded_once_and_never_creates(fresh().await).await;
-    start_lease_is_exclusive_until_it_expires(fresh().await).await;
-    released_start_lease_can_be_claimed_again(fresh().await).await;
-    concurrent_start_claims_have_one_winner(fresh().await).await;
-    customer_orders_page_newest_first(fresh().await).await;
+    create_once_then_return_the_original(fresh().await.0).await;
+    absent_order_reads_as_none(fresh().await.0).await;
+    execution_start_is_recorded_once_and_never_creates(fresh().await.0).await;
+    start_lease_is_exclusive_until_it_expires(fresh().await.0).await;
+    released_start_lease_can_be_claimed_again(fresh().await.0).await;
+    concurrent_start_claims_have_one_winner(fresh().await.0).await;
+    customer_orders_page_newest_first(fresh().await.0).await;
+    let (store, writes) = fresh().await;
+    in_flight_orders_are_counted_newest_first_up_to_the_limit(store, writes).await;
 }
 
 fn customer(id: &str) -> CustomerId {
@@ -384,5 +405,74 @@ pub async fn customer_orders_page_newest_first(store: impl OrderStore) {
     assert!(
         others.orders.is_empty() && others.next_after.is_none(),
         "{case}: empty list"
+    );
+}
+
+/// Orders not COMPLETED or REJECTED are counted, the customer's own only, and
+/// never more than the limit, also when the newest orders are final ones the
+/// count has to read past.
+pub async fn in_flight_orders_are_counted_newest_first_up_to_the_limit<S, W>(store: S, writes: W)
+where
+    S: OrderStore,
+    W: StatusWrites<S>,
+{
+    let case = "orders::in_flight_orders_are_counted_newest_first_up_to_the_limit";
+    // Newest first: two final orders, then the five statuses in flight, then
+    // a final one; and another customer's order in flight among them.
+    let placed = [
+        ("ord-flight-1", 1_000, OrderStatus::Rejected),
+        ("ord-flight-2", 2_000, OrderStatus::Reserved),
+        ("ord-flight-3", 3_000, OrderStatus::Shipping),
+        ("ord-flight-4", 4_000, OrderStatus::Pending),
+        ("ord-flight-5", 5_000, OrderStatus::Confirmed),
+        ("ord-flight-6", 6_000, OrderStatus::Paid),
+        ("ord-flight-7", 7_000, OrderStatus::Rejected),
+        ("ord-flight-8", 8_000, OrderStatus::Completed),
+    ];
+    for (id, millis, status) in placed {
+        let order = new_order(id, "customer-flight", millis);
+        ok(store.create_order(&order).await, case);
+        if status != OrderStatus::Pending {
+            writes.write_status(&store, &order.order_id, status).await;
+        }
+    }
+    ok(
+        store
+            .create_order(&new_order("ord-flight-other", "customer-other", 6_500))
+            .await,
+        case,
+    );
+    let flight = customer("customer-flight");
+    for (limit, expected) in [(0, 0), (1, 1), (2, 2), (4, 4), (5, 5), (6, 5), (100, 5)] {
+        assert_eq!(
+            ok(store.count_in_flight(&flight, limit).await, case),
+            expected,
+            "{case}: in flight, counting up to {limit}"
+        );
+    }
+    assert_eq!(
+        ok(
+            store.count_in_flight(&customer("customer-other"), 5).await,
+            case
+        ),
+        1,
+        "{case}: the other customer's own"
+    );
+    assert_eq!(
+        ok(
+            store.count_in_flight(&customer("customer-nobody"), 5).await,
+            case
+        ),
+        0,
+        "{case}: a customer without orders"
+    );
+    // Finishing an order frees its place.
+    writes
+        .write_status(&store, &order_id("ord-flight-6"), OrderStatus::Completed)
+        .await;
+    assert_eq!(
+        ok(store.count_in_flight(&flight, 5).await, case),
+        4,
+        "{case}: after one completed"
     );
 }

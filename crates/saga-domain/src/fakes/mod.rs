@@ -25,7 +25,7 @@ use crate::error::PortError;
 pub use clock::ManualClock;
 pub use executions::{RecordingExecutions, StartCall};
 pub use inventory::InMemoryInventory;
-pub use orders::InMemoryOrders;
+pub use orders::{InMemoryOrders, InMemoryStatusWrites};
 pub use payments::InMemoryPayments;
 pub use shipments::InMemoryShipments;
 pub use tasks::{RecordingTaskReporter, TaskReport};

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use super::{Faults, lock};
+use crate::contract::orders::StatusWrites;
 use crate::error::PortError;
 use crate::ids::{CustomerId, OrderId};
 use crate::ports::{
@@ -78,6 +79,24 @@ impl InMemoryOrders {
                 order.shipment = shipment;
             }
         }
+    }
+}
+
+/// The state machine's status writes on an [`InMemoryOrders`], for the
+/// contract suite: [`InMemoryOrders::record_progress`] with a timeline entry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryStatusWrites;
+
+impl StatusWrites<InMemoryOrders> for InMemoryStatusWrites {
+    async fn write_status(&self, store: &InMemoryOrders, order_id: &OrderId, status: OrderStatus) {
+        store.record_progress(
+            order_id,
+            "ContractStep",
+            status,
+            "2026-01-01T00:00:09.000Z",
+            None,
+            None,
+        );
     }
 }
 
@@ -196,5 +215,19 @@ impl OrderStore for InMemoryOrders {
             orders: page,
             next_after,
         })
+    }
+
+    async fn count_in_flight(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<usize, PortError> {
+        self.faults.check("count_in_flight")?;
+        let in_flight = lock(&self.rows)
+            .orders
+            .values()
+            .filter(|order| &order.customer_id == customer && !order.status.is_final())
+            .count();
+        Ok(in_flight.min(limit))
     }
 }

@@ -68,9 +68,18 @@ impl OrderStatus {
         }
     }
 
+    /// The statuses the saga ends in. An order in any other status is in
+    /// flight: it may still hold stock or money.
+    pub const FINAL: [OrderStatus; 2] = [OrderStatus::Completed, OrderStatus::Rejected];
+
     /// Parses the stored name.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// Whether the saga is done with the order (COMPLETED or REJECTED).
+    pub fn is_final(self) -> bool {
+        Self::FINAL.contains(&self)
     }
 }
 
@@ -328,4 +337,22 @@ pub trait OrderStore: Send + Sync {
         after: Option<&OrderPosition>,
         limit: usize,
     ) -> impl Future<Output = Result<OrderPage, PortError>> + Send;
+
+    /// How many of `customer`'s orders are in flight (a status not in
+    /// [`OrderStatus::FINAL`]), at most `limit`: the count goes from the
+    /// newest order back and stops as soon as it reaches `limit`, so a
+    /// customer at the cap costs a short read, not their whole history.
+    ///
+    /// May be eventually consistent (a GSI): an order placed or finished a
+    /// moment ago may be missed or still counted. So a cap checked with it
+    /// is best effort: concurrent requests each count the orders before
+    /// theirs and may all pass. That is enough for what the cap is for,
+    /// bounding what one runaway client can hold at a time; stock is never
+    /// oversold either way, because reserve's conditional transactions
+    /// enforce it.
+    fn count_in_flight(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, PortError>> + Send;
 }

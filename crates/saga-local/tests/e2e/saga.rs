@@ -305,32 +305,38 @@ async fn a_duplicate_post_is_the_same_order_and_one_saga() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_concurrent_orders_for_a_hundred_units_complete_exactly_a_hundred() {
     let cloud = LocalCloud::start(&["--time-scale", "10"]).await;
-    let token = cloud.token("user-rush").await;
+    // 300 customers with one order each: they contend for the stock, and
+    // none comes near the cap on orders in flight per customer.
+    let mut tokens = Vec::with_capacity(300);
+    for customer in 0..300 {
+        tokens.push(cloud.token(&format!("user-rush-{customer}")).await);
+    }
     cloud.set_stock("SKU-RUSH", 100).await;
     let started = std::time::Instant::now();
-    let placed: Vec<(u16, Value)> = futures::stream::iter(0..300)
-        .map(|_| {
-            let (cloud, token) = (&cloud, &token);
+    let placed: Vec<(&String, u16, Value)> = futures::stream::iter(&tokens)
+        .map(|token| {
+            let cloud = &cloud;
             async move {
-                cloud
+                let (status, body) = cloud
                     .place_order(
                         token,
                         &new_key(),
                         &order_body("SKU-RUSH", 1, "pm_card_visa"),
                     )
-                    .await
+                    .await;
+                (token, status, body)
             }
         })
         .buffer_unordered(32)
         .collect()
         .await;
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
-    for (status, body) in &placed {
+    for (token, status, body) in &placed {
         assert_eq!(*status, 202, "{body}");
         let order_id = body["orderId"].as_str().unwrap();
         let execution = cloud.wait_for_execution(order_id, 300).await;
         assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
-        let order = cloud.order(&token, order_id).await;
+        let order = cloud.order(token, order_id).await;
         *outcomes
             .entry(order["status"].as_str().unwrap().to_owned())
             .or_default() += 1;

@@ -79,7 +79,8 @@ SECOND = "post-orders--second-order"
 BOB = "post-orders--bob-accepted"
 # event -> (givens, status, problem type slug or None, checks on the body)
 # A given is ("sent", event), ("completed", event), ("rejected", event,
-# reason) or ("down", services).
+# reason), ("down", services) or ("at_the_cap", event): the caller of event
+# has as many orders in flight as the api function allows.
 DOWN_TABLES = ("down", ["dynamodb"])
 DOWN_SFN = ("down", ["sfn"])
 API_CASES = {
@@ -109,6 +110,7 @@ API_CASES = {
     "post-orders--to-be-rejected": ([], 202, None, {"status": "PENDING"}),
     "post-orders--to-be-completed": ([], 202, None, {"status": "PENDING"}),
     BOB: ([("sent", ACCEPTED)], 202, None, {"status": "PENDING"}),
+    "post-orders--too-many-in-flight": ([("at_the_cap", ACCEPTED)], 429, "too-many-orders-in-flight", {}),
     "get-order--unknown-parameter": ([("sent", ACCEPTED)], 400, "invalid-request", {}),
     "get-order--pending": ([("sent", ACCEPTED)], 200, None, {"status": "PENDING", "same_as": ACCEPTED}),
     "get-order--rejected-with-reason": (
@@ -331,8 +333,8 @@ def api_event(name):
     return (EVENTS / "api" / f"{name}.json").read_bytes()
 
 
-def api_answer(cloud, name):
-    invocation = cloud.invoke("ApiFunction", api_event(name))
+def api_answer(cloud, name, event=None):
+    invocation = cloud.invoke("ApiFunction", api_event(name) if event is None else event)
     if invocation.function_error:
         raise Failed(f"{name}: the api function failed: {invocation.describe()}")
     response = invocation.payload
@@ -343,12 +345,32 @@ def api_answer(cloud, name):
     return response["statusCode"], json.loads(body) if body else None, headers
 
 
+def fill_to_the_cap(cloud, name):
+    """The caller of event `name` gets as many orders in flight as the api
+    function allows (MAX_ORDERS_IN_FLIGHT): copies of the event under other
+    Idempotency-Keys, sent while Step Functions is down for the api, so each
+    is written PENDING (answered 503) and no saga moves it on."""
+    api = next(f for f in cloud.info["functions"] if f["binary"] == "api")
+    cap = int(api["environment"].get("MAX_ORDERS_IN_FLIGHT", "5"))
+    event = json.loads(api_event(name))
+    cloud.outage("api", ["sfn"])
+    for index in range(cap):
+        event["headers"]["idempotency-key"] = f"in-flight-{index}"
+        status, body, _ = api_answer(cloud, f"{name} #{index}", event)
+        if status != 503:
+            raise Failed(f"setting up, order {index} of {cap} in flight answered {status}: {body}")
+    cloud.local("DELETE", "/local/faults/api")
+
+
 def arrange_api(cloud, givens):
     answers = {}
     for given in givens:
         kind = given[0]
         if kind == "down":
             cloud.outage("api", given[1])
+            continue
+        if kind == "at_the_cap":
+            fill_to_the_cap(cloud, given[1])
             continue
         status, body, _ = api_answer(cloud, given[1])
         if not 200 <= status < 300:
