@@ -65,6 +65,30 @@ struct RecordedRefund {
     receipt: RefundReceipt,
 }
 
+/// The ledger's account of one charge key, as a provider's dashboard shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statement {
+    /// The amount captured, in minor units, if the charge was captured.
+    pub captured_minor: Option<i64>,
+    /// The charge was declined.
+    pub declined: bool,
+    /// The capture was refunded (in full: the only refund there is).
+    pub refunded: bool,
+    /// The key was cancelled before any charge under it.
+    pub cancelled: bool,
+}
+
+impl Statement {
+    /// Money the customer is out of pocket, in minor units.
+    pub fn net_minor(&self) -> i64 {
+        match self.captured_minor {
+            Some(amount) if !self.refunded => amount,
+            _ => 0,
+        }
+    }
+}
+
 /// What the simulated provider does with a payment method.
 enum SimulatedBehaviour {
     Capture,
@@ -118,6 +142,24 @@ impl SimulatedPaymentProvider {
             .values()
             .filter(|charge| matches!(charge.outcome, ChargeOutcome::Captured { .. }))
             .count()
+    }
+
+    /// What the ledger holds under the charge key `idempotency_key` (the
+    /// order id): what a campaign checks "no double charge" against.
+    pub fn statement(&self, idempotency_key: &str) -> Statement {
+        let ledger = self.ledger();
+        let charge = ledger.charges.get(idempotency_key);
+        let captured_minor = charge.and_then(|charge| match charge.outcome {
+            ChargeOutcome::Captured { .. } => Some(charge.amount.amount_minor()),
+            ChargeOutcome::Declined { .. } => None,
+        });
+        let reference = format!("{CHARGE_PREFIX}{idempotency_key}");
+        Statement {
+            captured_minor,
+            declined: charge.is_some_and(|c| matches!(c.outcome, ChargeOutcome::Declined { .. })),
+            refunded: ledger.refunded_charges.contains(&reference),
+            cancelled: ledger.cancelled.contains(idempotency_key),
+        }
     }
 
     /// Refunds made for the charge `provider_reference`: 0 or 1.
@@ -309,6 +351,48 @@ mod tests {
             .await;
         assert!(matches!(conflicting, Err(PortError::Rejected { .. })));
         assert_eq!(provider.charges_made("ord-1"), 1);
+    }
+
+    #[tokio::test]
+    async fn statements_show_captures_refunds_declines_and_cancels_per_key() {
+        let provider = SimulatedPaymentProvider::new();
+        provider
+            .charge(&request("ord-paid", "pm_card_visa", 1500))
+            .await
+            .unwrap();
+        provider
+            .charge(&request("ord-back", "pm_card_visa", 700))
+            .await
+            .unwrap();
+        provider
+            .refund(&RefundRequest {
+                idempotency_key: "refund-ord-back".to_owned(),
+                provider_reference: "ch_sim_ord-back".to_owned(),
+                amount: request("ord-back", "pm_card_visa", 700).amount,
+            })
+            .await
+            .unwrap();
+        provider
+            .charge(&request("ord-no", "pm_card_chargeDeclined", 900))
+            .await
+            .unwrap();
+        let paid = provider.statement("ord-paid");
+        assert_eq!(paid.captured_minor, Some(1500));
+        assert_eq!(paid.net_minor(), 1500);
+        let back = provider.statement("ord-back");
+        assert!(back.refunded);
+        assert_eq!(back.net_minor(), 0);
+        let declined = provider.statement("ord-no");
+        assert!(declined.declined && declined.captured_minor.is_none());
+        assert_eq!(
+            provider.statement("ord-never"),
+            Statement {
+                captured_minor: None,
+                declined: false,
+                refunded: false,
+                cancelled: false,
+            }
+        );
     }
 
     #[tokio::test]

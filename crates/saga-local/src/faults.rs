@@ -31,7 +31,7 @@ pub const PERMANENT_ERROR: &str = "InjectedFault";
 pub const SERVICE_ERROR: &str = "Lambda.ServiceException";
 
 /// What a fault does to an invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FaultMode {
     /// The function fails with `TransientError`.
@@ -158,10 +158,19 @@ pub enum FaultAction {
     TimeoutAfterEffect,
 }
 
-/// The faults in force, by function binary name.
+/// The faults in force, by function binary name, and every fault injected
+/// since the process started.
 #[derive(Debug, Default)]
 pub struct Faults {
-    active: Mutex<BTreeMap<String, ActiveFault>>,
+    active: Mutex<Active>,
+}
+
+#[derive(Debug, Default)]
+struct Active {
+    by_function: BTreeMap<String, ActiveFault>,
+    /// Invocations affected, by function and mode; kept when a fault is
+    /// used up or cleared, so a campaign can report what it injected.
+    injected: BTreeMap<String, BTreeMap<FaultMode, u64>>,
 }
 
 /// Why a fault request is refused.
@@ -182,7 +191,7 @@ pub enum FaultError {
 }
 
 impl Faults {
-    fn active(&self) -> MutexGuard<'_, BTreeMap<String, ActiveFault>> {
+    fn active(&self) -> MutexGuard<'_, Active> {
         self.active.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -211,7 +220,7 @@ impl Faults {
             (_, None) => Vec::new(),
             (_, Some(_)) => return Err(FaultError::BadServices),
         };
-        self.active().insert(
+        self.active().by_function.insert(
             request.function,
             ActiveFault {
                 mode: request.mode,
@@ -228,24 +237,38 @@ impl Faults {
     pub fn clear(&self, function: Option<&str>) {
         match function {
             Some(name) => {
-                self.active().remove(name);
+                self.active().by_function.remove(name);
             }
-            None => self.active().clear(),
+            None => self.active().by_function.clear(),
         }
     }
 
     /// The faults in force.
     pub fn list(&self) -> BTreeMap<String, ActiveFault> {
-        self.active().clone()
+        self.active().by_function.clone()
+    }
+
+    /// Invocations affected since the process started, by function and mode.
+    pub fn injected(&self) -> BTreeMap<String, BTreeMap<FaultMode, u64>> {
+        self.active().injected.clone()
     }
 
     /// Takes the action for one invocation of `function`, using up one count.
     pub fn take(&self, function: &str) -> FaultAction {
-        let mut active = self.active();
-        let Some(fault) = active.get_mut(function) else {
+        let mut guard = self.active();
+        let Active {
+            by_function,
+            injected,
+        } = &mut *guard;
+        let Some(fault) = by_function.get_mut(function) else {
             return FaultAction::None;
         };
         fault.injected += 1;
+        *injected
+            .entry(function.to_owned())
+            .or_default()
+            .entry(fault.mode)
+            .or_default() += 1;
         let action = match fault.mode {
             FaultMode::Transient => FaultAction::Fail(TRANSIENT_ERROR),
             FaultMode::Permanent => FaultAction::Fail(PERMANENT_ERROR),
@@ -258,7 +281,7 @@ impl Faults {
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
             if *remaining == 0 {
-                active.remove(function);
+                by_function.remove(function);
             }
         }
         action
@@ -297,6 +320,37 @@ mod tests {
         let parsed: FaultRequest =
             serde_json::from_str(r#"{"function": "charge", "mode": "crash", "count": 2}"#).unwrap();
         assert_eq!(parsed.mode, FaultMode::Crash);
+    }
+
+    #[test]
+    fn injected_totals_outlive_used_up_and_cleared_faults() {
+        let known = vec!["charge".to_owned(), "ship".to_owned()];
+        let faults = Faults::default();
+        faults
+            .set(request("charge", FaultMode::Crash, Some(2)), &known)
+            .unwrap();
+        faults
+            .set(request("ship", FaultMode::Transient, None), &known)
+            .unwrap();
+        for _ in 0..3 {
+            faults.take("charge");
+            faults.take("ship");
+        }
+        faults.clear(None);
+        faults
+            .set(request("charge", FaultMode::Transient, Some(1)), &known)
+            .unwrap();
+        faults.take("charge");
+        let injected = faults.injected();
+        assert_eq!(
+            injected["charge"],
+            BTreeMap::from([(FaultMode::Transient, 1), (FaultMode::Crash, 2)])
+        );
+        assert_eq!(
+            injected["ship"],
+            BTreeMap::from([(FaultMode::Transient, 3)])
+        );
+        assert!(faults.list().is_empty(), "the count of 1 is used up");
     }
 
     #[test]

@@ -27,6 +27,7 @@
 pub mod attribute_json;
 pub mod aws;
 pub mod browser_guard;
+pub mod chaos;
 pub mod cli;
 pub mod cloud;
 pub mod console;

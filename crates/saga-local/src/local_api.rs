@@ -115,9 +115,14 @@ pub async fn token(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) -> 
     }
 }
 
-/// `GET /local/faults`.
+/// `GET /local/faults`: the faults in force, the functions, and the
+/// invocations affected since start by function and mode (`injected`).
 pub async fn list_faults(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
-    Json(json!({"faults": cloud.faults.list(), "functions": cloud.functions.binaries()}))
+    Json(json!({
+        "faults": cloud.faults.list(),
+        "functions": cloud.functions.binaries(),
+        "injected": cloud.faults.injected(),
+    }))
 }
 
 /// `POST /local/faults` with a [`FaultRequest`].
@@ -256,13 +261,19 @@ pub async fn order_records(cloud: &Cloud, order_id: &str) -> Result<Value, Strin
         get_item(cloud, "ShipmentsTable", "orderId", order_id.to_owned()),
     )
     .await?;
-    Ok(
-        json!({"order": order, "reservation": reservation, "payment": payment, "shipment": shipment}),
-    )
+    // The payment provider's own ledger (the simulated provider is shared by
+    // every function of this process), keyed by the order id as charges are.
+    let provider = saga_domain::simulated_provider::SimulatedPaymentProvider::shared()
+        .statement(order_id);
+    Ok(json!({
+        "order": order, "reservation": reservation, "payment": payment,
+        "shipment": shipment, "provider": provider,
+    }))
 }
 
 /// `GET /local/orders/{orderId}`: the order, reservation, payment and
-/// shipment items as plain JSON (`null` where a table has none).
+/// shipment items as plain JSON (`null` where a table has none), and the
+/// payment provider's statement for the order.
 pub async fn get_order_records(
     State(cloud): State<Arc<Cloud>>,
     Path(order_id): Path<String>,

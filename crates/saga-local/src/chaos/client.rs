@@ -1,0 +1,261 @@
+//! The campaign's view of a running local cloud: its HTTP API as a customer
+//! uses it, and its `/local/*` endpoints as an operator and an auditor use
+//! them. Every call has a timeout; a customer's POST is retried on the
+//! answers a real client retries (5xx, 409 in progress, 429, no answer).
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// How often a customer sends the same POST before giving up.
+const POST_ATTEMPTS: u32 = 10;
+
+/// A client of one local cloud.
+#[derive(Debug, Clone)]
+pub struct CloudClient {
+    url: String,
+    http: reqwest::Client,
+}
+
+/// What a customer's POST came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// The order id, after this many retries.
+    Order { order_id: String, retries: u32 },
+    /// A 4xx the client cannot fix by retrying.
+    Refused { status: u16, body: String },
+    /// No usable answer after every attempt.
+    GaveUp { last: String },
+}
+
+impl CloudClient {
+    /// A client of the local cloud at `url` (e.g. `http://127.0.0.1:4000`).
+    pub fn new(url: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.url));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("{method} {path}: reading the body"))?;
+        if !status.is_success() {
+            bail!("{method} {path}: {status}: {text}");
+        }
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).with_context(|| format!("{method} {path}: {text}"))
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// A dev token for the customer `sub`.
+    pub async fn token(&self, sub: &str) -> Result<String> {
+        let body = self
+            .call(Method::POST, "/local/token", Some(&json!({"sub": sub})))
+            .await?;
+        body["token"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("/local/token answered without a token: {body}"))
+    }
+
+    /// Stocks `sku` with `available` units.
+    pub async fn set_stock(&self, sku: &str, available: u64) -> Result<()> {
+        self.call(
+            Method::PUT,
+            &format!("/local/stock/{sku}"),
+            Some(&json!({"available": available, "priceMinor": 1250})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `(available, reserved)` of `sku`.
+    pub async fn stock(&self, sku: &str) -> Result<(u64, u64)> {
+        let stock = self.get(&format!("/local/stock/{sku}")).await?;
+        match (stock["available"].as_u64(), stock["reserved"].as_u64()) {
+            (Some(available), Some(reserved)) => Ok((available, reserved)),
+            _ => bail!("/local/stock/{sku}: {stock}"),
+        }
+    }
+
+    /// Sets a fault (the body of `POST /local/faults`).
+    pub async fn set_fault(&self, fault: &Value) -> Result<()> {
+        self.call(Method::POST, "/local/faults", Some(fault))
+            .await
+            .map(drop)
+    }
+
+    /// Clears every fault.
+    pub async fn clear_faults(&self) -> Result<()> {
+        self.call(Method::DELETE, "/local/faults", None)
+            .await
+            .map(drop)
+    }
+
+    /// The function binary names faults can be set on.
+    pub async fn functions(&self) -> Result<Vec<String>> {
+        let faults = self.get("/local/faults").await?;
+        serde_json::from_value(faults["functions"].clone())
+            .with_context(|| format!("/local/faults: {faults}"))
+    }
+
+    /// `POST /orders` as the holder of `token`, retried as a client would.
+    pub async fn place(&self, token: &str, key: &str, body: &Value) -> Placed {
+        let mut last = String::new();
+        for attempt in 0..POST_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            let response = self
+                .http
+                .post(format!("{}/orders", self.url))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(body)
+                .send()
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                Err(e) => {
+                    last = format!("no answer: {e}");
+                    continue;
+                }
+            };
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                return match parsed["orderId"].as_str() {
+                    Some(order_id) => Placed::Order {
+                        order_id: order_id.to_owned(),
+                        retries: attempt,
+                    },
+                    None => Placed::Refused {
+                        status: status.as_u16(),
+                        body: text,
+                    },
+                };
+            }
+            let retriable = status.is_server_error()
+                || status == StatusCode::CONFLICT
+                || status == StatusCode::TOO_MANY_REQUESTS;
+            if !retriable {
+                return Placed::Refused {
+                    status: status.as_u16(),
+                    body: text,
+                };
+            }
+            last = format!("{status}: {text}");
+        }
+        Placed::GaveUp { last }
+    }
+
+    /// `GET /orders/{id}` as its owner.
+    pub async fn order(&self, token: &str, order_id: &str) -> Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}/orders/{order_id}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("GET /orders/{order_id}"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("GET /orders/{order_id}: {status}: {text}");
+        }
+        serde_json::from_str(&text).with_context(|| format!("GET /orders/{order_id}: {text}"))
+    }
+
+    /// Every execution as `(name, status)`.
+    pub async fn executions(&self) -> Result<Vec<(String, String)>> {
+        let listed = self.get("/local/executions").await?;
+        let Some(executions) = listed["executions"].as_array() else {
+            bail!("/local/executions: {listed}");
+        };
+        Ok(executions
+            .iter()
+            .filter_map(|execution| {
+                Some((
+                    execution["name"].as_str()?.to_owned(),
+                    execution["status"].as_str()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Redrives the execution `name`.
+    pub async fn redrive_execution(&self, name: &str) -> Result<()> {
+        self.call(
+            Method::POST,
+            &format!("/local/executions/{name}/redrive"),
+            Some(&json!({})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `(logical id, visible messages)` of every dead-letter queue.
+    pub async fn dead_letter_queues(&self) -> Result<Vec<(String, u64)>> {
+        let listed = self.get("/local/queues").await?;
+        let Some(queues) = listed["queues"].as_array() else {
+            bail!("/local/queues: {listed}");
+        };
+        Ok(queues
+            .iter()
+            .filter(|queue| !queue["deadLetterSource"].is_null())
+            .filter_map(|queue| {
+                Some((
+                    queue["logicalId"].as_str()?.to_owned(),
+                    queue["visible"].as_u64()?,
+                ))
+            })
+            .collect())
+    }
+
+    /// Moves a dead-letter queue's messages back to its source.
+    pub async fn redrive_queue(&self, logical_id: &str) -> Result<()> {
+        self.call(
+            Method::POST,
+            &format!("/local/queues/{logical_id}/redrive"),
+            Some(&json!({})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Every service's records of an order, and the provider's statement.
+    pub async fn records(&self, order_id: &str) -> Result<Value> {
+        self.get(&format!("/local/orders/{order_id}")).await
+    }
+
+    /// Invocations affected by faults, by function and mode.
+    pub async fn injected(&self) -> Result<Value> {
+        Ok(self.get("/local/faults").await?["injected"].clone())
+    }
+}
