@@ -10,11 +10,14 @@
 //! - `cargo xtask invoke <function> <event-file>` runs one function on one
 //!   event through the local cloud's Lambda Invoke API (`sam local invoke`
 //!   without a container runtime).
+//! - `cargo xtask chaos [--orders N] [--seed S]...` runs the fault campaign
+//!   (`saga-chaos`) on a local cloud of its own, or on `--url`.
 //!
 //! `main` only parses the command line (clap) and reports errors; each
 //! command lives in its own module.
 
 mod browser;
+mod chaos;
 mod emulators;
 mod iac;
 mod install;
@@ -54,6 +57,10 @@ enum Command {
     /// local cloud's Lambda Invoke API; print the response, the function
     /// error if any, and the log tail.
     Invoke(invoke::InvokeOptions),
+    /// Run the fault campaign: place orders while every function fails in
+    /// every way the local cloud can, redrive until nothing changes, then
+    /// check the saga's five invariants; non-zero exit on any violation.
+    Chaos(chaos::ChaosOptions),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +79,7 @@ fn run(command: Command, root: &Path) -> Result<ExitCode> {
         Command::Test(options) => test_command::run(root, &options),
         Command::Up(options) => up::run(root, &options),
         Command::Invoke(options) => invoke::run(root, &options),
+        Command::Chaos(options) => chaos::run(root, &options),
     }
 }
 
@@ -143,6 +151,16 @@ mod tests {
                     endpoint: Some("http://127.0.0.1:9".to_owned()),
                 }),
             ),
+            (
+                &["chaos", "--orders", "2000", "--seed", "4", "--seed", "5"],
+                Command::Chaos(chaos::ChaosOptions {
+                    orders: 2000,
+                    seeds: vec![4, 5],
+                    clients: 16,
+                    url: None,
+                    time_scale: 20,
+                }),
+            ),
         ];
         for (args, expected) in cases {
             assert_eq!(&parse(args).unwrap(), expected, "args: {args:?}");
@@ -164,6 +182,10 @@ mod tests {
                 "invalid value 'http' for '--port <PORT>'",
             ),
             (&["invoke", "ReserveFunction"], "<EVENT>"),
+            (
+                &["chaos", "--time-scale", "0"],
+                "invalid value '0' for '--time-scale <TIME_SCALE>'",
+            ),
         ];
         for (args, message) in cases {
             let error = parse(args).unwrap_err().to_string();

@@ -210,6 +210,29 @@ pub const TIERS: &[Tier] = &[
         ]),
     },
     Tier {
+        name: "faults",
+        about: "the fault campaign (saga-chaos): 300 orders per seed, seeds 1 and 2, every \
+                fault kind on every function, then the five invariants",
+        emulators: &[Emulator::DynamoDbLocal, Emulator::Moto],
+        tools: &[],
+        // One campaign at a time: two would share two cores and each other's
+        // timeouts.
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "saga-local",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "faults",
+            "--",
+            "--test-threads=1",
+            // The campaign's report (faults injected, outcomes, redrives,
+            // violations) belongs in the CI log.
+            "--nocapture",
+        ]),
+    },
+    Tier {
         name: "asl",
         about: "the States Language interpreter against executions recorded on AWS",
         emulators: &[],
@@ -272,8 +295,8 @@ mod tests {
             (
                 &[],
                 &[
-                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "invoke", "contract", "asl",
-                    "iac",
+                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "invoke", "contract",
+                    "faults", "asl", "iac",
                 ],
             ),
             (&["unit"], &["unit"]),

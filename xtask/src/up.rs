@@ -98,6 +98,17 @@ pub(crate) fn spawn_saga_local(
     dynamodb: &RunningEmulator,
     moto: &RunningEmulator,
 ) -> Result<GroupChild> {
+    spawn_saga_local_with(root, options, dynamodb, moto, &[])
+}
+
+/// [`spawn_saga_local`] with `extra` arguments for saga-local.
+pub(crate) fn spawn_saga_local_with(
+    root: &Path,
+    options: &UpOptions,
+    dynamodb: &RunningEmulator,
+    moto: &RunningEmulator,
+    extra: &[&str],
+) -> Result<GroupChild> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -117,6 +128,7 @@ pub(crate) fn spawn_saga_local(
         .args(["--dynamodb-endpoint", &dynamodb.endpoint])
         .args(["--sqs-endpoint", &moto.endpoint])
         .arg("--seed-demo")
+        .args(extra)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")

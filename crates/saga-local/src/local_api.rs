@@ -263,8 +263,8 @@ pub async fn order_records(cloud: &Cloud, order_id: &str) -> Result<Value, Strin
     .await?;
     // The payment provider's own ledger (the simulated provider is shared by
     // every function of this process), keyed by the order id as charges are.
-    let provider = saga_domain::simulated_provider::SimulatedPaymentProvider::shared()
-        .statement(order_id);
+    let provider =
+        saga_domain::simulated_provider::SimulatedPaymentProvider::shared().statement(order_id);
     Ok(json!({
         "order": order, "reservation": reservation, "payment": payment,
         "shipment": shipment, "provider": provider,

@@ -126,7 +126,10 @@ fn check_order(order: &OrderFacts, violations: &mut Vec<Violation>) {
     }
     // 5: what the customer reads is what was stored, and stays.
     if shown != stored {
-        violate(5, format!("the customer reads {shown}, Orders holds {stored}"));
+        violate(
+            5,
+            format!("the customer reads {shown}, Orders holds {stored}"),
+        );
     }
     if let Some(first) = &order.first_terminal
         && first != shown
@@ -148,7 +151,9 @@ fn check_order(order: &OrderFacts, violations: &mut Vec<Violation>) {
             if net == 0 || captured != total {
                 violate(
                     4,
-                    format!("completed, but the provider holds {provider} for a total of {total:?}"),
+                    format!(
+                        "completed, but the provider holds {provider} for a total of {total:?}"
+                    ),
                 );
             }
             if payment != Some("CAPTURED") {
@@ -189,8 +194,7 @@ fn held_by_reservations(orders: &[OrderFacts]) -> BTreeMap<String, u64> {
             continue;
         }
         for line in reservation["lines"].as_array().into_iter().flatten() {
-            if let (Some(sku), Some(quantity)) = (line["sku"].as_str(), line["quantity"].as_u64())
-            {
+            if let (Some(sku), Some(quantity)) = (line["sku"].as_str(), line["quantity"].as_u64()) {
                 *held.entry(sku.to_owned()).or_default() += quantity;
             }
         }
@@ -284,7 +288,11 @@ mod tests {
     fn each_broken_record_names_its_invariant() {
         type Break = fn(&mut OrderFacts);
         let cases: &[(&str, Break, &[u8])] = &[
-            ("execution failed", |o| o.execution = Some("FAILED".to_owned()), &[3]),
+            (
+                "execution failed",
+                |o| o.execution = Some("FAILED".to_owned()),
+                &[3],
+            ),
             ("never started", |o| o.execution = None, &[3]),
             (
                 "customer reads RESERVED",

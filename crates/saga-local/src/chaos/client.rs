@@ -45,7 +45,9 @@ impl CloudClient {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.url));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -437,16 +437,14 @@ async fn gather(
     let executions: HashMap<String, String> = client.executions().await?.into_iter().collect();
     let executions = &executions;
     let gathered: Vec<Result<OrderFacts>> = futures::stream::iter(tokens.iter())
-        .map(|(order_id, token)| {
-            async move {
-                Ok(OrderFacts {
-                    order_id: order_id.clone(),
-                    execution: executions.get(order_id).cloned(),
-                    view: client.order(token, order_id).await?,
-                    first_terminal: operator.first_terminal.get(order_id).cloned(),
-                    records: client.records(order_id).await?,
-                })
-            }
+        .map(|(order_id, token)| async move {
+            Ok(OrderFacts {
+                order_id: order_id.clone(),
+                execution: executions.get(order_id).cloned(),
+                view: client.order(token, order_id).await?,
+                first_terminal: operator.first_terminal.get(order_id).cloned(),
+                records: client.records(order_id).await?,
+            })
         })
         .buffer_unordered(16)
         .collect()

@@ -213,7 +213,11 @@ mod tests {
         let one = Plan::new(7, 300, &functions());
         let mut shuffled = functions();
         shuffled.reverse();
-        assert_eq!(one, Plan::new(7, 300, &shuffled), "function order is irrelevant");
+        assert_eq!(
+            one,
+            Plan::new(7, 300, &shuffled),
+            "function order is irrelevant"
+        );
         assert_ne!(one, Plan::new(8, 300, &functions()));
     }
 

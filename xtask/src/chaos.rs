@@ -1,0 +1,98 @@
+//! `cargo xtask chaos [--orders N] [--seed S]...`: the fault campaign
+//! (`saga-chaos`, see `saga_local::chaos`) on a local cloud of its own.
+//!
+//! Installs and starts DynamoDB Local and moto, starts `saga-local` on a
+//! free port with its clock sped up (`--time-scale`, so state machine
+//! retries, heartbeats and queue visibility do not take real minutes), runs
+//! one campaign per seed, and stops everything. With `--url` it runs the
+//! campaign against a local cloud that is already running (`cargo xtask
+//! up`) instead. Exits non-zero when any invariant is broken.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::process_group;
+use crate::up::{self, UpOptions};
+
+/// The options of `cargo xtask chaos`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ChaosOptions {
+    /// Orders per campaign
+    #[arg(long, default_value_t = 300)]
+    pub orders: u64,
+    /// The seed of a campaign (repeatable: one campaign per seed)
+    #[arg(long = "seed", default_values_t = [1_u64])]
+    pub seeds: Vec<u64>,
+    /// Concurrent clients
+    #[arg(long, default_value_t = 16)]
+    pub clients: u64,
+    /// Run against this running local cloud instead of starting one
+    #[arg(long)]
+    pub url: Option<String>,
+    /// How much faster than real time the started local cloud runs its
+    /// waits, retries, heartbeats and queue visibility
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub time_scale: u32,
+}
+
+/// Runs the campaign(s); the exit code of `saga-chaos`.
+pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
+    if let Some(url) = &options.url {
+        return run_campaigns(root, url, options);
+    }
+    process_group::stop_all_on_interrupt()?;
+    let local = root.join(".local");
+    let (dynamodb, moto) = up::start_emulators(&local)?;
+    let time_scale = options.time_scale.to_string();
+    let mut saga_local = up::spawn_saga_local_with(
+        root,
+        &UpOptions { port: 0 },
+        &dynamodb,
+        &moto,
+        &["--time-scale", &time_scale],
+    )?;
+    let Some(stdout) = saga_local.take_stdout() else {
+        bail!("saga-local's stdout was not piped");
+    };
+    let Some(url) = up::wait_until_ready(stdout, &mut saga_local)? else {
+        bail!("saga-local exited before it was ready; its log is above");
+    };
+    up::wait_for_health(&url, &mut saga_local)?;
+    let code = run_campaigns(root, &url, options);
+    saga_local.stop();
+    drop((dynamodb, moto));
+    code
+}
+
+fn run_campaigns(root: &Path, url: &str, options: &ChaosOptions) -> Result<ExitCode> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "saga-local",
+            "--bin",
+            "saga-chaos",
+            "--",
+        ])
+        .args(["--url", url])
+        .args(["--orders", &options.orders.to_string()])
+        .args(["--clients", &options.clients.to_string()]);
+    for seed in &options.seeds {
+        command.args(["--seed", &seed.to_string()]);
+    }
+    eprintln!("xtask: {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
