@@ -5,12 +5,22 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// How often a customer sends the same POST before giving up.
 const POST_ATTEMPTS: u32 = 10;
+
+/// How often a `/local/*` call or a customer's GET is repeated after a 5xx
+/// or no answer.
+const LOCAL_ATTEMPTS: u32 = 6;
+
+/// Why a call failed, and whether repeating it could help.
+enum CallError {
+    Retriable(anyhow::Error),
+    Final(anyhow::Error),
+}
 
 /// A client of one local cloud.
 #[derive(Debug, Clone)]
@@ -44,29 +54,79 @@ impl CloudClient {
         })
     }
 
+    /// One `/local/*` call, repeated (every one is idempotent) while the
+    /// local cloud answers 5xx or not at all: under a campaign's load on
+    /// two cores, moto or DynamoDB Local sometimes answer the local cloud
+    /// late, and a campaign is not about the operator's own tooling.
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        self.call_as(None, method, path, body).await
+    }
+
+    /// [`Self::call`] with a bearer token.
+    async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let mut attempt = 0;
+        loop {
+            match self.call_once(token, method.clone(), path, body).await {
+                Ok(value) => return Ok(value),
+                Err(CallError::Final(e)) => return Err(e),
+                Err(CallError::Retriable(e)) if attempt >= LOCAL_ATTEMPTS => return Err(e),
+                Err(CallError::Retriable(_)) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CallError> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
         let response = request
             .send()
             .await
-            .with_context(|| format!("{method} {path}"))?;
+            .with_context(|| format!("{method} {path}"))
+            .map_err(CallError::Retriable)?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .with_context(|| format!("{method} {path}: reading the body"))?;
+            .with_context(|| format!("{method} {path}: reading the body"))
+            .map_err(CallError::Retriable)?;
+        if status.is_server_error() {
+            return Err(CallError::Retriable(anyhow!(
+                "{method} {path}: {status}: {text}"
+            )));
+        }
         if !status.is_success() {
-            bail!("{method} {path}: {status}: {text}");
+            return Err(CallError::Final(anyhow!(
+                "{method} {path}: {status}: {text}"
+            )));
         }
         if text.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).with_context(|| format!("{method} {path}: {text}"))
+        serde_json::from_str(&text)
+            .with_context(|| format!("{method} {path}: {text}"))
+            .map_err(CallError::Final)
     }
 
     /// `GET path` as JSON.
@@ -179,19 +239,13 @@ impl CloudClient {
 
     /// `GET /orders/{id}` as its owner.
     pub async fn order(&self, token: &str, order_id: &str) -> Result<Value> {
-        let response = self
-            .http
-            .get(format!("{}/orders/{order_id}", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .with_context(|| format!("GET /orders/{order_id}"))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            bail!("GET /orders/{order_id}: {status}: {text}");
-        }
-        serde_json::from_str(&text).with_context(|| format!("GET /orders/{order_id}: {text}"))
+        self.call_as(
+            Some(token),
+            Method::GET,
+            &format!("/orders/{order_id}"),
+            None,
+        )
+        .await
     }
 
     /// Every execution as `(name, status)`.

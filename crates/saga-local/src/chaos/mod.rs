@@ -345,9 +345,17 @@ struct Operator {
     execution_redrives: usize,
     dead_letter_redrives: usize,
     first_terminal: HashMap<String, String>,
+    /// Redrives per execution, so one that fails every time is given up on.
+    redrives_of: HashMap<String, usize>,
 }
 
-/// Phase 4: redrive until a round finds nothing to do.
+/// An execution still failing after this many redrives (with the faults
+/// cleared) will not finish by redriving: the operator leaves it, and the
+/// check reports it.
+const REDRIVES_PER_EXECUTION: usize = 3;
+
+/// Phase 4: redrive until a round finds nothing to do (an execution that
+/// keeps failing is redriven [`REDRIVES_PER_EXECUTION`] times at most).
 async fn operate(
     client: &CloudClient,
     tokens: &HashMap<String, String>,
@@ -366,7 +374,11 @@ async fn operate(
         read_terminal_statuses(client, tokens, &executions, &mut operator).await?;
         let mut acted = false;
         for (name, status) in &executions {
-            if matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+            let redriven = operator.redrives_of.entry(name.clone()).or_default();
+            if matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED")
+                && *redriven < REDRIVES_PER_EXECUTION
+            {
+                *redriven += 1;
                 match client.redrive_execution(name).await {
                     Ok(()) => operator.execution_redrives += 1,
                     Err(e) => progress(&format!("redrive of {name} refused: {e:#}")),
