@@ -10,8 +10,9 @@
 //! invocation fails as a killed runtime does: `Runtime.ExitError`), time out
 //! after its effect (the handler runs, then the invocation hangs until its
 //! `Timeout` cuts it off: `Sandbox.Timedout`), or meet a Lambda service
-//! error (`Lambda.ServiceException`: the function does not run). Step
-//! Functions reports the crash and the timeout as `Lambda.Unknown`.
+//! error (`Lambda.ServiceException`: the function does not run), or be
+//! delivered twice at once (both run; the caller gets the first answer).
+//! Step Functions reports the crash and the timeout as `Lambda.Unknown`.
 //!
 //! Faults are set over HTTP (`/local/faults`) and shown in the console. A
 //! fault with a count is used up one invocation at a time; one without a
@@ -52,6 +53,10 @@ pub enum FaultMode {
     /// Lambda fails the invocation itself (`Lambda.ServiceException`); the
     /// function does not run.
     Service,
+    /// The event is delivered twice at once, as Lambda's at-least-once
+    /// delivery does (an SQS message handed to two pollers, a retried
+    /// invoke): both run, the caller gets the first answer.
+    Duplicate,
 }
 
 /// An AWS service a function reaches through the SDK's standard endpoint
@@ -137,6 +142,7 @@ impl ActiveFault {
             FaultMode::Crash => "crash after the effect (Runtime.ExitError)".to_owned(),
             FaultMode::Timeout => "time out after the effect (Sandbox.Timedout)".to_owned(),
             FaultMode::Service => format!("Lambda service error ({SERVICE_ERROR})"),
+            FaultMode::Duplicate => "delivered twice at once".to_owned(),
         }
     }
 }
@@ -156,6 +162,8 @@ pub enum FaultAction {
     CrashAfterEffect,
     /// Run, then hang until the timeout.
     TimeoutAfterEffect,
+    /// Run twice at once; answer with the first.
+    Duplicate,
 }
 
 /// The faults in force, by function binary name, and every fault injected
@@ -277,6 +285,7 @@ impl Faults {
             FaultMode::Crash => FaultAction::CrashAfterEffect,
             FaultMode::Timeout => FaultAction::TimeoutAfterEffect,
             FaultMode::Service => FaultAction::Fail(SERVICE_ERROR),
+            FaultMode::Duplicate => FaultAction::Duplicate,
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
@@ -310,6 +319,7 @@ mod tests {
             (FaultMode::Crash, FaultAction::CrashAfterEffect),
             (FaultMode::Timeout, FaultAction::TimeoutAfterEffect),
             (FaultMode::Service, FaultAction::Fail(SERVICE_ERROR)),
+            (FaultMode::Duplicate, FaultAction::Duplicate),
         ] {
             faults
                 .set(request("charge", mode, Some(1)), &known)

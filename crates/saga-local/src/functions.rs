@@ -233,8 +233,13 @@ impl Functions {
         let mut code = Arc::clone(&function.code);
         let mut delay = None;
         let mut after_effect = None;
+        let mut twice = false;
         match self.faults.take(binary) {
             FaultAction::None => {}
+            FaultAction::Duplicate => {
+                tracing::info!(function = binary, "fault injected: delivered twice at once");
+                twice = true;
+            }
             action @ (FaultAction::CrashAfterEffect | FaultAction::TimeoutAfterEffect) => {
                 tracing::info!(
                     function = binary,
@@ -265,7 +270,15 @@ impl Functions {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            let result = code.invoke(event).await;
+            let result = if twice {
+                // Both deliveries run to the end, concurrently; the caller
+                // sees the answer of the one it is connected to.
+                let (first, _second) =
+                    futures::join!(code.invoke(event.clone()), code.invoke(event));
+                first
+            } else {
+                code.invoke(event).await
+            };
             match after_effect {
                 // The handler's writes are made; the answer never leaves.
                 Some(FaultAction::CrashAfterEffect) => Err(Diagnostic {

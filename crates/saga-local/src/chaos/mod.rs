@@ -604,6 +604,7 @@ fn mode_name(mode: crate::faults::FaultMode) -> &'static str {
         FaultMode::Crash => "crash",
         FaultMode::Timeout => "timeout",
         FaultMode::Service => "service",
+        FaultMode::Duplicate => "duplicate",
     }
 }
 

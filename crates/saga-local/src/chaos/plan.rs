@@ -132,6 +132,7 @@ pub const MODES: &[(FaultMode, u64)] = &[
     (FaultMode::Crash, 1),
     (FaultMode::Timeout, 1),
     (FaultMode::Service, 1),
+    (FaultMode::Duplicate, 1),
 ];
 
 impl Plan {

@@ -242,6 +242,7 @@ fn fault_form(binaries: &[String], csrf: &str) -> Markup {
                     option value="crash" { "crash after its effect" }
                     option value="timeout" { "time out after its effect" }
                     option value="service" { "meet a Lambda service error" }
+                    option value="duplicate" { "be delivered twice at once" }
                 }
                 " for the next "
                 input name="count" size="4" placeholder="all";
