@@ -103,6 +103,11 @@ async fn reserve_replay_refuses_an_expired_or_released_reservation() {
 }
 
 #[tokio::test]
+async fn reserve_replay_expires_a_lapsed_pending_reservation() {
+    steps::reserve_replay_expires_a_lapsed_pending_reservation(&InMemoryInventory::new()).await;
+}
+
+#[tokio::test]
 async fn confirm_twice_succeeds_twice_and_refuses_what_is_not_held() {
     steps::confirm_twice_succeeds_twice_and_refuses_what_is_not_held(&InMemoryInventory::new())
         .await;

@@ -57,7 +57,7 @@ fn failed(function: &'static str, error: StepError) -> Diagnostic {
 
 /// `reserve`: `{orderId, items}` → [`Reserved`].
 pub async fn handle_reserve(
-    inventory: &impl ReservationStore,
+    inventory: &(impl ReservationStore + ReservationExpiry),
     clock: &impl Clock,
     ttl: ReservationTtl,
     payload: Value,

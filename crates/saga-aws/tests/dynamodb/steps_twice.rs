@@ -41,6 +41,11 @@ async fn reserve_replay_on_dynamodb_refuses_an_expired_or_released_reservation()
 }
 
 #[tokio::test]
+async fn reserve_replay_on_dynamodb_expires_a_lapsed_pending_reservation() {
+    steps::reserve_replay_expires_a_lapsed_pending_reservation(&inventory().await).await;
+}
+
+#[tokio::test]
 async fn confirm_twice_on_dynamodb_confirms_once_and_keeps_the_stock_held() {
     steps::confirm_twice_succeeds_twice_and_refuses_what_is_not_held(&inventory().await).await;
 }

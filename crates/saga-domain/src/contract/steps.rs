@@ -85,7 +85,7 @@ async fn stock(inventory: &impl Catalog, name: &str) -> (u64, u64) {
 /// (same `expiresAt`) and the stock moves once.
 pub async fn reserve_twice_returns_the_same_reservation_and_moves_stock_once<I>(inventory: &I)
 where
-    I: ReservationStore + Catalog,
+    I: ReservationStore + ReservationExpiry + Catalog,
 {
     stock_up(inventory, &[("SKU-TEE-M", 10), ("SKU-MUG", 5)]).await;
     let clock = clock();
@@ -189,11 +189,61 @@ where
     assert_eq!(stock(inventory, "SKU-TEE-M").await, (8, 2), "after replays");
 }
 
+/// Reserve replayed after the TTL but before the reaper ran: the PENDING
+/// reservation can no longer be confirmed, so the replay expires it (stock
+/// back at once) and is `ReservationExpired`, and the saga rejects the order
+/// before charging; a second replay finds it EXPIRED and refuses again.
+pub async fn reserve_replay_expires_a_lapsed_pending_reservation<I>(inventory: &I)
+where
+    I: ReservationStore + ReservationExpiry + Catalog,
+{
+    stock_up(inventory, &[("SKU-TEE-M", 10)]).await;
+    let clock = clock();
+    let reserved = reserve_inventory(
+        inventory,
+        &clock,
+        ReservationTtl::DEFAULT,
+        two_tees("ord-lapsed"),
+    )
+    .await;
+    assert!(reserved.is_ok(), "lapsed replay: reserving");
+    assert_eq!(stock(inventory, "SKU-TEE-M").await, (8, 2), "held");
+    clock.advance(TimeDelta::minutes(16));
+    for attempt in ["first", "second"] {
+        let replay = reserve_inventory(
+            inventory,
+            &clock,
+            ReservationTtl::DEFAULT,
+            two_tees("ord-lapsed"),
+        )
+        .await;
+        match replay {
+            Err(StepError::ReservationExpired {
+                order_id: refused,
+                status,
+            }) => {
+                assert_eq!(refused, order_id("ord-lapsed"), "{attempt} lapsed replay");
+                assert_eq!(
+                    status,
+                    Some(ReservationStatus::Expired),
+                    "{attempt} lapsed replay"
+                );
+            }
+            other => panic!("{attempt} lapsed replay: expected ReservationExpired, got {other:?}"),
+        }
+        assert_eq!(
+            stock(inventory, "SKU-TEE-M").await,
+            (10, 0),
+            "{attempt} lapsed replay gives the stock back once"
+        );
+    }
+}
+
 /// Confirm twice: both succeed and the stock stays held; confirming what is
 /// not held (never reserved, or lapsed) is `ReservationExpired`.
 pub async fn confirm_twice_succeeds_twice_and_refuses_what_is_not_held<I>(inventory: &I)
 where
-    I: ReservationStore + Catalog,
+    I: ReservationStore + ReservationExpiry + Catalog,
 {
     stock_up(inventory, &[("SKU-TEE-M", 10)]).await;
     let clock = clock();
@@ -246,7 +296,7 @@ where
 /// releasing what was never reserved is `NOTHING_TO_RELEASE`.
 pub async fn release_twice_restores_stock_once_and_spares_other_orders<I>(inventory: &I)
 where
-    I: ReservationStore + Catalog,
+    I: ReservationStore + ReservationExpiry + Catalog,
 {
     stock_up(inventory, &[("SKU-TEE-M", 10)]).await;
     let clock = clock();

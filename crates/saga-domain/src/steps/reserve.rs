@@ -5,14 +5,21 @@
 //! reservation and never moves stock twice: a PENDING or CONFIRMED one is
 //! returned as it is; an EXPIRED or RELEASED one no longer holds stock, so the
 //! replay (a redrive past the TTL, say) is `ReservationExpired` and the saga
-//! rejects the order before charging for stock that is gone.
+//! rejects the order before charging for stock that is gone. A PENDING one
+//! whose `expiresAt` has passed is as good as gone (confirm would refuse it):
+//! the replay does the reaper's work on it (EXPIRED, stock back, in the
+//! reaper's own conditional transaction) and refuses the same way, rather
+//! than letting the saga charge, fail to confirm and refund.
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
 
 use crate::error::{InvalidValue, StepError};
-use crate::ports::{Clock, NewReservation, ReservationStore, ReserveOutcome, whole_seconds};
+use crate::ports::{
+    Clock, ExpireOutcome, NewReservation, ReservationExpiry, ReservationStatus, ReservationStore,
+    ReserveOutcome, whole_seconds,
+};
 use crate::step_io::{ReserveInput, Reserved};
 
 /// How long a PENDING reservation holds stock: 1 second to 1 day, whole
@@ -59,10 +66,10 @@ impl Default for ReservationTtl {
 ///
 /// Errors: `UnknownSku` / `InsufficientStock` for the first failing line (no
 /// stock moved), `ReservationExpired` when a replay finds the order's
-/// reservation EXPIRED or RELEASED, `TransientError` when the store is
-/// unavailable.
+/// reservation EXPIRED or RELEASED, or PENDING past its `expiresAt` (which
+/// the replay then expires), `TransientError` when the store is unavailable.
 pub async fn reserve_inventory(
-    reservations: &impl ReservationStore,
+    reservations: &(impl ReservationStore + ReservationExpiry),
     clock: &impl Clock,
     ttl: ReservationTtl,
     input: ReserveInput,
@@ -82,6 +89,33 @@ pub async fn reserve_inventory(
         ReserveOutcome::AlreadyReserved(reservation) => {
             if reservation.lines != request.lines {
                 tracing::warn!(order_id = %reservation.order_id, "replay with different lines; returning the existing reservation");
+            }
+            if reservation.status == ReservationStatus::Pending && reservation.expires_at <= now {
+                // Lapsed, not yet reaped. If a confirm won the race, the
+                // reservation is the customer's after all: return it.
+                match reservations
+                    .expire_reservation(&reservation.order_id, now)
+                    .await?
+                {
+                    ExpireOutcome::Expired => {
+                        tracing::warn!(order_id = %reservation.order_id, expires_at = %reservation.expires_at, "replay found the reservation lapsed; expired it");
+                        return Err(StepError::ReservationExpired {
+                            order_id: reservation.order_id,
+                            status: Some(ReservationStatus::Expired),
+                        });
+                    }
+                    ExpireOutcome::NotExpirable { status } => {
+                        return match reservations.get_reservation(&reservation.order_id).await? {
+                            Some(now_held) if now_held.status.holds_stock() => {
+                                Ok(reservation_output(now_held))
+                            }
+                            _ => Err(StepError::ReservationExpired {
+                                order_id: reservation.order_id,
+                                status,
+                            }),
+                        };
+                    }
+                }
             }
             if !reservation.status.holds_stock() {
                 tracing::warn!(order_id = %reservation.order_id, status = reservation.status.as_str(), "replay found the reservation no longer held");
