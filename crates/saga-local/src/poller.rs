@@ -122,8 +122,16 @@ pub fn spawn(
     sqs: aws_sdk_sqs::Client,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    // One ReceiveMessage at a time per queue; the batches still run
+    // concurrently. moto moves a message past maxReceiveCount to the
+    // dead-letter queue inside ReceiveMessage without a lock, so two receives
+    // at once both try, one fails with a 500, and under load the queue backs
+    // up (seen in a 2,000-order fault campaign). SQS has no such race, and
+    // serial receives of up to 10 messages each cost nothing locally.
+    let receiving = Arc::new(tokio::sync::Mutex::new(()));
     (0..mapping.concurrency.max(1))
         .map(|_| {
+            let receiving = Arc::clone(&receiving);
             let mapping = mapping.clone();
             let functions = Arc::clone(&functions);
             let sqs = sqs.clone();
@@ -134,7 +142,7 @@ pub fn spawn(
                         return;
                     }
                     tokio::select! {
-                        () = poll_once(&mapping, &functions, &sqs) => {}
+                        () = poll_once(&mapping, &functions, &sqs, &receiving) => {}
                         _ = shutdown.changed() => return,
                     }
                 }
@@ -143,7 +151,13 @@ pub fn spawn(
         .collect()
 }
 
-async fn poll_once(mapping: &QueueMapping, functions: &Functions, sqs: &aws_sdk_sqs::Client) {
+async fn poll_once(
+    mapping: &QueueMapping,
+    functions: &Functions,
+    sqs: &aws_sdk_sqs::Client,
+    receiving: &tokio::sync::Mutex<()>,
+) {
+    let receive_turn = receiving.lock().await;
     let received = sqs
         .receive_message()
         .queue_url(&mapping.queue_url)
@@ -154,6 +168,7 @@ async fn poll_once(mapping: &QueueMapping, functions: &Functions, sqs: &aws_sdk_
         .set_visibility_timeout(mapping.visibility_timeout)
         .send()
         .await;
+    drop(receive_turn);
     let messages = match received {
         Ok(output) => output.messages.unwrap_or_default(),
         Err(error) => {
