@@ -46,18 +46,28 @@ pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
     let local = root.join(".local");
     let (dynamodb, moto) = up::start_emulators(&local)?;
     let time_scale = options.time_scale.to_string();
+    let logs = local.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let log_path = logs.join("saga-local-chaos.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    eprintln!("xtask: the local cloud logs to {}", log_path.display());
     let mut saga_local = up::spawn_saga_local_with(
         root,
         &UpOptions { port: 0 },
         &dynamodb,
         &moto,
         &["--time-scale", &time_scale],
+        Some(log),
     )?;
     let Some(stdout) = saga_local.take_stdout() else {
         bail!("saga-local's stdout was not piped");
     };
     let Some(url) = up::wait_until_ready(stdout, &mut saga_local)? else {
-        bail!("saga-local exited before it was ready; its log is above");
+        bail!(
+            "saga-local exited before it was ready; its log: {}",
+            log_path.display()
+        );
     };
     up::wait_for_health(&url, &mut saga_local)?;
     let code = run_campaigns(root, &url, options);

@@ -98,16 +98,18 @@ pub(crate) fn spawn_saga_local(
     dynamodb: &RunningEmulator,
     moto: &RunningEmulator,
 ) -> Result<GroupChild> {
-    spawn_saga_local_with(root, options, dynamodb, moto, &[])
+    spawn_saga_local_with(root, options, dynamodb, moto, &[], None)
 }
 
-/// [`spawn_saga_local`] with `extra` arguments for saga-local.
+/// [`spawn_saga_local`] with `extra` arguments for saga-local, and its log
+/// (stderr) in `log` instead of the terminal.
 pub(crate) fn spawn_saga_local_with(
     root: &Path,
     options: &UpOptions,
     dynamodb: &RunningEmulator,
     moto: &RunningEmulator,
     extra: &[&str],
+    log: Option<std::fs::File>,
 ) -> Result<GroupChild> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -137,6 +139,9 @@ pub(crate) fn spawn_saga_local_with(
         .env_remove("AWS_SESSION_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
+    if let Some(log) = log {
+        command.stderr(log);
+    }
     eprintln!(
         "xtask: building and starting saga-local (cargo run -p saga-local) on 127.0.0.1:{}",
         options.port
