@@ -3,7 +3,9 @@
 //!
 //! Installs and starts DynamoDB Local and moto, starts `saga-local` on a
 //! free port with its clock sped up (`--time-scale`, so state machine
-//! retries, heartbeats and queue visibility do not take real minutes), runs
+//! retries, heartbeats and queue visibility do not take real minutes) and
+//! short reservations reaped every second (`--reservation-ttl-seconds`, so
+//! slow steps race the reaper), runs
 //! one campaign per seed, and stops everything. With `--url` it runs the
 //! campaign against a local cloud that is already running (`cargo xtask
 //! up`) instead. Exits non-zero when any invariant is broken.
@@ -35,6 +37,10 @@ pub struct ChaosOptions {
     /// waits, retries, heartbeats and queue visibility
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub time_scale: u32,
+    /// How long the started local cloud's reservations last (the reaper
+    /// runs every second): short, so slow and retried steps race the reaper
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub reservation_ttl_seconds: u32,
 }
 
 /// Runs the campaign(s); the exit code of `saga-chaos`.
@@ -46,6 +52,7 @@ pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
     let local = root.join(".local");
     let (dynamodb, moto) = up::start_emulators(&local)?;
     let time_scale = options.time_scale.to_string();
+    let ttl = options.reservation_ttl_seconds.to_string();
     let logs = local.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let log_path = logs.join("saga-local-chaos.log");
@@ -57,7 +64,14 @@ pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
         &UpOptions { port: 0 },
         &dynamodb,
         &moto,
-        &["--time-scale", &time_scale],
+        &[
+            "--time-scale",
+            &time_scale,
+            "--reservation-ttl-seconds",
+            &ttl,
+            "--reaper-every-seconds",
+            "1",
+        ],
         Some(log),
     )?;
     let Some(stdout) = saga_local.take_stdout() else {

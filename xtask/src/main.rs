@@ -159,6 +159,7 @@ mod tests {
                     clients: 16,
                     url: None,
                     time_scale: 20,
+                    reservation_ttl_seconds: 10,
                 }),
             ),
         ];
