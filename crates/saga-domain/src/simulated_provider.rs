@@ -23,8 +23,13 @@
 //! one only where they share a process ([`SimulatedPaymentProvider::shared`]:
 //! the local cloud); deployed, each Lambda's simulation knows only its own
 //! charges, which is one more reason it serves demos and tests only.
+//!
+//! For fault campaigns, [`SimulatedPaymentProvider::lose_next_answers`]
+//! makes the next calls take effect and then fail as a dropped connection
+//! does: the caller cannot tell whether the money moved.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::PortError;
@@ -42,6 +47,8 @@ const REFUND_PREFIX: &str = "re_sim_";
 #[derive(Debug, Default)]
 pub struct SimulatedPaymentProvider {
     ledger: Mutex<Ledger>,
+    /// Answers still to lose (see [`SimulatedPaymentProvider::lose_next_answers`]).
+    answers_to_lose: AtomicU32,
 }
 
 #[derive(Debug, Default)]
@@ -160,6 +167,31 @@ impl SimulatedPaymentProvider {
             refunded: ledger.refunded_charges.contains(&reference),
             cancelled: ledger.cancelled.contains(idempotency_key),
         }
+    }
+
+    /// Loses the answers of the next `count` calls (charge, refund or
+    /// cancel): each call takes effect in the ledger, then its caller gets
+    /// a provider error, as when the connection drops after the provider
+    /// acted. Fault injection for the local cloud's campaigns.
+    pub fn lose_next_answers(&self, count: u32) {
+        self.answers_to_lose.fetch_add(count, Ordering::SeqCst);
+    }
+
+    /// `answer`, unless an answer is due to be lost.
+    fn answer<T>(&self, operation: &'static str, answer: T) -> Result<T, PortError> {
+        let lose = self
+            .answers_to_lose
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if lose {
+            return Err(PortError::unavailable(
+                operation,
+                "simulated provider: the connection dropped after the provider acted (answer lost)",
+            ));
+        }
+        Ok(answer)
     }
 
     /// Refunds made for the charge `provider_reference`: 0 or 1.
@@ -284,15 +316,18 @@ impl SimulatedPaymentProvider {
 
 impl PaymentProvider for SimulatedPaymentProvider {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
-        self.charge_now(request)
+        let outcome = self.charge_now(request)?;
+        self.answer("charge", outcome)
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, PortError> {
-        self.refund_now(request)
+        let receipt = self.refund_now(request)?;
+        self.answer("refund", receipt)
     }
 
     async fn cancel(&self, request: &CancelRequest) -> Result<CancelOutcome, PortError> {
-        Ok(self.cancel_now(request))
+        let outcome = self.cancel_now(request);
+        self.answer("cancel", outcome)
     }
 }
 
@@ -393,6 +428,31 @@ mod tests {
                 cancelled: false,
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_still_takes_effect_and_the_replay_gets_it() {
+        let provider = SimulatedPaymentProvider::new();
+        provider.lose_next_answers(1);
+        let lost = provider
+            .charge(&request("ord-lost", "pm_card_visa", 1500))
+            .await;
+        assert!(
+            matches!(lost, Err(PortError::Unavailable { .. })),
+            "{lost:?}"
+        );
+        assert_eq!(provider.statement("ord-lost").captured_minor, Some(1500));
+        let replay = provider
+            .charge(&request("ord-lost", "pm_card_visa", 1500))
+            .await
+            .unwrap();
+        assert_eq!(
+            replay,
+            ChargeOutcome::Captured {
+                provider_reference: "ch_sim_ord-lost".to_owned()
+            }
+        );
+        assert_eq!(provider.captured_charges(), 1, "charged once");
     }
 
     #[tokio::test]

@@ -11,7 +11,9 @@
 //! after its effect (the handler runs, then the invocation hangs until its
 //! `Timeout` cuts it off: `Sandbox.Timedout`), or meet a Lambda service
 //! error (`Lambda.ServiceException`: the function does not run), or be
-//! delivered twice at once (both run; the caller gets the first answer).
+//! delivered twice at once (both run; the caller gets the first answer), or,
+//! for the functions that call the payment provider, lose the provider's
+//! answer after it acted.
 //! Step Functions reports the crash and the timeout as `Lambda.Unknown`.
 //!
 //! Faults are set over HTTP (`/local/faults`) and shown in the console. A
@@ -57,7 +59,16 @@ pub enum FaultMode {
     /// delivery does (an SQS message handed to two pollers, a retried
     /// invoke): both run, the caller gets the first answer.
     Duplicate,
+    /// The payment provider acts on the function's next call (a charge, a
+    /// refund, a cancel), then the connection drops before its answer
+    /// arrives. Only for the functions that call the provider.
+    #[serde(rename = "lost-answer")]
+    LostAnswer,
 }
+
+/// The functions that call the payment provider (the only ones a
+/// `lost-answer` fault applies to).
+pub const PROVIDER_CALLERS: [&str; 2] = ["charge", "refund"];
 
 /// An AWS service a function reaches through the SDK's standard endpoint
 /// variable `AWS_ENDPOINT_URL_<SERVICE>`.
@@ -143,6 +154,7 @@ impl ActiveFault {
             FaultMode::Timeout => "time out after the effect (Sandbox.Timedout)".to_owned(),
             FaultMode::Service => format!("Lambda service error ({SERVICE_ERROR})"),
             FaultMode::Duplicate => "delivered twice at once".to_owned(),
+            FaultMode::LostAnswer => "the payment provider's answer is lost".to_owned(),
         }
     }
 }
@@ -164,6 +176,8 @@ pub enum FaultAction {
     TimeoutAfterEffect,
     /// Run twice at once; answer with the first.
     Duplicate,
+    /// Run, with the payment provider losing its next answer.
+    LoseProviderAnswer,
 }
 
 /// The faults in force, by function binary name, and every fault injected
@@ -196,6 +210,11 @@ pub enum FaultError {
     /// `services` belongs to outages only, and an outage of nothing is none.
     #[error("services is for mode \"outage\" only, and must name at least one of dynamodb, sfn")]
     BadServices,
+    /// Only the functions that call the payment provider can lose its answer.
+    #[error(
+        "mode \"lost-answer\" is for the functions that call the payment provider: charge, refund"
+    )]
+    NotAProviderCaller,
 }
 
 impl Faults {
@@ -213,6 +232,11 @@ impl Faults {
         }
         if request.count == Some(0) {
             return Err(FaultError::ZeroCount);
+        }
+        if request.mode == FaultMode::LostAnswer
+            && !PROVIDER_CALLERS.contains(&request.function.as_str())
+        {
+            return Err(FaultError::NotAProviderCaller);
         }
         let delay_ms = match (request.mode, request.delay_ms) {
             (FaultMode::Delay, None) => return Err(FaultError::MissingDelay),
@@ -286,6 +310,7 @@ impl Faults {
             FaultMode::Timeout => FaultAction::TimeoutAfterEffect,
             FaultMode::Service => FaultAction::Fail(SERVICE_ERROR),
             FaultMode::Duplicate => FaultAction::Duplicate,
+            FaultMode::LostAnswer => FaultAction::LoseProviderAnswer,
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
@@ -320,6 +345,7 @@ mod tests {
             (FaultMode::Timeout, FaultAction::TimeoutAfterEffect),
             (FaultMode::Service, FaultAction::Fail(SERVICE_ERROR)),
             (FaultMode::Duplicate, FaultAction::Duplicate),
+            (FaultMode::LostAnswer, FaultAction::LoseProviderAnswer),
         ] {
             faults
                 .set(request("charge", mode, Some(1)), &known)
@@ -330,6 +356,23 @@ mod tests {
         let parsed: FaultRequest =
             serde_json::from_str(r#"{"function": "charge", "mode": "crash", "count": 2}"#).unwrap();
         assert_eq!(parsed.mode, FaultMode::Crash);
+    }
+
+    #[test]
+    fn only_the_functions_that_call_the_provider_can_lose_its_answer() {
+        let known = vec!["charge".to_owned(), "ship".to_owned()];
+        let faults = Faults::default();
+        assert_eq!(
+            faults.set(request("ship", FaultMode::LostAnswer, Some(1)), &known),
+            Err(FaultError::NotAProviderCaller)
+        );
+        faults
+            .set(request("charge", FaultMode::LostAnswer, Some(1)), &known)
+            .unwrap();
+        assert_eq!(faults.take("charge"), FaultAction::LoseProviderAnswer);
+        let parsed: FaultRequest =
+            serde_json::from_str(r#"{"function": "charge", "mode": "lost-answer"}"#).unwrap();
+        assert_eq!(parsed.mode, FaultMode::LostAnswer);
     }
 
     #[test]

@@ -236,6 +236,14 @@ impl Functions {
         let mut twice = false;
         match self.faults.take(binary) {
             FaultAction::None => {}
+            FaultAction::LoseProviderAnswer => {
+                tracing::info!(
+                    function = binary,
+                    "fault injected: the provider's next answer is lost"
+                );
+                saga_domain::simulated_provider::SimulatedPaymentProvider::shared()
+                    .lose_next_answers(1);
+            }
             FaultAction::Duplicate => {
                 tracing::info!(function = binary, "fault injected: delivered twice at once");
                 twice = true;

@@ -605,6 +605,7 @@ fn mode_name(mode: crate::faults::FaultMode) -> &'static str {
         FaultMode::Timeout => "timeout",
         FaultMode::Service => "service",
         FaultMode::Duplicate => "duplicate",
+        FaultMode::LostAnswer => "lost-answer",
     }
 }
 

@@ -9,7 +9,7 @@
 //! the next `count` invocations of `function` this way", and the report
 //! counts what the local cloud actually injected.
 
-use crate::faults::FaultMode;
+use crate::faults::{FaultMode, PROVIDER_CALLERS};
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): small, fast, and good enough
 /// to draw a test plan from.
@@ -133,6 +133,7 @@ pub const MODES: &[(FaultMode, u64)] = &[
     (FaultMode::Timeout, 1),
     (FaultMode::Service, 1),
     (FaultMode::Duplicate, 1),
+    (FaultMode::LostAnswer, 1),
 ];
 
 impl Plan {
@@ -142,6 +143,13 @@ impl Plan {
         let mut random = SplitMix64::new(seed);
         let mut functions = functions.to_vec();
         functions.sort_unstable();
+        // A lost provider answer only means something to the functions that
+        // call the provider; every other mode goes to any function.
+        let provider_callers: Vec<String> = functions
+            .iter()
+            .filter(|f| PROVIDER_CALLERS.contains(&f.as_str()))
+            .cloned()
+            .collect();
         // About 25 orders per SKU, at least 3 SKUs; each order takes 1 or 2
         // lines of 1 to 3 units (3 units on average), and the catalog holds
         // about 70% of that demand, so stock runs out for some orders.
@@ -172,9 +180,16 @@ impl Plan {
             (0..(orders.len() / 8).max(1))
                 .map(|_| {
                     let mode = random.weighted(MODES);
+                    let candidates =
+                        if mode == FaultMode::LostAnswer && !provider_callers.is_empty() {
+                            &provider_callers
+                        } else {
+                            &functions
+                        };
                     ScheduledFault {
                         before_order: random.below(orders.len() as u64) as usize,
-                        function: functions[random.below(functions.len() as u64) as usize].clone(),
+                        function: candidates[random.below(candidates.len() as u64) as usize]
+                            .clone(),
                         mode,
                         count: random.between(1, 3) as u32,
                         delay_ms: (mode == FaultMode::Delay).then(|| random.between(100, 2_000)),
@@ -230,6 +245,13 @@ mod tests {
         for (mode, _) in MODES {
             assert!(plan.faults.iter().any(|f| f.mode == *mode), "{mode:?}");
         }
+        assert!(
+            plan.faults
+                .iter()
+                .filter(|f| f.mode == FaultMode::LostAnswer)
+                .all(|f| PROVIDER_CALLERS.contains(&f.function.as_str())),
+            "lost answers only where the provider is called"
+        );
         for function in functions() {
             assert!(plan.faults.iter().any(|f| f.function == function));
         }
