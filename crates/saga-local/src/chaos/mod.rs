@@ -527,7 +527,7 @@ impl fmt::Display for Report {
         writeln!(f, "faults injected (invocations, function x kind):")?;
         write!(f, "  {:<12}", "function")?;
         for mode in &modes {
-            write!(f, " {mode:>9}")?;
+            write!(f, " {mode:>11}")?;
         }
         writeln!(f)?;
         let mut totals = vec![0_u64; modes.len()];
@@ -536,13 +536,13 @@ impl fmt::Display for Report {
             for (column, mode) in modes.iter().enumerate() {
                 let count = by_mode.get(*mode).copied().unwrap_or(0);
                 totals[column] += count;
-                write!(f, " {count:>9}")?;
+                write!(f, " {count:>11}")?;
             }
             writeln!(f)?;
         }
         write!(f, "  {:<12}", "total")?;
         for total in &totals {
-            write!(f, " {total:>9}")?;
+            write!(f, " {total:>11}")?;
         }
         writeln!(f, "  (all: {})", totals.iter().sum::<u64>())?;
         let outcomes: Vec<String> = self
