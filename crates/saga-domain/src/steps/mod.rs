@@ -14,6 +14,7 @@ mod refund;
 mod release;
 mod reserve;
 mod ship;
+mod start;
 
 pub use charge::charge_payment;
 pub use confirm::confirm_reservation;
@@ -22,3 +23,4 @@ pub use refund::refund_payment;
 pub use release::release_reservation;
 pub use reserve::{ReservationTtl, reserve_inventory};
 pub use ship::{ShipRecordOutcome, create_shipment, process_ship_message};
+pub use start::{ExecutionStart, start_order_execution};
