@@ -243,6 +243,11 @@ fn sweep_settings_refuse_a_zero_grace_or_batch() {
     assert!(SweepSettings::new(TimeDelta::zero(), 10).is_err());
     assert!(SweepSettings::new(TimeDelta::seconds(120), 0).is_err());
     assert!(SweepSettings::new(TimeDelta::seconds(120), 1001).is_err());
+    assert!(SweepSettings::from_secs(86_401, 10).is_err(), "over a day");
+    assert_eq!(
+        SweepSettings::from_secs(120, 100).unwrap(),
+        SweepSettings::default()
+    );
     let defaults = SweepSettings::default();
     assert_eq!(defaults.grace(), TimeDelta::seconds(120));
     assert_eq!(defaults.batch_size(), 100);
