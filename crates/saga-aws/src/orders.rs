@@ -8,8 +8,8 @@
 //! `executionStartedAt`, removing `awaitingStart` in the same update: only
 //! orders whose start is not recorded carry it (`AWAITING#<0..7>`, a stable
 //! shard of the order id), so `AwaitingStart` lists exactly what the sweep
-//! has to start, oldest first per shard, without a scan. The state machine's direct DynamoDB updates
-//! (`infra/order-saga.asl.json`) write `status`, `reason`, `updatedAt`,
+//! has to start, oldest first per shard, without a scan. The state
+//! machine's direct DynamoDB updates (`infra/order-saga.asl.json`) write `status`, `reason`, `updatedAt`,
 //! `shipmentId`, `trackingNumber` and append `{step, status, at}` maps to
 //! `timeline`; they are read back as written. A customer's orders in flight
 //! are counted on `ByCustomer` (`Select=COUNT`, a filter on `status`),
