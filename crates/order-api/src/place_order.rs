@@ -11,9 +11,10 @@
 //!   payment method, normalised address): the same key with another body is
 //!   a 422, whatever the JSON spelling of the first;
 //! - the order stores the exact execution input, and StartExecution is
-//!   called under a start lease: a request that finds the execution not yet
-//!   recorded as started claims the lease with a conditional update
-//!   (`startLeaseUntil` = now + [`START_LEASE`], only while
+//!   called under a start lease ([`start_order_execution`], which the
+//!   sweep of never-started orders shares): a request that finds the
+//!   execution not yet recorded as started claims the lease with a
+//!   conditional update (`startLeaseUntil` = now + `START_LEASE`, only while
 //!   `executionStartedAt` is absent and no lease is live). Only the holder
 //!   calls StartExecution, then records `executionStartedAt`; so 50
 //!   concurrent identical requests make one call. A request that loses the
@@ -21,7 +22,8 @@
 //!   starting it. When the holder's StartExecution fails it releases the
 //!   lease and answers 503, so the client's retry starts it at once; when
 //!   the holder crashes, the lease expires and the first replay after that
-//!   takes it over and completes the start. Should two calls still happen
+//!   takes it over and completes the start; an order nobody replays is
+//!   started by the `sweeper` once its grace period is over. Should two calls still happen
 //!   (a holder slower than its lease), Step Functions is idempotent by name
 //!   for the same input and `ExecutionAlreadyExists` counts as started, so
 //!   the saga runs once.
@@ -41,8 +43,9 @@
 
 use saga_domain::ports::{
     Catalog, Clock, CreateOrderOutcome, ExecutionStarter, NewOrder, OrderRecord, OrderStore,
-    PricedLine, START_LEASE, StartClaim,
+    PricedLine,
 };
+use saga_domain::steps::start_order_execution;
 use saga_domain::{
     CustomerId, Money, OrderId, OrderLine, OrderLines, PaymentMethod, Quantity, ShippingAddress,
     Sku,
@@ -629,9 +632,11 @@ fn order_instant(clock: &impl Clock) -> chrono::DateTime<chrono::Utc> {
     clock.now().trunc_subsecs(3)
 }
 
-/// Starts the order's execution if this request wins the start lease; a
-/// request that loses it (another is starting it, or it is started) does
-/// nothing. Either way the order stands, so the answer is 202.
+/// Starts the order's execution if this request wins the start lease
+/// ([`start_order_execution`], shared with the sweep); a request that loses
+/// it (another is starting it, or it is started) does nothing. Either way
+/// the order stands, so the answer is 202; a failed claim or StartExecution
+/// is a 503 (the lease given back, so the retry starts it at once).
 async fn start_execution<O, C, E, K>(
     api: &OrderApi<O, C, E, K>,
     order: &OrderRecord,
@@ -641,49 +646,8 @@ where
     E: ExecutionStarter,
     K: Clock,
 {
-    let claim = api
-        .orders
-        .claim_execution_start(&order.order_id, api.clock.now(), START_LEASE)
+    start_order_execution(&api.orders, &api.executions, &api.clock, order)
         .await
-        .map_err(|error| {
-            warn!(error = %error, "could not claim the execution start");
-            Problem::unavailable()
-        })?;
-    let lease = match claim {
-        StartClaim::Claimed(lease) => lease,
-        StartClaim::HeldByAnother { until } => {
-            info!(lease_until = %until, "another request is starting the execution");
-            return Ok(());
-        }
-        StartClaim::AlreadyStarted => {
-            info!("the execution was started meanwhile");
-            return Ok(());
-        }
-    };
-    let outcome = match api
-        .executions
-        .start_execution(&order.order_id, &order.execution_input)
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            warn!(error = %error, "StartExecution failed; the order stays PENDING until a retry");
-            // Let the client's retry start it now rather than after the lease.
-            if let Err(error) = api.orders.release_execution_start(&lease).await {
-                warn!(error = %error, "could not release the start lease; a retry after it expires starts the execution");
-            }
-            return Err(Problem::unavailable());
-        }
-    };
-    info!(outcome = ?outcome, "execution started");
-    // The execution exists now. Failing to record that only costs a
-    // redundant (idempotent) StartExecution by a replay after the lease.
-    if let Err(error) = api
-        .orders
-        .mark_execution_started(&order.order_id, api.clock.now())
-        .await
-    {
-        warn!(error = %error, "could not record the execution start");
-    }
-    Ok(())
+        .map(drop)
+        .map_err(|_| Problem::unavailable())
 }

@@ -25,7 +25,7 @@ use saga_domain::{Money, OrderId, OrderLine, OrderLines, PortError, Quantity, Sk
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, n, s};
+use crate::item::{Item, n, order_shard, s};
 use crate::record::{Corrupt, instant, instant_text, parse_item, parsed, to_item};
 use crate::sdk_errors::{TRANSIENT_CANCELLATION_CODES, port_error};
 use crate::tables::{BY_EXPIRY_INDEX, CATALOG_INDEX};
@@ -76,15 +76,9 @@ fn reservation_pk(order_id: &OrderId) -> String {
     format!("RESERVATION#{order_id}")
 }
 
-/// A stable shard for `order_id` (FNV-1a), the same in every process.
+/// The reservation's shard of `ByExpiry` (stable, see [`order_shard`]).
 fn expiry_shard(order_id: &OrderId) -> String {
-    let hash = order_id
-        .as_str()
-        .bytes()
-        .fold(0x811c_9dc5_u32, |hash, byte| {
-            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-        });
-    format!("PENDING#{}", hash % EXPIRY_SHARDS)
+    format!("PENDING#{}", order_shard(order_id, EXPIRY_SHARDS))
 }
 
 /// A reservation item as stored (ARCHITECTURE.md, "Data").

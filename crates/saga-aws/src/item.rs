@@ -43,3 +43,15 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 pub(crate) fn timestamp(instant: DateTime<Utc>) -> AttributeValue {
     s(crate::record::instant_text(instant))
 }
+
+/// A stable shard in `0..shards` for `order_id` (FNV-1a), the same in every
+/// process: how the sparse indexes spread their items over partitions.
+pub(crate) fn order_shard(order_id: &saga_domain::OrderId, shards: u32) -> u32 {
+    let hash = order_id
+        .as_str()
+        .bytes()
+        .fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+    hash % shards
+}

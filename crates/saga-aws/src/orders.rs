@@ -1,11 +1,15 @@
 //! The Orders table (key `orderId`, GSI `ByCustomer` on `customerId` +
-//! `createdAt`) behind the domain's [`OrderStore`].
+//! `createdAt`, sparse GSI `AwaitingStart` on `awaitingStart` + `createdAt`)
+//! behind the domain's [`OrderStore`].
 //!
 //! The api writes the whole PENDING item once, conditional on
 //! `attribute_not_exists(orderId)`; afterwards it only claims the start
 //! lease (`startLeaseUntil`, set conditionally, removed on release) and sets
-//! `executionStartedAt`. The state machine's direct DynamoDB updates
-//! (`infra/order-saga.asl.json`) write `status`, `reason`, `updatedAt`,
+//! `executionStartedAt`, removing `awaitingStart` in the same update: only
+//! orders whose start is not recorded carry it (`AWAITING#<0..7>`, a stable
+//! shard of the order id), so `AwaitingStart` lists exactly what the sweep
+//! has to start, oldest first per shard, without a scan. The state
+//! machine's direct DynamoDB updates (`infra/order-saga.asl.json`) write `status`, `reason`, `updatedAt`,
 //! `shipmentId`, `trackingNumber` and append `{step, status, at}` maps to
 //! `timeline`; they are read back as written. A customer's orders in flight
 //! are counted on `ByCustomer` (`Select=COUNT`, a filter on `status`),
@@ -14,7 +18,8 @@
 //! Item attributes: `orderId, customerId, status, reason?, items (L of
 //! M{sku, quantity N, unitPrice M{amountMinor N, currency}}), total
 //! M{amountMinor N, currency}, paymentMethod, shippingAddress M, idempotencyKey,
-//! requestHash, executionInput, startLeaseUntil?, executionStartedAt?, timeline,
+//! requestHash, executionInput, awaitingStart?, startLeaseUntil?,
+//! startLeaseHolder?, executionStartedAt?, timeline,
 //! createdAt, updatedAt?, shipmentId?, trackingNumber?`. `createdAt`,
 //! `startLeaseUntil` and `executionStartedAt` are RFC 3339 UTC with
 //! milliseconds, fixed width, so condition expressions compare them as
@@ -32,16 +37,25 @@ use saga_domain::ports::{
 use saga_domain::{CustomerId, Money, OrderId, PortError, Quantity, ShippingAddress};
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, get_by_order_id, s};
+use crate::item::{Item, get_by_order_id, order_shard, s};
 use crate::record::{Corrupt, from_item, instant, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
-use crate::tables::BY_CUSTOMER_INDEX;
+use crate::tables::{AWAITING_START_INDEX, BY_CUSTOMER_INDEX};
 
 /// The placeholders of [`OrderStatus::FINAL`] in the in-flight filter.
 const FINAL_VALUES: [&str; OrderStatus::FINAL.len()] = [":final0", ":final1"];
 
 /// The longest page [`DynamoOrders::count_in_flight`] asks for.
 const MAX_COUNT_PAGE: usize = 1_000;
+
+/// The shards of `AwaitingStart`: the index's writes (one per order placed
+/// and one per start) spread over this many partitions.
+const AWAITING_START_SHARDS: u32 = 8;
+
+/// The order's `awaitingStart` (stable, see [`order_shard`]).
+fn awaiting_start_shard(order_id: &OrderId) -> String {
+    format!("AWAITING#{}", order_shard(order_id, AWAITING_START_SHARDS))
+}
 
 /// The Orders table of one deployment.
 #[derive(Debug, Clone)]
@@ -93,6 +107,10 @@ struct StoredOrder {
     idempotency_key: String,
     request_hash: String,
     execution_input: String,
+    /// The order's shard of `AwaitingStart` while its start is not
+    /// recorded; absent once it is. Written, never read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    awaiting_start: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     execution_started_at: Option<String>,
     timeline: Vec<TimelineRecord>,
@@ -188,6 +206,10 @@ impl From<&OrderRecord> for StoredOrder {
             idempotency_key: order.idempotency_key.clone(),
             request_hash: order.request_hash.clone(),
             execution_input: order.execution_input.clone(),
+            awaiting_start: order
+                .execution_started_at
+                .is_none()
+                .then(|| awaiting_start_shard(&order.order_id)),
             execution_started_at: order.execution_started_at.map(order_timestamp),
             timeline,
             created_at: order_timestamp(order.created_at),
@@ -348,6 +370,25 @@ impl TryFrom<CustomerPageKey> for OrderPosition {
     }
 }
 
+/// An `AwaitingStart` entry (keys only): the order and when it was placed.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AwaitingRecord {
+    order_id: String,
+    created_at: String,
+}
+
+impl TryFrom<AwaitingRecord> for OrderPosition {
+    type Error = Corrupt;
+
+    fn try_from(record: AwaitingRecord) -> Result<Self, Corrupt> {
+        Ok(OrderPosition {
+            created_at: instant("createdAt", &record.created_at)?,
+            order_id: parsed("orderId", &record.order_id)?,
+        })
+    }
+}
+
 impl OrderStore for DynamoOrders {
     async fn create_order(&self, order: &NewOrder) -> Result<CreateOrderOutcome, PortError> {
         const OPERATION: &str = "create_order";
@@ -488,7 +529,10 @@ impl OrderStore for DynamoOrders {
             .update_item()
             .table_name(&self.table)
             .key("orderId", s(order_id.as_str()))
-            .update_expression("SET executionStartedAt = if_not_exists(executionStartedAt, :at)")
+            .update_expression(
+                "SET executionStartedAt = if_not_exists(executionStartedAt, :at) \
+                 REMOVE awaitingStart",
+            )
             .condition_expression("attribute_exists(orderId)")
             .expression_attribute_values(":at", s(order_timestamp(at)))
             .send()
@@ -502,6 +546,48 @@ impl OrderStore for DynamoOrders {
                 _ => Err(port_error(OPERATION, error)),
             },
         }
+    }
+
+    async fn orders_awaiting_start(
+        &self,
+        placed_by: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, PortError> {
+        const OPERATION: &str = "orders_awaiting_start";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The oldest `limit` of every shard hold the oldest `limit` of all.
+        let page_size = i32::try_from(limit).unwrap_or(i32::MAX);
+        let mut waiting: Vec<OrderPosition> = Vec::new();
+        for shard in 0..AWAITING_START_SHARDS {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(AWAITING_START_INDEX)
+                .key_condition_expression("awaitingStart = :shard AND createdAt <= :by")
+                .expression_attribute_values(":shard", s(format!("AWAITING#{shard}")))
+                .expression_attribute_values(":by", s(order_timestamp(placed_by.trunc_subsecs(3))))
+                .scan_index_forward(true)
+                .limit(page_size)
+                .send()
+                .await
+                .map_err(|error| port_error(OPERATION, error))?;
+            for item in output.items() {
+                waiting.push(parse_item::<AwaitingRecord, _>(OPERATION, item)?);
+            }
+        }
+        waiting.sort_by(|left, right| {
+            left.created_at
+                .cmp(&right.created_at)
+                .then_with(|| left.order_id.as_str().cmp(right.order_id.as_str()))
+        });
+        Ok(waiting
+            .into_iter()
+            .take(limit)
+            .map(|position| position.order_id)
+            .collect())
     }
 
     async fn customer_orders(
@@ -655,6 +741,10 @@ mod tests {
             ("requestHash", s("hash-ord-1")),
             ("executionInput", s(r#"{"orderId":"ord-1"}"#)),
             (
+                "awaitingStart",
+                s(awaiting_start_shard(&"ord-1".parse().unwrap())),
+            ),
+            (
                 "timeline",
                 AttributeValue::L(vec![step(
                     "PlaceOrder",
@@ -677,6 +767,8 @@ mod tests {
             unreachable!("a list")
         };
         timeline.push(step("ShipOrder", "COMPLETED", "2026-01-01T00:00:09.123Z"));
+        // Recording the start removed it.
+        item.remove("awaitingStart");
         for (name, value) in [
             ("status", s("COMPLETED")),
             ("executionStartedAt", s("2026-01-01T00:00:00.250Z")),

@@ -11,6 +11,9 @@ pub const BY_EXPIRY_INDEX: &str = "ByExpiry";
 pub const CATALOG_INDEX: &str = "Catalog";
 /// The Orders GSI with a customer's orders, newest first.
 pub const BY_CUSTOMER_INDEX: &str = "ByCustomer";
+/// The sparse Orders GSI of the orders whose start is not recorded, by
+/// shard, oldest first; the sweeper queries each shard.
+pub const AWAITING_START_INDEX: &str = "AwaitingStart";
 
 #[cfg(test)]
 mod tests {
@@ -42,6 +45,13 @@ mod tests {
                 "customerId",
                 ("createdAt", AttributeType::String),
                 Projection::All,
+            ),
+            (
+                "OrdersTable",
+                AWAITING_START_INDEX,
+                "awaitingStart",
+                ("createdAt", AttributeType::String),
+                Projection::KeysOnly,
             ),
         ];
         for (table, index, partition, (sort, sort_type), projection) in cases {

@@ -155,3 +155,14 @@ pub struct ReaperReport {
     /// Lookups of lapsed reservations this run made.
     pub batches: u64,
 }
+
+/// Output of `sweeper`: `{found, started}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Orders past the grace period listed as awaiting their start.
+    pub found: u64,
+    /// Of those, the orders whose execution this run started (the others
+    /// were being started, or were started, by someone else).
+    pub started: u64,
+}

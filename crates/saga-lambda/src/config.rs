@@ -5,7 +5,7 @@
 //! is an error that names the variable, so a misdeployed function fails at
 //! startup instead of on its first event.
 
-use saga_domain::steps::{ReaperSettings, ReservationTtl};
+use saga_domain::steps::{ReaperSettings, ReservationTtl, SweepSettings};
 
 /// Why the environment does not make a valid config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,6 +227,65 @@ impl ReaperConfig {
     }
 }
 
+/// Config of `sweeper`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweeperConfig {
+    /// From `ORDERS_TABLE`.
+    pub orders_table: TableName,
+    /// From `STATE_MACHINE_ARN`: the order saga the orders are started on.
+    pub state_machine_arn: String,
+    /// The grace period from `SWEEPER_GRACE_SECONDS` (default 120) and the
+    /// orders per run from `SWEEPER_BATCH_SIZE` (default 100).
+    pub settings: SweepSettings,
+}
+
+impl SweeperConfig {
+    /// Reads the config from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnvironment)
+    }
+
+    /// Reads the config from `source`.
+    pub fn from_source(source: &impl ConfigSource) -> Result<Self, ConfigError> {
+        const ARN: &str = "STATE_MACHINE_ARN";
+        const GRACE: &str = "SWEEPER_GRACE_SECONDS";
+        const BATCH: &str = "SWEEPER_BATCH_SIZE";
+        let orders_table = table(source, "ORDERS_TABLE")?;
+        let state_machine_arn = required(source, ARN)?;
+        if !state_machine_arn.starts_with("arn:") || !state_machine_arn.contains(":stateMachine:") {
+            return Err(ConfigError::Invalid {
+                variable: ARN,
+                value: state_machine_arn,
+                reason: "must be a state machine ARN (arn:...:states:...:stateMachine:<name>)"
+                    .to_owned(),
+            });
+        }
+        let grace_seconds = number_or(source, GRACE, SweepSettings::DEFAULT_GRACE_SECONDS)?;
+        let batch_size = number_or(source, BATCH, SweepSettings::DEFAULT_BATCH_SIZE as u64)?;
+        let batch_size = usize::try_from(batch_size).unwrap_or(usize::MAX);
+        // Which of the two is refused: the batch alone, then with the grace.
+        SweepSettings::from_secs(SweepSettings::DEFAULT_GRACE_SECONDS, batch_size).map_err(
+            |error| ConfigError::Invalid {
+                variable: BATCH,
+                value: batch_size.to_string(),
+                reason: error.to_string(),
+            },
+        )?;
+        let settings = SweepSettings::from_secs(grace_seconds, batch_size).map_err(|error| {
+            ConfigError::Invalid {
+                variable: GRACE,
+                value: grace_seconds.to_string(),
+                reason: error.to_string(),
+            }
+        })?;
+        Ok(Self {
+            orders_table,
+            state_machine_arn,
+            settings,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -304,6 +363,41 @@ mod tests {
                 error.to_string().contains(variable),
                 "{error} should name {variable}"
             );
+        }
+    }
+
+    #[test]
+    fn sweeper_config_reads_table_arn_grace_and_batch_with_defaults() {
+        let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:saga";
+        let config = SweeperConfig::from_source(&source(&[
+            ("ORDERS_TABLE", "orders"),
+            ("STATE_MACHINE_ARN", arn),
+        ]))
+        .unwrap();
+        assert_eq!(config.orders_table.as_str(), "orders");
+        assert_eq!(config.state_machine_arn, arn);
+        assert_eq!(config.settings, SweepSettings::default());
+        let custom = SweeperConfig::from_source(&source(&[
+            ("ORDERS_TABLE", "orders"),
+            ("STATE_MACHINE_ARN", arn),
+            ("SWEEPER_GRACE_SECONDS", "5"),
+            ("SWEEPER_BATCH_SIZE", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(custom.settings.grace().num_seconds(), 5);
+        assert_eq!(custom.settings.batch_size(), 7);
+        for (variable, value) in [
+            ("SWEEPER_GRACE_SECONDS", "0"),
+            ("SWEEPER_GRACE_SECONDS", "soon"),
+            ("SWEEPER_BATCH_SIZE", "0"),
+            ("SWEEPER_BATCH_SIZE", "5000"),
+            ("STATE_MACHINE_ARN", "saga"),
+        ] {
+            let mut pairs = vec![("ORDERS_TABLE", "orders"), ("STATE_MACHINE_ARN", arn)];
+            pairs.retain(|(name, _)| *name != variable);
+            pairs.push((variable, value));
+            let error = SweeperConfig::from_source(&source(&pairs)).unwrap_err();
+            assert!(error.to_string().contains(variable), "{error}");
         }
     }
 

@@ -11,15 +11,15 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Diagnostic;
 use saga_domain::ports::{
-    Clock, PaymentProvider, PaymentStore, ReservationExpiry, ReservationStore, ShipmentStore,
-    TaskReporter,
+    Clock, ExecutionStarter, OrderStore, PaymentProvider, PaymentStore, ReservationExpiry,
+    ReservationStore, ShipmentStore, TaskReporter,
 };
 use saga_domain::step_io::{
     ChargeInput, Charged, Confirmed, OrderRef, ReaperReport, Refunded, Released, ReserveInput,
-    Reserved,
+    Reserved, SweepReport,
 };
 use saga_domain::steps::{
-    self, ReaperSettings, ReservationTtl, ShipRecordOutcome, process_ship_message,
+    self, ReaperSettings, ReservationTtl, ShipRecordOutcome, SweepSettings, process_ship_message,
 };
 use saga_domain::{ErrorKind, StepError};
 use serde::de::DeserializeOwned;
@@ -193,6 +193,27 @@ pub async fn handle_reaper(
         expired = report.expired,
         batches = report.batches,
         "reaper done"
+    );
+    Ok(report)
+}
+
+/// `sweeper`: the EventBridge scheduled event → [`SweepReport`]. The
+/// event's content is not used: the sweep works from the clock.
+pub async fn handle_sweeper(
+    orders: &impl OrderStore,
+    executions: &impl ExecutionStarter,
+    clock: &impl Clock,
+    settings: SweepSettings,
+    event: EventBridgeEvent<Value>,
+) -> Result<SweepReport, Diagnostic> {
+    tracing::info!(event_id = event.id.as_deref(), detail_type = %event.detail_type, "sweeper run");
+    let report = steps::sweep_unstarted(orders, executions, clock, settings)
+        .await
+        .map_err(|error| failed("sweeper", error))?;
+    tracing::info!(
+        found = report.found,
+        started = report.started,
+        "sweeper done"
     );
     Ok(report)
 }

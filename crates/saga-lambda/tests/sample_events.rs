@@ -20,13 +20,16 @@ use std::path::{Path, PathBuf};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::TimeDelta;
+use saga_domain::contract::orders::new_order;
 use saga_domain::fakes::{
-    InMemoryInventory, InMemoryPayments, InMemoryShipments, ManualClock, RecordingTaskReporter,
-    TaskReport,
+    InMemoryInventory, InMemoryOrders, InMemoryPayments, InMemoryShipments, ManualClock,
+    RecordingExecutions, RecordingTaskReporter, TaskReport,
 };
-use saga_domain::ports::{Catalog, ExpireOutcome, ReservationExpiry, StockItem, whole_seconds};
+use saga_domain::ports::{
+    Catalog, ExpireOutcome, OrderStore, ReservationExpiry, StockItem, whole_seconds,
+};
 use saga_domain::simulated_provider::SimulatedPaymentProvider;
-use saga_domain::steps::{self, ReaperSettings, ReservationTtl};
+use saga_domain::steps::{self, ReaperSettings, ReservationTtl, SweepSettings};
 use saga_domain::{Money, STEP_ERROR_NAMES};
 use saga_lambda::handlers;
 use serde_json::{Value, json};
@@ -38,6 +41,8 @@ struct World {
     inventory: InMemoryInventory,
     payments: InMemoryPayments,
     shipments: InMemoryShipments,
+    orders: InMemoryOrders,
+    executions: RecordingExecutions,
     reporter: RecordingTaskReporter,
     provider: SimulatedPaymentProvider,
     clock: ManualClock,
@@ -48,12 +53,15 @@ impl World {
     /// `ord_pending`, `ord_confirmed`, `ord_released`, `ord_expired` (by the
     /// reaper) and `ord_lapsed` (PENDING, an hour old, not yet reaped).
     /// Payments: `ord_captured` (30.00 EUR), `ord_declined`, `ord_refunded`.
-    /// The clock reads [`NOW`].
+    /// Orders: `ord_unstarted` (PENDING, an hour old, its execution never
+    /// started). The clock reads [`NOW`].
     async fn new() -> World {
         let world = World {
             inventory: InMemoryInventory::new(),
             payments: InMemoryPayments::new(),
             shipments: InMemoryShipments::new(),
+            orders: InMemoryOrders::new(),
+            executions: RecordingExecutions::new(),
             reporter: RecordingTaskReporter::new(),
             provider: SimulatedPaymentProvider::new(),
             clock: ManualClock::at_rfc3339(NOW),
@@ -76,6 +84,9 @@ impl World {
                 .unwrap();
         }
         world.clock.advance(TimeDelta::hours(-1));
+        let mut unstarted = new_order("ord_unstarted", "user-123", 0);
+        unstarted.created_at = world.clock_now();
+        world.orders.create_order(&unstarted).await.unwrap();
         world.reserve("ord_lapsed", "SKU-MUG").await;
         world.clock.advance(TimeDelta::minutes(40));
         world.reserve("ord_expired", "SKU-TEE-M").await;
@@ -136,6 +147,7 @@ impl World {
         self.inventory.faults.set_unavailable(true);
         self.payments.faults.set_unavailable(true);
         self.shipments.faults.set_unavailable(true);
+        self.orders.faults.set_unavailable(true);
     }
 }
 
@@ -245,6 +257,23 @@ async fn run_step_sample(function: &str, path: &Path) -> String {
             }
             to_json(result)
         }
+        "sweeper" => {
+            let event: EventBridgeEvent<Value> = serde_json::from_value(payload).unwrap();
+            let result = handlers::handle_sweeper(
+                &w.orders,
+                &w.executions,
+                &w.clock,
+                SweepSettings::default(),
+                event,
+            )
+            .await;
+            if let Ok(report) = &result {
+                // The world has exactly one order nobody started.
+                assert_eq!((report.found, report.started), (1, 1), "{}", path.display());
+                assert_eq!(w.executions.calls().len(), 1, "{}", path.display());
+            }
+            to_json(result)
+        }
         other => panic!("no handler for {other}"),
     };
     describe(result)
@@ -259,7 +288,7 @@ fn to_json<T: serde::Serialize>(
 #[tokio::test]
 async fn every_step_sample_event_has_the_outcome_its_name_states() {
     for function in [
-        "reserve", "charge", "confirm", "release", "refund", "reaper",
+        "reserve", "charge", "confirm", "release", "refund", "reaper", "sweeper",
     ] {
         let files = sample_files(function);
         assert!(
@@ -341,7 +370,7 @@ async fn every_ship_sample_event_has_the_outcome_its_name_states() {
 #[test]
 fn samples_exist_for_every_function() {
     for function in [
-        "charge", "confirm", "reaper", "refund", "release", "reserve", "ship",
+        "charge", "confirm", "reaper", "refund", "release", "reserve", "ship", "sweeper",
     ] {
         assert!(
             !sample_files(function).is_empty(),

@@ -20,11 +20,13 @@ use saga_aws::{
 };
 use saga_domain::ports::SystemClock;
 use saga_domain::simulated_provider::SimulatedPaymentProvider;
-use saga_domain::step_io::{Charged, Confirmed, ReaperReport, Refunded, Released, Reserved};
-use saga_domain::steps::{ReaperSettings, ReservationTtl};
+use saga_domain::step_io::{
+    Charged, Confirmed, ReaperReport, Refunded, Released, Reserved, SweepReport,
+};
+use saga_domain::steps::{ReaperSettings, ReservationTtl, SweepSettings};
 use saga_lambda::config::{
     ChargeConfig, ConfirmConfig, ReaperConfig, RefundConfig, ReleaseConfig, ReserveConfig,
-    ShipConfig,
+    ShipConfig, SweeperConfig,
 };
 use saga_lambda::handlers;
 use std::sync::Arc;
@@ -246,10 +248,47 @@ impl Function for Reaper {
     }
 }
 
+/// `sweeper` (scheduled): starts the orders written PENDING whose execution
+/// nobody started (the api died before StartExecution, or its client gave up).
+pub struct Sweeper {
+    orders: DynamoOrders,
+    executions: SfnExecutions,
+    settings: SweepSettings,
+}
+
+impl Sweeper {
+    /// From `ORDERS_TABLE`, `STATE_MACHINE_ARN`, `SWEEPER_GRACE_SECONDS` and
+    /// `SWEEPER_BATCH_SIZE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = SweeperConfig::from_source(context)?;
+        Ok(Self {
+            orders: DynamoOrders::new(context.dynamodb(), config.orders_table),
+            executions: SfnExecutions::new(context.sfn(), config.state_machine_arn),
+            settings: config.settings,
+        })
+    }
+}
+
+impl Function for Sweeper {
+    type Event = EventBridgeEvent<Value>;
+    type Output = SweepReport;
+
+    async fn handle(&self, event: Self::Event) -> Result<SweepReport, Diagnostic> {
+        handlers::handle_sweeper(
+            &self.orders,
+            &self.executions,
+            &SystemClock,
+            self.settings,
+            event,
+        )
+        .await
+    }
+}
+
 /// The binary name of every function this crate builds, as the template's
 /// `BuildProperties.Binary` names them.
-pub const BINARIES: [&str; 8] = [
-    "api", "reserve", "charge", "confirm", "release", "refund", "ship", "reaper",
+pub const BINARIES: [&str; 9] = [
+    "api", "reserve", "charge", "confirm", "release", "refund", "ship", "reaper", "sweeper",
 ];
 
 /// Builds the function whose binary is `binary` from `context`; `None` when
@@ -270,6 +309,7 @@ pub fn build(
         "refund" => boxed(Refund::build(context)?),
         "ship" => boxed(Ship::build(context)?),
         "reaper" => boxed(Reaper::build(context)?),
+        "sweeper" => boxed(Sweeper::build(context)?),
         _ => None,
     })
 }

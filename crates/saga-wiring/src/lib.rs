@@ -162,6 +162,8 @@ mod tests {
             ("refund", "PAYMENTS_TABLE"),
             ("ship", "SHIPMENTS_TABLE"),
             ("reaper", "INVENTORY_TABLE"),
+            ("sweeper", "ORDERS_TABLE"),
+            ("sweeper", "STATE_MACHINE_ARN"),
         ] {
             let mut env = environment();
             env.remove(variable);

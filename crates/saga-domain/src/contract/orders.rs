@@ -2,7 +2,8 @@
 //! exactly as written, its start lease is held by one claimant at a time
 //! until it expires, is released or the start is recorded, a customer's
 //! orders page newest first without gaps, repeats or other customers' orders,
-//! and their orders in flight are counted up to a limit.
+//! their orders in flight are counted up to a limit, and the orders whose
+//! start is not recorded are listed oldest first for the sweep.
 //!
 //! Statuses after PENDING are the state machine's to write, not the port's,
 //! so each caller passes, with every fresh store, how the state machine
@@ -50,6 +51,7 @@ where
     released_start_lease_can_be_claimed_again(fresh().await.0).await;
     concurrent_start_claims_have_one_winner(fresh().await.0).await;
     customer_orders_page_newest_first(fresh().await.0).await;
+    orders_await_their_start_oldest_first_until_it_is_recorded(fresh().await.0).await;
     let (store, writes) = fresh().await;
     in_flight_orders_are_counted_newest_first_up_to_the_limit(store, writes).await;
 }
@@ -475,4 +477,91 @@ where
         4,
         "{case}: after one completed"
     );
+}
+
+/// An order is listed as awaiting its start from its creation until its
+/// start is recorded (a claimed lease does not end it), oldest first across
+/// customers, only when placed at or before the instant asked for, never
+/// more than the limit.
+pub async fn orders_await_their_start_oldest_first_until_it_is_recorded(store: impl OrderStore) {
+    let case = "orders::orders_await_their_start_oldest_first_until_it_is_recorded";
+    // Twelve orders, a second apart, placed out of order and by two
+    // customers, so the adapter's shards all have something to give.
+    let mut placed: Vec<(String, i64)> = (0..12_i64)
+        .map(|index| (format!("ord-await-{index:02}"), index * 1_000))
+        .collect();
+    placed.reverse();
+    for (position, (id, millis)) in placed.iter().enumerate() {
+        let customer = if position % 2 == 0 {
+            "customer-a"
+        } else {
+            "customer-b"
+        };
+        ok(
+            store.create_order(&new_order(id, customer, *millis)).await,
+            case,
+        );
+    }
+    let listed =
+        |ids: Vec<OrderId>| -> Vec<String> { ids.iter().map(ToString::to_string).collect() };
+    let expected = |range: std::ops::Range<i64>| -> Vec<String> {
+        range.map(|index| format!("ord-await-{index:02}")).collect()
+    };
+
+    let all = ok(store.orders_awaiting_start(at(100), 100).await, case);
+    assert_eq!(
+        listed(all),
+        expected(0..12),
+        "{case}: every order, oldest first"
+    );
+    let oldest = ok(store.orders_awaiting_start(at(100), 5).await, case);
+    assert_eq!(listed(oldest), expected(0..5), "{case}: the oldest five");
+    let by_five = ok(store.orders_awaiting_start(at(5), 100).await, case);
+    assert_eq!(
+        listed(by_five),
+        expected(0..6),
+        "{case}: placed at or before the instant"
+    );
+    let early = ok(store.orders_awaiting_start(at(0) - LEASE, 100).await, case);
+    assert!(
+        early.is_empty(),
+        "{case}: none placed that early: {early:?}"
+    );
+
+    // A claimed lease leaves the order listed; a recorded start ends it.
+    claimed(
+        ok(
+            store
+                .claim_execution_start(&order_id("ord-await-00"), at(50), LEASE)
+                .await,
+            case,
+        ),
+        case,
+        "claim",
+    );
+    ok(
+        store
+            .mark_execution_started(&order_id("ord-await-01"), at(51))
+            .await,
+        case,
+    );
+    ok(
+        store
+            .mark_execution_started(&order_id("ord-await-03"), at(52))
+            .await,
+        case,
+    );
+    let after = ok(store.orders_awaiting_start(at(100), 4).await, case);
+    assert_eq!(
+        listed(after),
+        [
+            "ord-await-00",
+            "ord-await-02",
+            "ord-await-04",
+            "ord-await-05"
+        ],
+        "{case}: started orders are no longer listed"
+    );
+    let none = ok(store.orders_awaiting_start(at(100), 0).await, case);
+    assert!(none.is_empty(), "{case}: a limit of zero lists nothing");
 }

@@ -1,4 +1,4 @@
-//! In-memory Orders table with its `ByCustomer` index, plus a helper that
+//! In-memory Orders table with its `ByCustomer` and `AwaitingStart` indexes, plus a helper that
 //! writes progress the way the state machine's DynamoDB updates do.
 
 use std::collections::HashMap;
@@ -178,6 +178,26 @@ impl OrderStore for InMemoryOrders {
                 format!("order {order_id} does not exist"),
             )),
         }
+    }
+
+    async fn orders_awaiting_start(
+        &self,
+        placed_by: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, PortError> {
+        self.faults.check("orders_awaiting_start")?;
+        let rows = lock(&self.rows);
+        let mut waiting: Vec<&OrderRecord> = rows
+            .orders
+            .values()
+            .filter(|order| order.execution_started_at.is_none() && order.created_at <= placed_by)
+            .collect();
+        waiting.sort_by_key(|order| (order.created_at, order.order_id.clone()));
+        Ok(waiting
+            .into_iter()
+            .take(limit)
+            .map(|order| order.order_id.clone())
+            .collect())
     }
 
     async fn customer_orders(

@@ -321,13 +321,28 @@ pub trait OrderStore: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Records that the order's execution was started, keeping the first
-    /// instant when called again. Never creates an order: an absent order is
+    /// instant when called again; the order is no longer awaiting its start
+    /// ([`OrderStore::orders_awaiting_start`]). Never creates an order: an absent order is
     /// `PortError::Rejected`.
     fn mark_execution_started(
         &self,
         order_id: &OrderId,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Up to `limit` orders placed at or before `placed_by` whose execution
+    /// start is not recorded, oldest first: what the sweep starts. An order
+    /// is listed from its creation until [`OrderStore::mark_execution_started`]
+    /// (the DynamoDB adapter keeps a sparse index of exactly those).
+    ///
+    /// May be eventually consistent (a GSI): an order started a moment ago
+    /// may still be listed, which the caller's start claim then answers
+    /// with [`StartClaim::AlreadyStarted`].
+    fn orders_awaiting_start(
+        &self,
+        placed_by: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, PortError>> + Send;
 
     /// Up to `limit` of `customer`'s orders placed before `after` (from the
     /// newest when `None`), newest first. May be eventually consistent (a GSI).

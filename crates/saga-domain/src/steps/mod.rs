@@ -14,6 +14,8 @@ mod refund;
 mod release;
 mod reserve;
 mod ship;
+mod start;
+mod sweep;
 
 pub use charge::charge_payment;
 pub use confirm::confirm_reservation;
@@ -22,3 +24,5 @@ pub use refund::refund_payment;
 pub use release::release_reservation;
 pub use reserve::{ReservationTtl, reserve_inventory};
 pub use ship::{ShipRecordOutcome, create_shipment, process_ship_message};
+pub use start::{ExecutionStart, start_order_execution};
+pub use sweep::{SweepSettings, sweep_unstarted};

@@ -354,3 +354,70 @@ async fn three_hundred_concurrent_orders_for_a_hundred_units_complete_exactly_a_
     );
     assert!(started.elapsed() < Duration::from_secs(600));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_written_but_never_started_is_started_by_the_sweeper() {
+    // Step Functions is down for the api's one POST: the order is written
+    // PENDING, the answer is 503, and the client never retries. The
+    // sweeper (grace 2 s, every schedule every 0.5 s) starts it.
+    let cloud = LocalCloud::start(&[
+        "--parameter",
+        "UnstartedOrderGraceSeconds=2",
+        "--reaper-every-seconds",
+        "0.5",
+    ])
+    .await;
+    let token = cloud.token("user-unstarted").await;
+    cloud.set_stock("SKU-SWEEP", 5).await;
+    cloud
+        .set_fault(json!({"function": "api", "mode": "outage", "services": ["sfn"], "count": 1}))
+        .await;
+    let (status, body) = cloud
+        .place_order(
+            &token,
+            &new_key(),
+            &order_body("SKU-SWEEP", 2, "pm_card_visa"),
+        )
+        .await;
+    assert_eq!(
+        status, 503,
+        "POST /orders while Step Functions is down: {body}"
+    );
+    let listed: Value = cloud
+        .http
+        .get(cloud.at("/orders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orders = listed["orders"].as_array().expect("an order list");
+    assert_eq!(orders.len(), 1, "the order was written: {listed}");
+    assert_eq!(orders[0]["status"], "PENDING", "{listed}");
+    let order_id = orders[0]["orderId"].as_str().unwrap().to_owned();
+
+    // Nobody retries; the sweeper starts it once its grace period is over.
+    let wait = format!("/local/executions/{order_id}/wait?timeoutSeconds=120");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let execution = loop {
+        let response = cloud.http.get(cloud.at(&wait)).send().await.unwrap();
+        if response.status() != 404 {
+            assert_eq!(response.status(), 200, "waiting for {order_id}");
+            break response.json::<Value>().await.unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sweeper did not start {order_id} within 60 s; log: {}",
+            cloud.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let order = cloud.order(&token, &order_id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert_eq!(cloud.stock("SKU-SWEEP").await, (3, 2), "reserved once");
+    let records = cloud.records(&order_id).await;
+    assert_eq!(records["payment"]["status"], "CAPTURED", "{records}");
+}

@@ -118,6 +118,11 @@ async fn reaper_events() {
     sample_events("reaper", false).await;
 }
 
+#[tokio::test]
+async fn sweeper_events() {
+    sample_events("sweeper", false).await;
+}
+
 #[test]
 fn every_directory_of_events_has_a_test_here() {
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
@@ -131,7 +136,7 @@ fn every_directory_of_events_has_a_test_here() {
     assert_eq!(
         directories,
         [
-            "api", "charge", "confirm", "reaper", "refund", "release", "reserve", "ship"
+            "api", "charge", "confirm", "reaper", "refund", "release", "reserve", "ship", "sweeper"
         ],
         "a new directory of events/ needs its test in this file"
     );

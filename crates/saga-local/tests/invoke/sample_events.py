@@ -415,10 +415,41 @@ def check_api(cloud, path):
         raise Failed(f"promised Allow: {checks['allow']}, got {headers}")
 
 
+def build_sweeper_world(cloud):
+    """The API catalog and one order nobody started, an hour old: placed
+    while Step Functions was down for the api (answered 503), never retried,
+    and its createdAt moved an hour back, past the sweeper's grace period."""
+    for sku, available, price, currency in API_CATALOG:
+        cloud.local("PUT", f"/local/stock/{sku}",
+                    {"available": available, "priceMinor": price, "currency": currency})
+    cloud.outage("api", ["sfn"])
+    status, body, _ = api_answer(cloud, ACCEPTED)
+    if status != 503:
+        raise Failed(f"setting up, the order answered {status}: {body}")
+    cloud.local("DELETE", "/local/faults/api")
+    orders = next(t["name"] for t in cloud.info["tables"] if t["logicalId"] == "OrdersTable")
+    items = cloud.dynamodb.scan(TableName=orders)["Items"]
+    if len(items) != 1 or "awaitingStart" not in items[0]:
+        raise Failed(f"setting up, expected one order awaiting its start, got {items}")
+    hour_ago = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 3600))
+    cloud.dynamodb.update_item(
+        TableName=orders, Key={"orderId": items[0]["orderId"]},
+        UpdateExpression="SET createdAt = :then", ExpressionAttributeValues={":then": {"S": hour_ago}},
+    )
+
+
 def check_file(cloud, directory, path):
     cloud.reset()
     if directory == "api":
         check_api(cloud, path)
+        return
+    if directory == "sweeper":
+        build_sweeper_world(cloud)
+        check_step(cloud, directory, path)
+        if path.stem == "success":
+            report = cloud.invoke("sweeper", path.read_bytes()).payload
+            if report != {"found": 0, "started": 0}:
+                raise Failed(f"a second run found work left: {report}")
         return
     build_step_world(cloud)
     if directory == "ship":
