@@ -11,7 +11,7 @@
 //! up`) instead. Exits non-zero when any invariant is broken.
 
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -30,6 +30,9 @@ pub struct ChaosOptions {
     /// Concurrent clients
     #[arg(long, default_value_t = 16)]
     pub clients: u64,
+    /// Orders placed per second at most (0: as fast as the clients go)
+    #[arg(long, default_value_t = 8)]
+    pub rate: u32,
     /// Run against this running local cloud instead of starting one
     #[arg(long)]
     pub url: Option<String>,
@@ -91,22 +94,12 @@ pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
 }
 
 fn run_campaigns(root: &Path, url: &str, options: &ChaosOptions) -> Result<ExitCode> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = up::cargo_run_saga_local(root, "saga-chaos");
     command
-        .current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "saga-local",
-            "--bin",
-            "saga-chaos",
-            "--",
-        ])
         .args(["--url", url])
         .args(["--orders", &options.orders.to_string()])
-        .args(["--clients", &options.clients.to_string()]);
+        .args(["--clients", &options.clients.to_string()])
+        .args(["--rate", &options.rate.to_string()]);
     for seed in &options.seeds {
         command.args(["--seed", &seed.to_string()]);
     }

@@ -157,6 +157,7 @@ mod tests {
                     orders: 2000,
                     seeds: vec![4, 5],
                     clients: 16,
+                    rate: 8,
                     url: None,
                     time_scale: 20,
                     reservation_ttl_seconds: 10,

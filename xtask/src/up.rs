@@ -111,19 +111,8 @@ pub(crate) fn spawn_saga_local_with(
     extra: &[&str],
     log: Option<std::fs::File>,
 ) -> Result<GroupChild> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = cargo_run_saga_local(root, "saga-local");
     command
-        .current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "saga-local",
-            "--bin",
-            "saga-local",
-            "--",
-        ])
         .arg("--template")
         .arg(root.join("template.yaml"))
         .args(["--port", &options.port.to_string()])
@@ -147,6 +136,23 @@ pub(crate) fn spawn_saga_local_with(
         options.port
     );
     GroupChild::spawn(&mut command)
+}
+
+/// `cargo run --quiet -p saga-local --bin <binary> --` in `root`, ready for
+/// the binary's own arguments.
+pub(crate) fn cargo_run_saga_local(root: &Path, binary: &str) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(root).args([
+        "run",
+        "--quiet",
+        "--package",
+        "saga-local",
+        "--bin",
+        binary,
+        "--",
+    ]);
+    command
 }
 
 /// Reads saga-local's stdout until its ready line and returns the URL;

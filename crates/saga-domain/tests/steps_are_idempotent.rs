@@ -202,6 +202,20 @@ async fn charge_declined_twice_is_declined_twice_with_one_provider_charge() {
     assert_eq!(stored.status, PaymentStatus::Declined);
 }
 
+/// A first charge invocation's intent: 30.00 EUR on a card that captures,
+/// recorded PENDING (the provider call may or may not have followed).
+async fn record_visa_intent(payments: &InMemoryPayments, clock: &ManualClock, order_id: &str) {
+    payments
+        .record_intent(&PaymentIntent {
+            order_id: order(order_id),
+            amount: eur(3000),
+            payment_method: "pm_card_visa".parse().unwrap(),
+            created_at: whole_seconds(clock.now()),
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn charge_after_a_crash_between_provider_and_table_replays_the_same_charge() {
     let payments = InMemoryPayments::new();
@@ -209,15 +223,7 @@ async fn charge_after_a_crash_between_provider_and_table_replays_the_same_charge
     let clock = clock();
     // A first invocation recorded the intent and charged, then died before
     // marking the payment captured.
-    payments
-        .record_intent(&PaymentIntent {
-            order_id: order("ord-1"),
-            amount: eur(3000),
-            payment_method: "pm_card_visa".parse().unwrap(),
-            created_at: whole_seconds(clock.now()),
-        })
-        .await
-        .unwrap();
+    record_visa_intent(&payments, &clock, "ord-1").await;
     let request = ChargeRequest {
         idempotency_key: "ord-1".into(),
         amount: eur(3000),
@@ -354,15 +360,7 @@ async fn refund_of_a_capture_whose_answer_was_lost_refunds_it_once() {
     let payments = InMemoryPayments::new();
     let provider = SimulatedPaymentProvider::new();
     let clock = clock();
-    payments
-        .record_intent(&PaymentIntent {
-            order_id: order("ord-2"),
-            amount: eur(3000),
-            payment_method: "pm_card_visa".parse().unwrap(),
-            created_at: whole_seconds(clock.now()),
-        })
-        .await
-        .unwrap();
+    record_visa_intent(&payments, &clock, "ord-2").await;
     let captured = provider
         .charge(&ChargeRequest {
             idempotency_key: "ord-2".to_owned(),

@@ -26,6 +26,9 @@ struct Cli {
     /// Concurrent clients
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     clients: u64,
+    /// Orders placed per second at most (0: as fast as the clients go)
+    #[arg(long, default_value_t = 8.0)]
+    rate: f64,
     /// Seconds the saga may take to settle, and the operator to finish
     #[arg(long, default_value_t = 900)]
     settle_seconds: u64,
@@ -47,6 +50,7 @@ async fn main() -> ExitCode {
             orders: usize::try_from(cli.orders).unwrap_or(usize::MAX),
             seed: *seed,
             clients: usize::try_from(cli.clients).unwrap_or(16),
+            rate: cli.rate,
             run_tag,
             settle: Duration::from_secs(cli.settle_seconds),
         };

@@ -52,6 +52,13 @@ pub struct Options {
     pub seed: u64,
     /// Concurrent clients.
     pub clients: usize,
+    /// Orders placed per second at most, across all clients. The local
+    /// cloud's shipping queue is moto, whose ReceiveMessage walks the whole
+    /// queue: orders arriving faster than `ship` drains them grow the queue,
+    /// each receive slows, ShipOrder's heartbeats lapse and resend, and the
+    /// backlog feeds itself (seen at 25 orders/s on two cores). SQS has no
+    /// such limit; the campaign is about faults, not load.
+    pub rate: f64,
     /// Names this run's SKUs, customers and keys, so runs on one cloud
     /// never share them.
     pub run_tag: String,
@@ -215,6 +222,12 @@ async fn place_all(
     skus: &[String],
 ) -> Result<Vec<Placement>> {
     let next = AtomicUsize::new(0);
+    let started = tokio::time::Instant::now();
+    let rate = if options.rate.is_finite() && options.rate > 0.0 {
+        options.rate
+    } else {
+        f64::INFINITY
+    };
     // The schedule's cursor; the lock also keeps faults set in plan order.
     let faults_set = tokio::sync::Mutex::new(0_usize);
     let worker = || async {
@@ -224,6 +237,10 @@ async fn place_all(
             let Some(order) = plan.orders.get(index) else {
                 return Ok::<_, anyhow::Error>(placed);
             };
+            if rate.is_finite() {
+                let due = started + Duration::from_secs_f64(index as f64 / rate);
+                tokio::time::sleep_until(due).await;
+            }
             {
                 let mut cursor = faults_set.lock().await;
                 while let Some(fault) = plan.faults.get(*cursor)

@@ -33,6 +33,7 @@ async fn campaign(seed: u64) {
         orders: ORDERS,
         seed,
         clients: 16,
+        rate: 8.0,
         run_tag: format!("tier{seed}"),
         settle: Duration::from_secs(600),
     };
