@@ -13,10 +13,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 
-use crate::process_group;
-use crate::up::{self, UpOptions};
+use crate::up;
 
 /// The options of `cargo xtask chaos`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -51,22 +50,17 @@ pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
     if let Some(url) = &options.url {
         return run_campaigns(root, url, options);
     }
-    process_group::stop_all_on_interrupt()?;
-    let local = root.join(".local");
-    let (dynamodb, moto) = up::start_emulators(&local)?;
     let time_scale = options.time_scale.to_string();
     let ttl = options.reservation_ttl_seconds.to_string();
-    let logs = local.join("logs");
+    let logs = root.join(".local").join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let log_path = logs.join("saga-local-chaos.log");
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("creating {}", log_path.display()))?;
     eprintln!("xtask: the local cloud logs to {}", log_path.display());
-    let mut saga_local = up::spawn_saga_local_with(
+    // Dropping `cloud` stops saga-local and the emulators.
+    let cloud = up::start_on_free_port(
         root,
-        &UpOptions { port: 0 },
-        &dynamodb,
-        &moto,
         &[
             "--time-scale",
             &time_scale,
@@ -75,22 +69,9 @@ pub fn run(root: &Path, options: &ChaosOptions) -> Result<ExitCode> {
             "--reaper-every-seconds",
             "1",
         ],
-        Some(log),
+        Some((log, &log_path)),
     )?;
-    let Some(stdout) = saga_local.take_stdout() else {
-        bail!("saga-local's stdout was not piped");
-    };
-    let Some(url) = up::wait_until_ready(stdout, &mut saga_local)? else {
-        bail!(
-            "saga-local exited before it was ready; its log: {}",
-            log_path.display()
-        );
-    };
-    up::wait_for_health(&url, &mut saga_local)?;
-    let code = run_campaigns(root, &url, options);
-    saga_local.stop();
-    drop((dynamodb, moto));
-    code
+    run_campaigns(root, &cloud.url, options)
 }
 
 fn run_campaigns(root: &Path, url: &str, options: &ChaosOptions) -> Result<ExitCode> {

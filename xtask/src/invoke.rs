@@ -25,8 +25,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::process_group;
-use crate::up::{self, UpOptions};
+use crate::up;
 
 /// The exit code when the call itself failed (not the function).
 const CALL_FAILED: u8 = 2;
@@ -98,23 +97,10 @@ fn call(root: &Path, options: &InvokeOptions) -> Result<ExitCode> {
         "xtask: no local cloud answers on {default}; starting one for this invocation \
          (`cargo xtask up` keeps one running)"
     );
-    // Ctrl-C stops the processes started here, as it does for `up`.
-    process_group::stop_all_on_interrupt()?;
-    let local = root.join(".local");
-    let (dynamodb, moto) = up::start_emulators(&local)?;
-    // Port 0: saga-local binds a free port and prints its URL.
-    let mut saga_local = up::spawn_saga_local(root, &UpOptions { port: 0 }, &dynamodb, &moto)?;
-    let Some(stdout) = saga_local.take_stdout() else {
-        bail!("saga-local's stdout was not piped");
-    };
-    let Some(url) = up::wait_until_ready(stdout, &mut saga_local)? else {
-        bail!("saga-local exited before it was ready");
-    };
-    up::wait_for_health(&url, &mut saga_local)?;
-    let code = invoke_and_print(socket_address(&url)?, &options.function, &event);
-    // Dropping them stops saga-local and the emulators.
-    drop((saga_local, dynamodb, moto));
-    code
+    // Ctrl-C stops the processes started here, as it does for `up`;
+    // dropping `cloud` stops them too.
+    let cloud = up::start_on_free_port(root, &[], None)?;
+    invoke_and_print(socket_address(&cloud.url)?, &options.function, &event)
 }
 
 /// `http://127.0.0.1:4000` (the Invoke API is served on loopback only).

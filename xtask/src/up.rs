@@ -138,6 +138,55 @@ pub(crate) fn spawn_saga_local_with(
     GroupChild::spawn(&mut command)
 }
 
+/// A local cloud this command started on a free port, with its emulators;
+/// dropping it stops saga-local, then the emulators.
+pub(crate) struct StartedCloud {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    _saga_local: GroupChild,
+    _emulators: (RunningEmulator, RunningEmulator),
+}
+
+/// Starts the emulators and saga-local on a free port with `extra`
+/// arguments (its log in `log`, else on the terminal), and waits until
+/// `/health` answers.
+pub(crate) fn start_on_free_port(
+    root: &Path,
+    extra: &[&str],
+    log: Option<(std::fs::File, &Path)>,
+) -> Result<StartedCloud> {
+    process_group::stop_all_on_interrupt()?;
+    let (dynamodb, moto) = start_emulators(&root.join(".local"))?;
+    let (log_file, log_path) = log.map_or((None, None), |(file, path)| (Some(file), Some(path)));
+    // Port 0: saga-local binds a free port and prints its URL.
+    let mut saga_local = spawn_saga_local_with(
+        root,
+        &UpOptions { port: 0 },
+        &dynamodb,
+        &moto,
+        extra,
+        log_file,
+    )?;
+    let Some(stdout) = saga_local.take_stdout() else {
+        bail!("saga-local's stdout was not piped");
+    };
+    let Some(url) = wait_until_ready(stdout, &mut saga_local)? else {
+        match log_path {
+            Some(path) => bail!(
+                "saga-local exited before it was ready; its log: {}",
+                path.display()
+            ),
+            None => bail!("saga-local exited before it was ready; its log is above"),
+        }
+    };
+    wait_for_health(&url, &mut saga_local)?;
+    Ok(StartedCloud {
+        url,
+        _saga_local: saga_local,
+        _emulators: (dynamodb, moto),
+    })
+}
+
 /// `cargo run --quiet -p saga-local --bin <binary> --` in `root`, ready for
 /// the binary's own arguments.
 pub(crate) fn cargo_run_saga_local(root: &Path, binary: &str) -> Command {
