@@ -537,7 +537,7 @@ impl fmt::Display for Report {
             self.faults_scheduled,
             self.elapsed.as_secs_f64()
         )?;
-        let modes: Vec<&str> = plan::MODES
+        let modes: Vec<String> = plan::MODES
             .iter()
             .map(|(mode, _)| mode_name(*mode))
             .collect();
@@ -551,7 +551,7 @@ impl fmt::Display for Report {
         for (function, by_mode) in &self.injected {
             write!(f, "  {function:<12}")?;
             for (column, mode) in modes.iter().enumerate() {
-                let count = by_mode.get(*mode).copied().unwrap_or(0);
+                let count = by_mode.get(mode).copied().unwrap_or(0);
                 totals[column] += count;
                 write!(f, " {count:>11}")?;
             }
@@ -610,19 +610,12 @@ impl fmt::Display for Report {
     }
 }
 
-/// A mode's name as the fault API spells it.
-fn mode_name(mode: crate::faults::FaultMode) -> &'static str {
-    use crate::faults::FaultMode;
-    match mode {
-        FaultMode::Transient => "transient",
-        FaultMode::Permanent => "permanent",
-        FaultMode::Delay => "delay",
-        FaultMode::Outage => "outage",
-        FaultMode::Crash => "crash",
-        FaultMode::Timeout => "timeout",
-        FaultMode::Service => "service",
-        FaultMode::Duplicate => "duplicate",
-        FaultMode::LostAnswer => "lost-answer",
+/// A mode's name as the fault API spells it (its serde name, the same key
+/// `GET /local/faults` reports `injected` under).
+fn mode_name(mode: crate::faults::FaultMode) -> String {
+    match serde_json::to_value(mode) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{mode:?}"),
     }
 }
 
