@@ -526,18 +526,11 @@ where
     let order_id = derive_order_id(customer, key)?;
     tracing::Span::current().record("order_id", order_id.as_str());
     let hash = request_hash(request);
-    let unavailable = |operation: &'static str| {
-        move |error: saga_domain::PortError| {
-            warn!(error = %error, operation, "order store call failed");
-            Problem::unavailable()
-        }
-    };
-
     let existing = api
         .orders
         .get_order(&order_id)
         .await
-        .map_err(unavailable("get_order"))?;
+        .map_err(store_unavailable("get_order"))?;
     let order = match existing {
         Some(order) => {
             info!("replay of an order already placed");
@@ -573,7 +566,7 @@ where
                 .orders
                 .create_order(&new_order)
                 .await
-                .map_err(unavailable("create_order"))?
+                .map_err(store_unavailable("create_order"))?
             {
                 CreateOrderOutcome::Created(order) => {
                     info!(total_minor = order.total.amount_minor(), currency = %order.total.currency(), lines = order.lines.len(), "order placed");
@@ -615,15 +608,21 @@ where
         .orders
         .count_in_flight(customer, limit)
         .await
-        .map_err(|error| {
-            warn!(error = %error, operation = "count_in_flight", "order store call failed");
-            Problem::unavailable()
-        })?;
+        .map_err(store_unavailable("count_in_flight"))?;
     if in_flight >= limit {
         info!(in_flight, limit, "too many orders in flight");
         return Err(Problem::too_many_orders_in_flight(in_flight, limit));
     }
     Ok(())
+}
+
+/// A failed order store call as the client sees it (503), logged with the
+/// `operation` that failed.
+fn store_unavailable(operation: &'static str) -> impl Fn(saga_domain::PortError) -> Problem {
+    move |error| {
+        warn!(error = %error, operation, "order store call failed");
+        Problem::unavailable()
+    }
 }
 
 /// Now, to the millisecond the table keeps.
