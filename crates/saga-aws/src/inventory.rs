@@ -25,7 +25,7 @@ use saga_domain::{Money, OrderId, OrderLine, OrderLines, PortError, Quantity, Sk
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, n, order_shard, s};
+use crate::item::{Item, ShardedIndex, n, s};
 use crate::record::{Corrupt, instant, instant_text, parse_item, parsed, to_item};
 use crate::sdk_errors::{TRANSIENT_CANCELLATION_CODES, port_error};
 use crate::tables::{BY_EXPIRY_INDEX, CATALOG_INDEX};
@@ -78,8 +78,16 @@ fn reservation_pk(order_id: &OrderId) -> String {
 
 /// The reservation's shard of `ByExpiry` (stable, see [`order_shard`]).
 fn expiry_shard(order_id: &OrderId) -> String {
-    format!("PENDING#{}", order_shard(order_id, EXPIRY_SHARDS))
+    BY_EXPIRY.shard_of(order_id)
 }
+
+/// `ByExpiry`: PENDING reservations by `expiresAt`, in [`EXPIRY_SHARDS`] shards.
+const BY_EXPIRY: ShardedIndex = ShardedIndex {
+    name: BY_EXPIRY_INDEX,
+    key_condition: "expiryShard = :shard AND expiresAt <= :bound",
+    shard_prefix: "PENDING#",
+    shards: EXPIRY_SHARDS,
+};
 
 /// A reservation item as stored (ARCHITECTURE.md, "Data").
 #[derive(Debug, Serialize, Deserialize)]
@@ -590,26 +598,18 @@ impl ReservationExpiry for DynamoInventory {
         limit: usize,
     ) -> Result<Vec<OrderId>, PortError> {
         const OPERATION: &str = "find_expired_reservations";
-        let page_size = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
-        let mut due: Vec<(i64, OrderId)> = Vec::new();
-        for shard in 0..EXPIRY_SHARDS {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_EXPIRY_INDEX)
-                .key_condition_expression("expiryShard = :shard AND expiresAt <= :now")
-                .expression_attribute_values(":shard", s(format!("PENDING#{shard}")))
-                .expression_attribute_values(":now", n(now.timestamp()))
-                .scan_index_forward(true)
-                .limit(page_size)
-                .send()
-                .await
-                .map_err(|error| port_error(OPERATION, error))?;
-            for item in output.items() {
-                due.push(parse_item::<DueRecord, _>(OPERATION, item)?);
-            }
-        }
+        let mut due = BY_EXPIRY
+            .oldest_of_each_shard(
+                &self.client,
+                &self.table,
+                n(now.timestamp()),
+                limit,
+                OPERATION,
+            )
+            .await?
+            .iter()
+            .map(|item| parse_item::<DueRecord, (i64, OrderId)>(OPERATION, item))
+            .collect::<Result<Vec<_>, _>>()?;
         due.sort_by(|left, right| {
             left.0
                 .cmp(&right.0)

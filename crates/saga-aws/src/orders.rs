@@ -37,7 +37,7 @@ use saga_domain::ports::{
 use saga_domain::{CustomerId, Money, OrderId, PortError, Quantity, ShippingAddress};
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, get_by_order_id, order_shard, s};
+use crate::item::{Item, ShardedIndex, get_by_order_id, s};
 use crate::record::{Corrupt, from_item, instant, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
 use crate::tables::{AWAITING_START_INDEX, BY_CUSTOMER_INDEX};
@@ -54,8 +54,17 @@ const AWAITING_START_SHARDS: u32 = 8;
 
 /// The order's `awaitingStart` (stable, see [`order_shard`]).
 fn awaiting_start_shard(order_id: &OrderId) -> String {
-    format!("AWAITING#{}", order_shard(order_id, AWAITING_START_SHARDS))
+    AWAITING_START.shard_of(order_id)
 }
+
+/// `AwaitingStart`: orders not yet started by `createdAt`, in
+/// [`AWAITING_START_SHARDS`] shards.
+const AWAITING_START: ShardedIndex = ShardedIndex {
+    name: AWAITING_START_INDEX,
+    key_condition: "awaitingStart = :shard AND createdAt <= :bound",
+    shard_prefix: "AWAITING#",
+    shards: AWAITING_START_SHARDS,
+};
 
 /// The Orders table of one deployment.
 #[derive(Debug, Clone)]
@@ -557,27 +566,18 @@ impl OrderStore for DynamoOrders {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // The oldest `limit` of every shard hold the oldest `limit` of all.
-        let page_size = i32::try_from(limit).unwrap_or(i32::MAX);
-        let mut waiting: Vec<OrderPosition> = Vec::new();
-        for shard in 0..AWAITING_START_SHARDS {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(AWAITING_START_INDEX)
-                .key_condition_expression("awaitingStart = :shard AND createdAt <= :by")
-                .expression_attribute_values(":shard", s(format!("AWAITING#{shard}")))
-                .expression_attribute_values(":by", s(order_timestamp(placed_by.trunc_subsecs(3))))
-                .scan_index_forward(true)
-                .limit(page_size)
-                .send()
-                .await
-                .map_err(|error| port_error(OPERATION, error))?;
-            for item in output.items() {
-                waiting.push(parse_item::<AwaitingRecord, _>(OPERATION, item)?);
-            }
-        }
+        let mut waiting = AWAITING_START
+            .oldest_of_each_shard(
+                &self.client,
+                &self.table,
+                s(order_timestamp(placed_by.trunc_subsecs(3))),
+                limit,
+                OPERATION,
+            )
+            .await?
+            .iter()
+            .map(|item| parse_item::<AwaitingRecord, OrderPosition>(OPERATION, item))
+            .collect::<Result<Vec<_>, _>>()?;
         waiting.sort_by(|left, right| {
             left.created_at
                 .cmp(&right.created_at)
