@@ -116,6 +116,44 @@ struct Entry {
     runtime: Arc<Runtime>,
     status: watch::Sender<ExecutionStatus>,
     inner: Mutex<EntryState>,
+    listener: Arc<StatusListener>,
+}
+
+/// Where status changes go (see [`Engine::on_status_change`]).
+#[derive(Default)]
+struct StatusListener {
+    sender: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ExecutionDescription>>>,
+}
+
+impl StatusListener {
+    fn notify(&self, entry: &Entry) {
+        if let Some(sender) = lock(&self.sender).as_ref() {
+            // A closed receiver means nobody listens any more: nothing to do.
+            let _ = sender.send(describe_entry(entry));
+        }
+    }
+}
+
+/// `DescribeExecution` of one entry.
+fn describe_entry(entry: &Entry) -> ExecutionDescription {
+    let info = lock(&entry.runtime.info).clone();
+    let inner = lock(&entry.inner);
+    let outcome = inner.outcome.clone();
+    ExecutionDescription {
+        execution_arn: info.execution_arn,
+        state_machine_arn: info.state_machine_arn,
+        name: info.name,
+        status: outcome
+            .as_ref()
+            .map_or(ExecutionStatus::Running, |o| o.status),
+        input: info.input,
+        output: outcome.as_ref().and_then(|o| o.output.clone()),
+        error: outcome.as_ref().and_then(|o| o.error.clone()),
+        cause: outcome.as_ref().and_then(|o| o.cause.clone()),
+        start_date: info.start_time,
+        stop_date: inner.stop_date,
+        redrive_count: inner.redrive_count,
+    }
 }
 
 struct EntryState {
@@ -137,6 +175,7 @@ pub struct Engine {
     handler: Arc<dyn TaskHandler>,
     tokens: Arc<TaskTokens>,
     executions: Mutex<HashMap<String, Arc<Entry>>>,
+    listener: Arc<StatusListener>,
 }
 
 impl Engine {
@@ -147,7 +186,19 @@ impl Engine {
             handler,
             tokens: Arc::new(TaskTokens::default()),
             executions: Mutex::new(HashMap::new()),
+            listener: Arc::new(StatusListener::default()),
         })
+    }
+
+    /// Sends every execution's status changes to `sender` from now on, as
+    /// Step Functions emits its "Execution Status Change" events: RUNNING
+    /// when started or redriven, then SUCCEEDED, FAILED, TIMED_OUT or
+    /// ABORTED when it stops. Replaces an earlier listener.
+    pub fn on_status_change(
+        &self,
+        sender: tokio::sync::mpsc::UnboundedSender<ExecutionDescription>,
+    ) {
+        *lock(&self.listener.sender) = Some(sender);
     }
 
     fn entry(&self, execution_arn: &str) -> Result<Arc<Entry>, EngineError> {
@@ -202,9 +253,11 @@ impl Engine {
                 abort: None,
                 redrive_count: 0,
             }),
+            listener: Arc::clone(&self.listener),
         });
         executions.insert(execution_arn.clone(), Arc::clone(&entry));
         drop(executions);
+        entry.listener.notify(&entry);
         Self::spawn(&entry, None);
         Ok(execution_arn)
     }
@@ -221,6 +274,7 @@ impl Engine {
                 inner.outcome = Some(outcome);
                 drop(inner);
                 task_entry.status.send_replace(status);
+                task_entry.listener.notify(&task_entry);
             }
         });
         lock(&entry.inner).abort = Some(handle.abort_handle());
@@ -228,25 +282,7 @@ impl Engine {
 
     /// `DescribeExecution`.
     pub fn describe(&self, execution_arn: &str) -> Result<ExecutionDescription, EngineError> {
-        let entry = self.entry(execution_arn)?;
-        let info = lock(&entry.runtime.info).clone();
-        let inner = lock(&entry.inner);
-        let outcome = inner.outcome.clone();
-        Ok(ExecutionDescription {
-            execution_arn: info.execution_arn,
-            state_machine_arn: info.state_machine_arn,
-            name: info.name,
-            status: outcome
-                .as_ref()
-                .map_or(ExecutionStatus::Running, |o| o.status),
-            input: info.input,
-            output: outcome.as_ref().and_then(|o| o.output.clone()),
-            error: outcome.as_ref().and_then(|o| o.error.clone()),
-            cause: outcome.as_ref().and_then(|o| o.cause.clone()),
-            start_date: info.start_time,
-            stop_date: inner.stop_date,
-            redrive_count: inner.redrive_count,
-        })
+        Ok(describe_entry(&*self.entry(execution_arn)?))
     }
 
     /// `GetExecutionHistory`.
@@ -305,6 +341,7 @@ impl Engine {
         inner.stop_date = Some(self.clock.now());
         drop(inner);
         entry.status.send_replace(ExecutionStatus::Aborted);
+        entry.listener.notify(&entry);
         Ok(())
     }
 
@@ -342,6 +379,7 @@ impl Engine {
         inner.stop_date = None;
         drop(inner);
         entry.status.send_replace(ExecutionStatus::Running);
+        entry.listener.notify(&entry);
         Self::spawn(&entry, Some(ResumePointHandle(point, count)));
         Ok(count)
     }

@@ -251,6 +251,66 @@ async fn redrive_continues_from_the_failed_task() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_status_change_is_reported_as_step_functions_emits_it() {
+    let handler = Arc::new(
+        Scripted::default()
+            .answer(RESERVE, vec![Ok(json!("reserved")), Ok(json!("again"))])
+            .answer(
+                CHARGE,
+                vec![failure("PaymentServiceDown"), Ok(json!("charged"))],
+            ),
+    );
+    let (engine, _) = engine(Arc::clone(&handler));
+    let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    engine.on_status_change(sender);
+    let sm = machine(json!({"StartAt": "Reserve", "States": {
+        "Reserve": {"Type": "Task", "Resource": RESERVE, "ResultPath": "$.reserve", "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": CHARGE, "ResultPath": "$.charge", "End": true}
+    }}));
+    let arn = engine
+        .start_execution(&sm, Some("order-6"), json!({"order": 6}))
+        .unwrap();
+    engine.wait_for(&arn).await.unwrap();
+    engine.redrive(&arn).unwrap();
+    engine.wait_for(&arn).await.unwrap();
+    let stopped = engine
+        .start_execution(&sm, Some("order-7"), json!({"order": 7}))
+        .unwrap();
+    engine
+        .stop(&stopped, Some("Operator".into()), None)
+        .unwrap();
+
+    let mut seen = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        seen.push((
+            change.name,
+            change.status,
+            change.redrive_count,
+            change.error,
+            change.stop_date.is_some(),
+        ));
+    }
+    let failed = Some("PaymentServiceDown".to_owned());
+    assert_eq!(
+        seen,
+        vec![
+            ("order-6".into(), ExecutionStatus::Running, 0, None, false),
+            ("order-6".into(), ExecutionStatus::Failed, 0, failed, true),
+            ("order-6".into(), ExecutionStatus::Running, 1, None, false),
+            ("order-6".into(), ExecutionStatus::Succeeded, 1, None, true),
+            ("order-7".into(), ExecutionStatus::Running, 0, None, false),
+            (
+                "order-7".into(),
+                ExecutionStatus::Aborted,
+                0,
+                Some("Operator".into()),
+                true
+            ),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn redrive_reruns_only_the_failed_parallel_branch() {
     let handler = Arc::new(
         Scripted::default()

@@ -26,7 +26,22 @@ pub(crate) struct OrderView<'a> {
     updated_at: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shipment: Option<ShipmentView<'a>>,
+    /// Only while the order's execution has stopped before the order was final.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stalled: Option<StalledView>,
 }
+
+/// What the customer is told of a stall: when, and that people are on it.
+/// The execution's error and cause stay with the operators.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StalledView {
+    since: String,
+    message: &'static str,
+}
+
+/// The customer's message for a stalled order.
+const STALLED_MESSAGE: &str = "Processing of this order stopped. Our operators have been alerted; it continues from where it stopped once they resume it.";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,6 +72,10 @@ impl<'a> OrderView<'a> {
             shipment: order.shipment.as_ref().map(|shipment| ShipmentView {
                 shipment_id: &shipment.shipment_id,
                 tracking_number: &shipment.tracking_number,
+            }),
+            stalled: order.stall.as_ref().map(|stall| StalledView {
+                since: order_timestamp(stall.stopped_at),
+                message: STALLED_MESSAGE,
             }),
         }
     }

@@ -33,7 +33,7 @@ mod task_reporter;
 
 pub use executions::SfnExecutions;
 pub use inventory::DynamoInventory;
-pub use orders::DynamoOrders;
+pub use orders::{CLEAR_STALL, DynamoOrders};
 pub use payments::DynamoPayments;
 pub use shipments::DynamoShipments;
 pub use task_reporter::SfnTaskReporter;

@@ -15,12 +15,19 @@
 //! are counted on `ByCustomer` (`Select=COUNT`, a filter on `status`),
 //! newest first, until the count reaches its limit.
 //!
+//! The watcher records a stopped execution on an order in flight as `stall`
+//! (a map: `executionArn, status, error?, cause?, stoppedAt, redriveCount`)
+//! with `stallShard` (`STALLED#0`), conditional on the order not being final
+//! and not carrying a later attempt's stall; the state machine's final
+//! writes (`MarkCompleted`, `RejectOrder`) end with [`CLEAR_STALL`], so the
+//! sparse GSI `Stalled` lists exactly the orders waiting for a redrive.
+//!
 //! Item attributes: `orderId, customerId, status, reason?, items (L of
 //! M{sku, quantity N, unitPrice M{amountMinor N, currency}}), total
 //! M{amountMinor N, currency}, paymentMethod, shippingAddress M, idempotencyKey,
 //! requestHash, executionInput, awaitingStart?, startLeaseUntil?,
 //! startLeaseHolder?, executionStartedAt?, timeline,
-//! createdAt, updatedAt?, shipmentId?, trackingNumber?`. `createdAt`,
+//! createdAt, updatedAt?, shipmentId?, trackingNumber?, stall?, stallShard?`. `createdAt`,
 //! `startLeaseUntil` and `executionStartedAt` are RFC 3339 UTC with
 //! milliseconds, fixed width, so condition expressions compare them as
 //! strings in time order.
@@ -28,11 +35,12 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, Select};
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use saga_domain::ports::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
-    PricedLine, ShipmentRef, StartClaim, StartLease, TimelineEntry, order_timestamp,
+    PricedLine, ShipmentRef, Stall, StallOutcome, StartClaim, StartLease, StoppedStatus,
+    TimelineEntry, order_timestamp,
 };
 use saga_domain::{CustomerId, Money, OrderId, PortError, Quantity, ShippingAddress};
 use serde::{Deserialize, Serialize};
@@ -40,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::item::{Item, ShardedIndex, get_by_order_id, s};
 use crate::record::{Corrupt, from_item, instant, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
-use crate::tables::{AWAITING_START_INDEX, BY_CUSTOMER_INDEX};
+use crate::tables::{AWAITING_START_INDEX, BY_CUSTOMER_INDEX, STALLED_INDEX};
 
 /// The placeholders of [`OrderStatus::FINAL`] in the in-flight filter.
 const FINAL_VALUES: [&str; OrderStatus::FINAL.len()] = [":final0", ":final1"];
@@ -65,6 +73,23 @@ const AWAITING_START: ShardedIndex = ShardedIndex {
     shard_prefix: "AWAITING#",
     shards: AWAITING_START_SHARDS,
 };
+
+/// `Stalled`: the orders carrying a stall, by `createdAt`. Stalls are rare
+/// (each is an incident), so one shard holds them all.
+const STALLED: ShardedIndex = ShardedIndex {
+    name: STALLED_INDEX,
+    key_condition: "stallShard = :shard AND createdAt <= :bound",
+    shard_prefix: "STALLED#",
+    shards: 1,
+};
+
+/// What the state machine's final writes (`MarkCompleted`, `RejectOrder` in
+/// `infra/order-saga.asl.json`) end their `UpdateExpression` with: the order
+/// is resolved, so it no longer carries a stall nor is listed in `Stalled`.
+pub const CLEAR_STALL: &str = "REMOVE stall, stallShard";
+
+/// A `createdAt` bound later than any order's.
+const END_OF_TIME: &str = "9999-12-31T23:59:59.999Z";
 
 /// The Orders table of one deployment.
 #[derive(Debug, Clone)]
@@ -131,6 +156,62 @@ struct StoredOrder {
     shipment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tracking_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stall: Option<StallRecord>,
+}
+
+/// `stall`: the stopped execution the watcher recorded.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StallRecord {
+    execution_arn: String,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    stopped_at: String,
+    redrive_count: u32,
+}
+
+impl From<&Stall> for StallRecord {
+    fn from(stall: &Stall) -> Self {
+        Self {
+            execution_arn: stall.execution_arn.clone(),
+            status: stall.status.as_str().to_owned(),
+            error: stall.error.clone(),
+            cause: stall.cause.clone(),
+            stopped_at: order_timestamp(stall.stopped_at),
+            redrive_count: stall.redrive_count,
+        }
+    }
+}
+
+impl TryFrom<StallRecord> for Stall {
+    type Error = Corrupt;
+
+    fn try_from(record: StallRecord) -> Result<Self, Corrupt> {
+        Ok(Stall {
+            execution_arn: record.execution_arn,
+            status: StoppedStatus::parse(&record.status).ok_or_else(|| {
+                Corrupt::new(
+                    "stall.status",
+                    format!("unknown stopped status {:?}", record.status),
+                )
+            })?,
+            error: record.error,
+            cause: record.cause,
+            stopped_at: instant("stall.stoppedAt", &record.stopped_at)?,
+            redrive_count: record.redrive_count,
+        })
+    }
+}
+
+/// What a refused [`DynamoOrders::record_stall`] is judged by.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StallCheck {
+    status: String,
 }
 
 /// One element of `items`.
@@ -225,6 +306,7 @@ impl From<&OrderRecord> for StoredOrder {
             updated_at: order.updated_at.clone(),
             shipment_id,
             tracking_number,
+            stall: order.stall.as_ref().map(StallRecord::from),
         }
     }
 }
@@ -293,6 +375,7 @@ impl TryFrom<StoredOrder> for OrderRecord {
             created_at: instant("createdAt", &record.created_at)?,
             updated_at: record.updated_at,
             shipment,
+            stall: record.stall.map(Stall::try_from).transpose()?,
         })
     }
 }
@@ -379,7 +462,8 @@ impl TryFrom<CustomerPageKey> for OrderPosition {
     }
 }
 
-/// An `AwaitingStart` entry (keys only): the order and when it was placed.
+/// An `AwaitingStart` or `Stalled` entry (keys only): the order and when it
+/// was placed.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AwaitingRecord {
@@ -584,6 +668,76 @@ impl OrderStore for DynamoOrders {
                 .then_with(|| left.order_id.as_str().cmp(right.order_id.as_str()))
         });
         Ok(waiting
+            .into_iter()
+            .take(limit)
+            .map(|position| position.order_id)
+            .collect())
+    }
+
+    async fn record_stall(
+        &self,
+        order_id: &OrderId,
+        stall: &Stall,
+    ) -> Result<StallOutcome, PortError> {
+        const OPERATION: &str = "record_stall";
+        let record = to_item(OPERATION, &StallRecord::from(stall))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("orderId", s(order_id.as_str()))
+            .update_expression("SET stall = :stall, stallShard = :shard")
+            .condition_expression(
+                "attribute_exists(orderId) AND NOT (#status IN (:final0, :final1)) \
+                 AND (attribute_not_exists(stall) OR stall.redriveCount <= :redriveCount)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":stall", AttributeValue::M(record))
+            .expression_attribute_values(":shard", s(STALLED.shard_of(order_id)))
+            .expression_attribute_values(":final0", s(OrderStatus::FINAL[0].as_str()))
+            .expression_attribute_values(":final1", s(OrderStatus::FINAL[1].as_str()))
+            .expression_attribute_values(
+                ":redriveCount",
+                AttributeValue::N(stall.redrive_count.to_string()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(StallOutcome::Recorded),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let Some(item) = &failed.item else {
+                        return Ok(StallOutcome::NotFound);
+                    };
+                    let check: StallCheck = from_item(OPERATION, item)?;
+                    match OrderStatus::parse(&check.status) {
+                        Some(status) if status.is_final() => Ok(StallOutcome::AlreadyFinal(status)),
+                        _ => Ok(StallOutcome::Superseded),
+                    }
+                }
+                _ => Err(port_error(OPERATION, error)),
+            },
+        }
+    }
+
+    async fn stalled_orders(&self, limit: usize) -> Result<Vec<OrderId>, PortError> {
+        const OPERATION: &str = "stalled_orders";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut stalled = STALLED
+            .oldest_of_each_shard(&self.client, &self.table, s(END_OF_TIME), limit, OPERATION)
+            .await?
+            .iter()
+            .map(|item| parse_item::<AwaitingRecord, OrderPosition>(OPERATION, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        stalled.sort_by(|left, right| {
+            left.created_at
+                .cmp(&right.created_at)
+                .then_with(|| left.order_id.as_str().cmp(right.order_id.as_str()))
+        });
+        Ok(stalled
             .into_iter()
             .take(limit)
             .map(|position| position.order_id)

@@ -14,6 +14,9 @@ pub const BY_CUSTOMER_INDEX: &str = "ByCustomer";
 /// The sparse Orders GSI of the orders whose start is not recorded, by
 /// shard, oldest first; the sweeper queries each shard.
 pub const AWAITING_START_INDEX: &str = "AwaitingStart";
+/// The sparse Orders GSI of the orders whose execution stopped before they
+/// were final (they carry a `stall`), oldest first; the sweeper counts them.
+pub const STALLED_INDEX: &str = "Stalled";
 
 #[cfg(test)]
 mod tests {
@@ -45,6 +48,13 @@ mod tests {
                 "customerId",
                 ("createdAt", AttributeType::String),
                 Projection::All,
+            ),
+            (
+                "OrdersTable",
+                STALLED_INDEX,
+                "stallShard",
+                ("createdAt", AttributeType::String),
+                Projection::KeysOnly,
             ),
             (
                 "OrdersTable",

@@ -156,7 +156,7 @@ pub struct ReaperReport {
     pub batches: u64,
 }
 
-/// Output of `sweeper`: `{found, started}`.
+/// Output of `sweeper`: `{found, started, stalled}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
@@ -165,4 +165,64 @@ pub struct SweepReport {
     /// Of those, the orders whose execution this run started (the others
     /// were being started, or were started, by someone else).
     pub started: u64,
+    /// Orders whose execution stopped before they were final and that are
+    /// still waiting for a redrive (counted up to
+    /// [`crate::steps::STALLED_COUNT_LIMIT`]): the `StalledOrders` metric.
+    pub stalled: u64,
+}
+
+/// The `detail` of Step Functions' "Step Functions Execution Status Change"
+/// event, the part `watcher` reads: `{executionArn, name, status, stopDate,
+/// error, cause, redriveCount}` (`stopDate` in epoch milliseconds; the other
+/// fields of the event are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionStatusChange {
+    /// The execution.
+    pub execution_arn: String,
+    /// Its name: the order id.
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, ...
+    pub status: String,
+    /// When it stopped, in epoch milliseconds.
+    #[serde(default)]
+    pub stop_date: Option<i64>,
+    /// The execution's error, once stopped.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The execution's cause, once stopped.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// How many times it was redriven.
+    #[serde(default)]
+    pub redrive_count: u32,
+}
+
+/// What `watcher` did with one status-change event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchOutcome {
+    /// The order now carries the stall.
+    Recorded,
+    /// The order was already COMPLETED or REJECTED.
+    AlreadyFinal,
+    /// A later attempt's stop was already recorded.
+    Superseded,
+    /// The execution is not named after an order, or the order is unknown.
+    UnknownOrder,
+    /// Not a stop (RUNNING, SUCCEEDED, ...).
+    Ignored,
+}
+
+/// Output of `watcher`: `{orderId?, status, outcome}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchReport {
+    /// The order, when the execution is named after one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// The event's status.
+    pub status: String,
+    /// What was done.
+    pub outcome: WatchOutcome,
 }

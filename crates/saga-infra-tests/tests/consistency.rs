@@ -284,6 +284,43 @@ fn every_retry_uses_full_jitter_a_delay_cap_and_documents_its_bound() {
 // ------------------------------------------------------------ substitutions
 
 #[test]
+fn exactly_the_final_status_writes_clear_the_stall() {
+    // The watcher's stall (saga_aws::CLEAR_STALL) must leave the order when,
+    // and only when, the state machine writes COMPLETED or REJECTED, or the
+    // order would stay in the Stalled index (and the alarm up) for good.
+    let definition = definition();
+    let finals: Vec<&str> = saga_domain::ports::OrderStatus::FINAL
+        .iter()
+        .map(|status| status.as_str())
+        .collect();
+    let mut problems = Vec::new();
+    let mut final_writes = 0;
+    for (name, state) in all_states(&definition) {
+        let parameters = &state["Parameters"];
+        let Some(expression) = parameters["UpdateExpression"].as_str() else {
+            continue;
+        };
+        let status = parameters["ExpressionAttributeValues"][":status"]["S"]
+            .as_str()
+            .unwrap_or_default();
+        let clears = expression.ends_with(&format!(" {}", saga_aws::CLEAR_STALL));
+        let is_final = finals.contains(&status);
+        final_writes += usize::from(is_final);
+        if is_final != clears {
+            problems.push(format!(
+                "{name} writes {status:?} and {} the stall: {expression}",
+                if clears { "clears" } else { "does not clear" }
+            ));
+        }
+    }
+    assert_eq!(
+        final_writes, 2,
+        "MarkCompleted and RejectOrder write the final statuses"
+    );
+    assert_no_problems("stall clearing", &problems);
+}
+
+#[test]
 fn placeholders_in_the_definition_are_exactly_the_template_substitutions() {
     let used = placeholders(&definition_text());
     let defined: BTreeSet<String> = substitutions(&template()).into_keys().collect();

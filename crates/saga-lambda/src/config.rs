@@ -158,6 +158,39 @@ table_config!(
     /// Config of `ship`.
     ShipConfig { shipments_table: "SHIPMENTS_TABLE" }
 );
+table_config!(
+    /// Config of `watcher`.
+    WatcherConfig { orders_table: "ORDERS_TABLE" }
+);
+
+/// The CloudWatch namespace of the metrics when `METRICS_NAMESPACE` is unset.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "OrderSaga";
+
+/// `METRICS_NAMESPACE`: 1 to 255 printable ASCII characters, not in the
+/// `AWS/` namespaces CloudWatch reserves.
+fn metrics_namespace(source: &impl ConfigSource) -> Result<String, ConfigError> {
+    const VARIABLE: &str = "METRICS_NAMESPACE";
+    let Some(value) = source.get(VARIABLE) else {
+        return Ok(DEFAULT_METRICS_NAMESPACE.to_owned());
+    };
+    let reason = if value.is_empty() || value.len() > 255 {
+        Some("must be 1 to 255 characters")
+    } else if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        Some("must be printable ASCII")
+    } else if value.starts_with("AWS/") {
+        Some("the AWS/ namespaces are CloudWatch's own")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ConfigError::Invalid {
+            variable: VARIABLE,
+            value,
+            reason: reason.to_owned(),
+        }),
+        None => Ok(value),
+    }
+}
 
 /// Config of `reserve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +270,9 @@ pub struct SweeperConfig {
     /// The grace period from `SWEEPER_GRACE_SECONDS` (default 120) and the
     /// orders per run from `SWEEPER_BATCH_SIZE` (default 100).
     pub settings: SweepSettings,
+    /// From `METRICS_NAMESPACE` (default [`DEFAULT_METRICS_NAMESPACE`]):
+    /// where `StalledOrders` is reported.
+    pub metrics_namespace: String,
 }
 
 impl SweeperConfig {
@@ -282,6 +318,7 @@ impl SweeperConfig {
             orders_table,
             state_machine_arn,
             settings,
+            metrics_namespace: metrics_namespace(source)?,
         })
     }
 }
@@ -377,13 +414,16 @@ mod tests {
         assert_eq!(config.orders_table.as_str(), "orders");
         assert_eq!(config.state_machine_arn, arn);
         assert_eq!(config.settings, SweepSettings::default());
+        assert_eq!(config.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
         let custom = SweeperConfig::from_source(&source(&[
             ("ORDERS_TABLE", "orders"),
             ("STATE_MACHINE_ARN", arn),
             ("SWEEPER_GRACE_SECONDS", "5"),
             ("SWEEPER_BATCH_SIZE", "7"),
+            ("METRICS_NAMESPACE", "OrderSaga/prod"),
         ]))
         .unwrap();
+        assert_eq!(custom.metrics_namespace, "OrderSaga/prod");
         assert_eq!(custom.settings.grace().num_seconds(), 5);
         assert_eq!(custom.settings.batch_size(), 7);
         for (variable, value) in [
@@ -392,6 +432,9 @@ mod tests {
             ("SWEEPER_BATCH_SIZE", "0"),
             ("SWEEPER_BATCH_SIZE", "5000"),
             ("STATE_MACHINE_ARN", "saga"),
+            ("METRICS_NAMESPACE", ""),
+            ("METRICS_NAMESPACE", "AWS/States"),
+            ("METRICS_NAMESPACE", "Order\u{e9}Saga"),
         ] {
             let mut pairs = vec![("ORDERS_TABLE", "orders"), ("STATE_MACHINE_ARN", arn)];
             pairs.retain(|(name, _)| *name != variable);

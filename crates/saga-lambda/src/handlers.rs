@@ -15,8 +15,8 @@ use saga_domain::ports::{
     ReservationStore, ShipmentStore, TaskReporter,
 };
 use saga_domain::step_io::{
-    ChargeInput, Charged, Confirmed, OrderRef, ReaperReport, Refunded, Released, ReserveInput,
-    Reserved, SweepReport,
+    ChargeInput, Charged, Confirmed, ExecutionStatusChange, OrderRef, ReaperReport, Refunded,
+    Released, ReserveInput, Reserved, SweepReport, WatchReport,
 };
 use saga_domain::steps::{
     self, ReaperSettings, ReservationTtl, ShipRecordOutcome, SweepSettings, process_ship_message,
@@ -199,21 +199,57 @@ pub async fn handle_reaper(
 
 /// `sweeper`: the EventBridge scheduled event → [`SweepReport`]. The
 /// event's content is not used: the sweep works from the clock.
+///
+/// Counts the stalled orders first and reports them as the `StalledOrders`
+/// metric (an EMF line on stdout, in `metrics_namespace`) whether or not the
+/// start of unstarted orders then fails, so the failed-executions alarm
+/// keeps its data while one part is broken.
 pub async fn handle_sweeper(
     orders: &impl OrderStore,
     executions: &impl ExecutionStarter,
     clock: &impl Clock,
     settings: SweepSettings,
+    metrics_namespace: &str,
     event: EventBridgeEvent<Value>,
 ) -> Result<SweepReport, Diagnostic> {
     tracing::info!(event_id = event.id.as_deref(), detail_type = %event.detail_type, "sweeper run");
-    let report = steps::sweep_unstarted(orders, executions, clock, settings)
-        .await
-        .map_err(|error| failed("sweeper", error))?;
+    let stalled = steps::count_stalled(orders).await;
+    if let Ok(count) = &stalled {
+        crate::metrics::emit(&crate::metrics::gauge(
+            metrics_namespace,
+            crate::metrics::STALLED_ORDERS,
+            *count,
+            clock.now(),
+        ));
+    }
+    let swept = steps::sweep_unstarted(orders, executions, clock, settings).await;
+    let stalled = stalled.map_err(|error| failed("sweeper", error))?;
+    let mut report = swept.map_err(|error| failed("sweeper", error))?;
+    report.stalled = stalled;
     tracing::info!(
         found = report.found,
         started = report.started,
+        stalled = report.stalled,
         "sweeper done"
     );
     Ok(report)
+}
+
+/// `watcher`: Step Functions' execution status-change event →
+/// [`WatchReport`]: a stopped execution is recorded on its order.
+///
+/// Errors: `InvalidOrder` when the event has no readable `detail` (a bug in
+/// the rule; retrying cannot help), `TransientError` when the Orders table
+/// is unavailable (Lambda retries the event, then it goes to the
+/// dead-letter queue).
+pub async fn handle_watcher(
+    orders: &impl OrderStore,
+    event: EventBridgeEvent<Value>,
+) -> Result<WatchReport, Diagnostic> {
+    tracing::info!(event_id = event.id.as_deref(), detail_type = %event.detail_type, "watcher event");
+    let result = match parse_payload::<ExecutionStatusChange>(event.detail) {
+        Ok(change) => steps::record_execution_stop(orders, &change).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| failed("watcher", error))
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`handlers`]: one handler per function, generic over the ports.
 //! - [`config`]: one typed config per function, from the environment.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 //! - [`init_tracing`]: JSON logs for CloudWatch.
 //!
 //! Only this crate, `order-api`, the binaries and the local cloud know
@@ -11,6 +12,7 @@
 
 pub mod config;
 pub mod handlers;
+pub mod metrics;
 
 /// Installs the JSON log subscriber every function uses: one JSON object per
 /// event, level from `RUST_LOG` (default `info`), no ANSI colours, no

@@ -3,8 +3,9 @@
 //!
 //! Naming: `<outcome>[--<what it shows>].json`, where `<outcome>` is
 //! - `success` for a step that returns its output;
-//! - for `release` and `refund`, the `outcome` field in kebab case
-//!   (`released`, `nothing-to-release`, `already-refunded`, ...);
+//! - for `release`, `refund` and `watcher`, the `outcome` field in kebab
+//!   case (`released`, `nothing-to-release`, `already-refunded`,
+//!   `recorded`, `unknown-order`, ...);
 //! - a step error name in kebab case (`insufficient-stock`, `invalid-order`,
 //!   `transient-error`, ...) for a step that fails with that `errorType`;
 //! - for `ship`: `success` (task completed), `invalid-order` (task failed
@@ -29,6 +30,7 @@ use saga_domain::ports::{
     Catalog, ExpireOutcome, OrderStore, ReservationExpiry, StockItem, whole_seconds,
 };
 use saga_domain::simulated_provider::SimulatedPaymentProvider;
+use saga_domain::step_io::WatchOutcome;
 use saga_domain::steps::{self, ReaperSettings, ReservationTtl, SweepSettings};
 use saga_domain::{Money, STEP_ERROR_NAMES};
 use saga_lambda::handlers;
@@ -54,7 +56,7 @@ impl World {
     /// reaper) and `ord_lapsed` (PENDING, an hour old, not yet reaped).
     /// Payments: `ord_captured` (30.00 EUR), `ord_declined`, `ord_refunded`.
     /// Orders: `ord_unstarted` (PENDING, an hour old, its execution never
-    /// started). The clock reads [`NOW`].
+    /// started), `ord_completed` (COMPLETED). The clock reads [`NOW`].
     async fn new() -> World {
         let world = World {
             inventory: InMemoryInventory::new(),
@@ -87,6 +89,22 @@ impl World {
         let mut unstarted = new_order("ord_unstarted", "user-123", 0);
         unstarted.created_at = world.clock_now();
         world.orders.create_order(&unstarted).await.unwrap();
+        let mut completed = new_order("ord_completed", "user-123", 0);
+        completed.created_at = world.clock_now();
+        world.orders.create_order(&completed).await.unwrap();
+        world
+            .orders
+            .mark_execution_started(&completed.order_id, world.clock_now())
+            .await
+            .unwrap();
+        world.orders.record_progress(
+            &completed.order_id,
+            "MarkCompleted",
+            saga_domain::ports::OrderStatus::Completed,
+            "2026-03-01T11:00:05.000Z",
+            None,
+            None,
+        );
         world.reserve("ord_lapsed", "SKU-MUG").await;
         world.clock.advance(TimeDelta::minutes(40));
         world.reserve("ord_expired", "SKU-TEE-M").await;
@@ -264,13 +282,34 @@ async fn run_step_sample(function: &str, path: &Path) -> String {
                 &w.executions,
                 &w.clock,
                 SweepSettings::default(),
+                "OrderSaga/test",
                 event,
             )
             .await;
             if let Ok(report) = &result {
-                // The world has exactly one order nobody started.
-                assert_eq!((report.found, report.started), (1, 1), "{}", path.display());
+                // The world has exactly one order nobody started, and none stalled.
+                assert_eq!(
+                    (report.found, report.started, report.stalled),
+                    (1, 1, 0),
+                    "{}",
+                    path.display()
+                );
                 assert_eq!(w.executions.calls().len(), 1, "{}", path.display());
+            }
+            to_json(result)
+        }
+        "watcher" => {
+            let event: EventBridgeEvent<Value> = serde_json::from_value(payload).unwrap();
+            let result = handlers::handle_watcher(&w.orders, event).await;
+            if let Ok(report) = &result {
+                let stalled = w.orders.stalled_orders(10).await.unwrap();
+                let expected: Vec<_> = report
+                    .order_id
+                    .iter()
+                    .filter(|_| report.outcome == WatchOutcome::Recorded)
+                    .cloned()
+                    .collect();
+                assert_eq!(stalled, expected, "{}", path.display());
             }
             to_json(result)
         }
@@ -288,7 +327,7 @@ fn to_json<T: serde::Serialize>(
 #[tokio::test]
 async fn every_step_sample_event_has_the_outcome_its_name_states() {
     for function in [
-        "reserve", "charge", "confirm", "release", "refund", "reaper", "sweeper",
+        "reserve", "charge", "confirm", "release", "refund", "reaper", "sweeper", "watcher",
     ] {
         let files = sample_files(function);
         assert!(
@@ -370,7 +409,7 @@ async fn every_ship_sample_event_has_the_outcome_its_name_states() {
 #[test]
 fn samples_exist_for_every_function() {
     for function in [
-        "charge", "confirm", "reaper", "refund", "release", "reserve", "ship", "sweeper",
+        "charge", "confirm", "reaper", "refund", "release", "reserve", "ship", "sweeper", "watcher",
     ] {
         assert!(
             !sample_files(function).is_empty(),

@@ -2,7 +2,8 @@
 //! functions' own Step Functions endpoint is known), read the template,
 //! create the tables and queues, build the functions from their template
 //! environments, load the state machine with its substitutions, start the
-//! HTTP server, the SQS pollers and the schedules, then report ready.
+//! HTTP server, the SQS pollers, the schedules and the event bus, then
+//! report ready.
 //!
 //! [`Cloud`] is the shared state every HTTP handler sees.
 
@@ -30,7 +31,7 @@ use crate::functions::Functions;
 use crate::http_api::Route;
 use crate::jwt::DevTokens;
 use crate::tasks::LocalTasks;
-use crate::{poller, provision, schedules, server};
+use crate::{event_bus, poller, provision, schedules, server};
 use saga_template::TableSpec;
 use saga_template::stack;
 use saga_template::{LocalNames, Template, scalar_text};
@@ -102,6 +103,17 @@ pub struct QueueInfo {
     pub arn: String,
     /// When this is a dead-letter queue: the URL of the queue it serves.
     pub dead_letter_source: Option<String>,
+    /// When this is a function's on-failure destination: that function's
+    /// logical id (its messages are Lambda invocation records).
+    pub failed_events_of: Option<String>,
+}
+
+impl QueueInfo {
+    /// Whether it holds what failed elsewhere: a queue's dead letters or a
+    /// function's failed events.
+    pub fn is_dead_letter_queue(&self) -> bool {
+        self.dead_letter_source.is_some() || self.failed_events_of.is_some()
+    }
 }
 
 /// The shared state of the running local cloud. Its parts are the crate's
@@ -310,6 +322,7 @@ pub async fn start(options: Options) -> Result<RunningCloud> {
         &clients,
     ));
     tasks.extend(background.schedules(&provisioned.stack));
+    tasks.push(background.event_bus(&provisioned.stack, &cloud, &clients));
     cloud.ready.store(true, Ordering::Release);
     Ok(RunningCloud {
         address,
@@ -339,8 +352,16 @@ async fn provision_stack(options: &Options, clients: &Clients) -> Result<Provisi
     provision::create_queues(&clients.sqs, &queue_specs, &mut names)
         .await
         .context("is moto running at the --sqs-endpoint?")?;
-    let queues = queue_infos(&queue_specs, &names)?;
+    let mut queues = queue_infos(&queue_specs, &names)?;
     let stack = stack::load(&template, &names)?;
+    for function in stack.functions.values() {
+        if let Some(queue) = queues
+            .iter_mut()
+            .find(|queue| function.on_failure.as_ref() == Some(&queue.arn))
+        {
+            queue.failed_events_of = Some(function.logical_id.clone());
+        }
+    }
     Ok(Provisioned {
         stack,
         tables,
@@ -530,6 +551,43 @@ impl Background<'_> {
         tasks
     }
 
+    /// The engine's status changes, delivered to the functions whose
+    /// `EventBridgeRule` events match them.
+    fn event_bus(&self, stack: &stack::Stack, cloud: &Cloud, clients: &Clients) -> JoinHandle<()> {
+        let mut targets = Vec::new();
+        for spec in stack.functions.values() {
+            let Some(function) = self.functions.find(&spec.logical_id) else {
+                continue;
+            };
+            let on_failure_queue_url = spec.on_failure.as_ref().and_then(|arn| {
+                let queue = cloud.queues.iter().find(|queue| &queue.arn == arn);
+                if queue.is_none() {
+                    tracing::warn!(function = %spec.logical_id, destination = %arn, "on-failure destination is not a queue of this stack: failed events are only logged");
+                }
+                queue.map(|queue| queue.url.clone())
+            });
+            for rule in &spec.rules {
+                targets.push(event_bus::Target {
+                    function: Arc::clone(function),
+                    rule: format!("{}/{}", spec.logical_id, rule.name),
+                    pattern: rule.pattern.clone(),
+                    retries: spec.async_retries,
+                    on_failure_queue_url: on_failure_queue_url.clone(),
+                });
+            }
+        }
+        let (sender, changes) = tokio::sync::mpsc::unbounded_channel();
+        cloud.engine.on_status_change(sender);
+        event_bus::spawn(
+            changes,
+            targets,
+            Arc::clone(self.functions),
+            clients.sqs.clone(),
+            Duration::from_secs(60).div_f64(self.options.time_scale.max(1.0)),
+            self.shutdown.clone(),
+        )
+    }
+
     /// One timer per schedule of a function that runs here.
     fn schedules(&self, stack: &stack::Stack) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
@@ -566,6 +624,7 @@ fn queue_infos(specs: &[stack::QueueSpec], names: &LocalNames) -> Result<Vec<Que
                 url: names.attribute(&q.logical_id, "QueueUrl")?,
                 arn: names.attribute(&q.logical_id, "Arn")?,
                 dead_letter_source: None,
+                failed_events_of: None,
             })
         })
         .collect::<Result<_>>()?;

@@ -14,8 +14,9 @@
 //!   `asl` engine;
 //! - [`functions`], [`tasks`]: Lambda dispatch to the functions that
 //!   `saga-wiring` builds, in-process, and the Task states' service integrations;
-//! - [`poller`], [`schedules`]: the SQS event source mapping and the
-//!   scheduled functions;
+//! - [`poller`], [`schedules`], [`event_bus`]: the SQS event source
+//!   mapping, the scheduled functions, and EventBridge rules on the state
+//!   machine's status-change events;
 //! - [`http_api`], [`jwt`]: the HTTP API with its JWT authorizer;
 //! - [`lambda_api`], [`invocation_logs`]: the Lambda Invoke API on its wire
 //!   protocol, with each invocation's log tail;
@@ -31,6 +32,7 @@ pub mod chaos;
 pub mod cli;
 pub mod cloud;
 pub mod console;
+pub mod event_bus;
 pub mod faults;
 pub mod functions;
 pub mod http_api;

@@ -321,16 +321,22 @@ pub async fn list_queues(State(cloud): State<Arc<Cloud>>) -> Response {
             "logicalId": queue.logical_id, "name": queue.name, "url": queue.url,
             "visible": visible, "inFlight": in_flight,
             "deadLetterSource": queue.dead_letter_source,
+            "failedEventsOf": queue.failed_events_of,
         }));
     }
     Json(json!({"queues": queues})).into_response()
 }
 
-/// Moves every message of a dead-letter queue back to its source queue.
+/// Moves every message of a dead-letter queue back to its source queue;
+/// for a function's on-failure destination, replays each message's event
+/// (`requestPayload`) to the function and deletes the messages it took.
 pub async fn redrive_dead_letters(cloud: &Cloud, logical_id: &str) -> Result<u64, String> {
     let Some(queue) = cloud.queues.iter().find(|q| q.logical_id == logical_id) else {
         return Err(format!("no queue {logical_id}"));
     };
+    if let Some(function) = &queue.failed_events_of {
+        return replay_failed_events(cloud, queue, function).await;
+    }
     let Some(source) = &queue.dead_letter_source else {
         return Err(format!("{logical_id} is no queue's dead-letter queue"));
     };
@@ -372,7 +378,83 @@ pub async fn redrive_dead_letters(cloud: &Cloud, logical_id: &str) -> Result<u64
     Ok(moved)
 }
 
-/// `POST /local/queues/{logicalId}/redrive`: moves a DLQ's messages back.
+/// Replays each invocation record of `queue` to `function` (its logical
+/// id): the event is its `requestPayload`. A record the function takes is
+/// deleted; one it fails again stays (visible again after 30 s), and the
+/// first such failure is the error.
+async fn replay_failed_events(
+    cloud: &Cloud,
+    queue: &QueueInfo,
+    function: &str,
+) -> Result<u64, String> {
+    let Some(target) = cloud.functions.find(function) else {
+        return Err(format!(
+            "{function} has no code here; its failed events stay"
+        ));
+    };
+    let sqs = &cloud.clients.sqs;
+    let sqs_error = |e: &dyn std::fmt::Display| format!("{e}");
+    let mut replayed = 0;
+    let mut first_failure = None;
+    for _ in 0..1000 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let record: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).map_err(|e| {
+                    format!(
+                        "a message of {} is no invocation record: {e}",
+                        queue.logical_id
+                    )
+                })?;
+            let Some(event) = record.get("requestPayload").cloned() else {
+                return Err(format!(
+                    "a message of {} has no requestPayload",
+                    queue.logical_id
+                ));
+            };
+            match cloud.functions.invoke(target, event).await {
+                Ok(_) => {
+                    if let Some(handle) = message.receipt_handle() {
+                        sqs.delete_message()
+                            .queue_url(&queue.url)
+                            .receipt_handle(handle)
+                            .send()
+                            .await
+                            .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+                    }
+                    replayed += 1;
+                }
+                Err(error) => {
+                    first_failure.get_or_insert_with(|| {
+                        format!("{function} failed a replayed event again: {error}")
+                    });
+                }
+            }
+        }
+        if first_failure.is_some() {
+            break;
+        }
+    }
+    match first_failure {
+        Some(failure) => Err(failure),
+        None => Ok(replayed),
+    }
+}
+
+/// `POST /local/queues/{logicalId}/redrive`: moves a DLQ's messages back
+/// (or replays a function's failed events to it).
 pub async fn redrive_queue(
     State(cloud): State<Arc<Cloud>>,
     Path(logical_id): Path<String>,

@@ -1,5 +1,6 @@
 //! What the template deploys, typed: queues,
-//! functions (binary, environment, HTTP routes, schedules), SQS event source
+//! functions (binary, environment, HTTP routes, schedules, EventBridge rules
+//! and where failed asynchronous invocations go), SQS event source
 //! mappings, the state machine (definition with its substitutions) and the
 //! HTTP API's JWT authorizer. Each `*Spec` is plain data, resolved to local
 //! names; nothing here is written by hand per resource.
@@ -53,6 +54,16 @@ pub struct ScheduleSpec {
     pub every: Duration,
 }
 
+/// An EventBridge rule (`Type: EventBridgeRule`) targeting a function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSpec {
+    /// The event's name in the template.
+    pub name: String,
+    /// The event pattern, with its intrinsics resolved (e.g. a state
+    /// machine's `!Ref` is its ARN).
+    pub pattern: Value,
+}
+
 /// A Lambda function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionSpec {
@@ -74,6 +85,15 @@ pub struct FunctionSpec {
     pub routes: Vec<RouteSpec>,
     /// Schedules (`Type: Schedule` events).
     pub schedules: Vec<ScheduleSpec>,
+    /// EventBridge rules (`Type: EventBridgeRule` events).
+    pub rules: Vec<RuleSpec>,
+    /// Where asynchronous invocations that fail every retry go
+    /// (`EventInvokeConfig.DestinationConfig.OnFailure.Destination`,
+    /// resolved: an SQS queue's ARN here).
+    pub on_failure: Option<String>,
+    /// Retries of a failed asynchronous invocation
+    /// (`EventInvokeConfig.MaximumRetryAttempts`, Lambda's default 2).
+    pub async_retries: u32,
 }
 
 /// An SQS event source mapping.
@@ -231,6 +251,7 @@ fn function_spec(
         .unwrap_or(128);
     let mut routes = Vec::new();
     let mut schedules = Vec::new();
+    let mut rules = Vec::new();
     if let Some(events) = properties.get("Events").and_then(Value::as_object) {
         for (event_name, event) in events {
             let kind = event
@@ -263,10 +284,34 @@ fn function_spec(
                         every,
                     });
                 }
+                "EventBridgeRule" => {
+                    let pattern = props.get("Pattern").ok_or_else(|| {
+                        err(
+                            format!("rule {event_name} of {logical_id}"),
+                            "an EventBridgeRule event needs a Pattern",
+                        )
+                    })?;
+                    rules.push(RuleSpec {
+                        name: event_name.clone(),
+                        pattern: names.resolve(pattern)?,
+                    });
+                }
                 _ => {}
             }
         }
     }
+    let on_failure = properties
+        .pointer("/EventInvokeConfig/DestinationConfig/OnFailure/Destination")
+        .map(|destination| {
+            names
+                .resolve(destination)
+                .map(|resolved| scalar_text(&resolved))
+        })
+        .transpose()?;
+    let async_retries = properties
+        .pointer("/EventInvokeConfig/MaximumRetryAttempts")
+        .and_then(Value::as_u64)
+        .map_or(2, |retries| u32::try_from(retries.min(2)).unwrap_or(2));
     Ok(FunctionSpec {
         logical_id: logical_id.to_owned(),
         name: names.physical_name(logical_id),
@@ -277,6 +322,9 @@ fn function_spec(
         memory_size,
         routes,
         schedules,
+        rules,
+        on_failure,
+        async_retries,
     })
 }
 

@@ -21,12 +21,12 @@ use saga_aws::{
 use saga_domain::ports::SystemClock;
 use saga_domain::simulated_provider::SimulatedPaymentProvider;
 use saga_domain::step_io::{
-    Charged, Confirmed, ReaperReport, Refunded, Released, Reserved, SweepReport,
+    Charged, Confirmed, ReaperReport, Refunded, Released, Reserved, SweepReport, WatchReport,
 };
 use saga_domain::steps::{ReaperSettings, ReservationTtl, SweepSettings};
 use saga_lambda::config::{
     ChargeConfig, ConfirmConfig, ReaperConfig, RefundConfig, ReleaseConfig, ReserveConfig,
-    ShipConfig, SweeperConfig,
+    ShipConfig, SweeperConfig, WatcherConfig,
 };
 use saga_lambda::handlers;
 use std::sync::Arc;
@@ -254,6 +254,7 @@ pub struct Sweeper {
     orders: DynamoOrders,
     executions: SfnExecutions,
     settings: SweepSettings,
+    metrics_namespace: String,
 }
 
 impl Sweeper {
@@ -265,6 +266,7 @@ impl Sweeper {
             orders: DynamoOrders::new(context.dynamodb(), config.orders_table),
             executions: SfnExecutions::new(context.sfn(), config.state_machine_arn),
             settings: config.settings,
+            metrics_namespace: config.metrics_namespace,
         })
     }
 }
@@ -279,16 +281,43 @@ impl Function for Sweeper {
             &self.executions,
             &SystemClock,
             self.settings,
+            &self.metrics_namespace,
             event,
         )
         .await
     }
 }
 
+/// `watcher` (EventBridge rule): records on the order that its execution
+/// stopped (FAILED, TIMED_OUT, ABORTED) before the order was final.
+pub struct Watcher {
+    orders: DynamoOrders,
+}
+
+impl Watcher {
+    /// From `ORDERS_TABLE`.
+    pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
+        let config = WatcherConfig::from_source(context)?;
+        Ok(Self {
+            orders: DynamoOrders::new(context.dynamodb(), config.orders_table),
+        })
+    }
+}
+
+impl Function for Watcher {
+    type Event = EventBridgeEvent<Value>;
+    type Output = WatchReport;
+
+    async fn handle(&self, event: Self::Event) -> Result<WatchReport, Diagnostic> {
+        handlers::handle_watcher(&self.orders, event).await
+    }
+}
+
 /// The binary name of every function this crate builds, as the template's
 /// `BuildProperties.Binary` names them.
-pub const BINARIES: [&str; 9] = [
+pub const BINARIES: [&str; 10] = [
     "api", "reserve", "charge", "confirm", "release", "refund", "ship", "reaper", "sweeper",
+    "watcher",
 ];
 
 /// Builds the function whose binary is `binary` from `context`; `None` when
@@ -310,6 +339,7 @@ pub fn build(
         "ship" => boxed(Ship::build(context)?),
         "reaper" => boxed(Reaper::build(context)?),
         "sweeper" => boxed(Sweeper::build(context)?),
+        "watcher" => boxed(Watcher::build(context)?),
         _ => None,
     })
 }

@@ -164,6 +164,7 @@ mod tests {
             ("reaper", "INVENTORY_TABLE"),
             ("sweeper", "ORDERS_TABLE"),
             ("sweeper", "STATE_MACHINE_ARN"),
+            ("watcher", "ORDERS_TABLE"),
         ] {
             let mut env = environment();
             env.remove(variable);

@@ -44,7 +44,10 @@ fn every_event_file_is_in_the_table_and_every_case_has_its_file() {
         used.insert(case.event.to_owned());
         for given in case.given {
             match given {
-                Given::Sent(event) | Given::Rejected(event, _) | Given::Completed(event) => {
+                Given::Sent(event)
+                | Given::Rejected(event, _)
+                | Given::Completed(event)
+                | Given::StalledAfterReserve(event) => {
                     used.insert((*event).to_owned());
                 }
                 Given::Down(_) | Given::AtTheCap(_) => {}

@@ -10,7 +10,9 @@ use std::future::Future;
 
 use order_api::handle_request;
 use order_api::routes::{self, Operation, Resolution};
-use saga_domain::ports::{OrderStatus, ShipmentRef};
+use saga_domain::ports::{
+    OrderStatus, OrderStore, ShipmentRef, Stall, StallOutcome, StoppedStatus,
+};
 
 use super::{Answer, Dependency, World, load_event};
 
@@ -23,6 +25,9 @@ pub enum Given {
     Rejected(&'static str, &'static str),
     /// The order this POST event placed went all the way to COMPLETED.
     Completed(&'static str),
+    /// The order this POST event placed was RESERVED, then its execution
+    /// failed and the watcher recorded the stall.
+    StalledAfterReserve(&'static str),
     /// This dependency is down for the case's request.
     Down(Dependency),
     /// This customer (a `sub`) has as many orders in flight as the API
@@ -41,6 +46,9 @@ pub enum Expect {
     NoReason,
     /// The order has a shipment and this many timeline entries.
     ShippedWithTimeline(usize),
+    /// The body says whether the order is stalled (`stalled` with `since`
+    /// and a message, and nothing of the execution's error).
+    ShowsStall(bool),
     /// The body is the order the given POST event's answer named.
     SameOrderAs(&'static str),
     /// `Location: /orders/<orderId>`.
@@ -296,6 +304,12 @@ pub const CASES: &[Case] = &[
         &[OrderStatus("PENDING"), TotalMinor(1500)],
     ),
     ok(
+        "post-orders--to-be-stalled.json",
+        &[],
+        202,
+        &[OrderStatus("PENDING"), TotalMinor(1500)],
+    ),
+    ok(
         "post-orders--bob-accepted.json",
         &[Sent(ACCEPTED)],
         202,
@@ -335,7 +349,18 @@ pub const CASES: &[Case] = &[
         "get-order--completed-with-shipment.json",
         &[Completed("post-orders--to-be-completed.json")],
         200,
-        &[OrderStatus("COMPLETED"), ShippedWithTimeline(6), NoReason],
+        &[
+            OrderStatus("COMPLETED"),
+            ShippedWithTimeline(6),
+            NoReason,
+            ShowsStall(false),
+        ],
+    ),
+    ok(
+        "get-order--stalled-after-a-failed-execution.json",
+        &[StalledAfterReserve("post-orders--to-be-stalled.json")],
+        200,
+        &[OrderStatus("RESERVED"), ShowsStall(true), NoReason],
     ),
     problem(
         "get-order--not-owner.json",
@@ -585,6 +610,36 @@ async fn apply<W: World>(world: &W, given: Given) {
                 )
                 .await;
         }
+        Given::StalledAfterReserve(event) => {
+            let order_id = place(event).await;
+            world
+                .record_progress(
+                    &order_id,
+                    "ReserveInventory",
+                    OrderStatus::Reserved,
+                    "2026-01-01T10:00:01.000Z",
+                    None,
+                    None,
+                )
+                .await;
+            let stall = Stall {
+                execution_arn: format!(
+                    "arn:aws:states:us-east-1:123456789012:execution:order-saga:{order_id}"
+                ),
+                status: StoppedStatus::Failed,
+                error: Some("States.TaskFailed".to_owned()),
+                cause: Some("ChargePayment: secret provider detail".to_owned()),
+                stopped_at: chrono::DateTime::from_timestamp_millis(1_767_261_700_000)
+                    .unwrap_or_default(),
+                redrive_count: 0,
+            };
+            let recorded = world.api().orders.record_stall(&order_id, &stall).await;
+            assert_eq!(
+                recorded.ok(),
+                Some(StallOutcome::Recorded),
+                "given {event} stalled"
+            );
+        }
         Given::Down(dependency) => world.set_down(Some(dependency)),
         Given::AtTheCap(sub) => {
             for index in 0..world.api().max_orders_in_flight {
@@ -708,6 +763,25 @@ async fn check_expect<W: World>(world: &W, event: &str, answer: &Answer, expect:
             let timeline = body["timeline"].as_array().unwrap();
             assert_eq!(timeline.len(), entries, "{event}: {body}");
             assert_eq!(timeline[0]["step"], "PlaceOrder", "{event}");
+        }
+        Expect::ShowsStall(stalled) => {
+            let shown = &body["stalled"];
+            if stalled {
+                assert_eq!(
+                    shown["since"], "2026-01-01T10:01:40.000Z",
+                    "{event}: {body}"
+                );
+                assert!(
+                    shown["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{event}: {body}"
+                );
+                assert!(
+                    !body.to_string().contains("secret provider detail"),
+                    "{event}: the cause stays with the operators: {body}"
+                );
+            } else {
+                assert!(shown.is_null(), "{event}: {body}");
+            }
         }
         Expect::SameOrderAs(post) => {
             let original = load_event(post);

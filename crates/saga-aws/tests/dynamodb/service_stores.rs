@@ -39,7 +39,8 @@ async fn dynamo_shipments_meet_the_shipments_contract() {
 
 /// The UpdateItem of the state machine's `Mark*` and `RejectOrder` states
 /// (`infra/order-saga.asl.json`), without their condition: status,
-/// `updatedAt` and a timeline entry.
+/// `updatedAt` and a timeline entry, and on a final status the removal of
+/// the stall.
 struct StateMachineWrites {
     client: aws_sdk_dynamodb::Client,
     table: String,
@@ -54,14 +55,18 @@ impl StatusWrites<DynamoOrders> for StateMachineWrites {
             ("status".to_owned(), s(status.as_str())),
             ("at".to_owned(), s(at)),
         ]));
+        // The final writes (MarkCompleted, RejectOrder) also remove the stall.
+        let mut expression = "SET #status = :status, updatedAt = :at, \
+             timeline = list_append(if_not_exists(timeline, :empty), :entry)"
+            .to_owned();
+        if status.is_final() {
+            expression = format!("{expression} {}", saga_aws::CLEAR_STALL);
+        }
         self.client
             .update_item()
             .table_name(&self.table)
             .key("orderId", s(order_id.as_str()))
-            .update_expression(
-                "SET #status = :status, updatedAt = :at, \
-                 timeline = list_append(if_not_exists(timeline, :empty), :entry)",
-            )
+            .update_expression(expression)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":at", s(at))

@@ -2,8 +2,10 @@
 //! exactly as written, its start lease is held by one claimant at a time
 //! until it expires, is released or the start is recorded, a customer's
 //! orders page newest first without gaps, repeats or other customers' orders,
-//! their orders in flight are counted up to a limit, and the orders whose
-//! start is not recorded are listed oldest first for the sweep.
+//! their orders in flight are counted up to a limit, the orders whose
+//! start is not recorded are listed oldest first for the sweep, and a stall
+//! (the execution stopped) is kept on an order in flight, never on a final
+//! one, never overwritten by an earlier attempt's, until the final write.
 //!
 //! Statuses after PENDING are the state machine's to write, not the port's,
 //! so each caller passes, with every fresh store, how the state machine
@@ -20,7 +22,7 @@ use crate::ids::{CustomerId, OrderId};
 use crate::order::{Quantity, ShippingAddress};
 use crate::ports::{
     CreateOrderOutcome, NewOrder, OrderPosition, OrderRecord, OrderStatus, OrderStore, PricedLine,
-    StartClaim, StartLease,
+    Stall, StallOutcome, StartClaim, StartLease, StoppedStatus,
 };
 
 /// A status write of the state machine (its `Mark*` and `RejectOrder`
@@ -54,6 +56,8 @@ where
     orders_await_their_start_oldest_first_until_it_is_recorded(fresh().await.0).await;
     let (store, writes) = fresh().await;
     in_flight_orders_are_counted_newest_first_up_to_the_limit(store, writes).await;
+    let (store, writes) = fresh().await;
+    a_stall_is_kept_until_the_final_write(store, writes).await;
 }
 
 fn customer(id: &str) -> CustomerId {
@@ -564,4 +568,150 @@ pub async fn orders_await_their_start_oldest_first_until_it_is_recorded(store: i
     );
     let none = ok(store.orders_awaiting_start(at(100), 0).await, case);
     assert!(none.is_empty(), "{case}: a limit of zero lists nothing");
+}
+
+fn stall(order: &str, status: StoppedStatus, redrive_count: u32) -> Stall {
+    Stall {
+        execution_arn: format!(
+            "arn:aws:states:us-east-1:000000000000:execution:order-saga:{order}"
+        ),
+        status,
+        error: Some("States.TaskFailed".to_owned()),
+        cause: Some("ShipOrder: retries exhausted".to_owned()),
+        stopped_at: at(60),
+        redrive_count,
+    }
+}
+
+/// A stall is recorded on an order in flight and read back whole, listed
+/// oldest first until the state machine's final write removes it; an
+/// earlier attempt's never overwrites a later one's; a final order or an
+/// absent one gets none.
+pub async fn a_stall_is_kept_until_the_final_write<S, W>(store: S, writes: W)
+where
+    S: OrderStore,
+    W: StatusWrites<S>,
+{
+    let case = "orders::a_stall_is_kept_until_the_final_write";
+    for (index, id) in ["ord-stall-a", "ord-stall-b", "ord-stall-c"]
+        .iter()
+        .enumerate()
+    {
+        let millis = i64::try_from(index).unwrap_or(0) * 1_000;
+        ok(
+            store
+                .create_order(&new_order(id, "customer-a", millis))
+                .await,
+            case,
+        );
+    }
+    let (a, b, c) = (
+        order_id("ord-stall-a"),
+        order_id("ord-stall-b"),
+        order_id("ord-stall-c"),
+    );
+    assert!(
+        ok(store.stalled_orders(10).await, case).is_empty(),
+        "{case}: no stall yet"
+    );
+
+    let failed = stall("ord-stall-b", StoppedStatus::Failed, 1);
+    assert_eq!(
+        ok(store.record_stall(&b, &failed).await, case),
+        StallOutcome::Recorded,
+        "{case}: recorded on an order in flight"
+    );
+    let read = ok(store.get_order(&b).await, case).unwrap_or_else(|| panic!("{case}: b is gone"));
+    assert_eq!(
+        read.stall.as_ref(),
+        Some(&failed),
+        "{case}: read back whole"
+    );
+    assert_eq!(
+        read.status,
+        OrderStatus::Pending,
+        "{case}: the status is unchanged"
+    );
+
+    let earlier = stall("ord-stall-b", StoppedStatus::Aborted, 0);
+    assert_eq!(
+        ok(store.record_stall(&b, &earlier).await, case),
+        StallOutcome::Superseded,
+        "{case}: an earlier attempt's stop"
+    );
+    let later = stall("ord-stall-b", StoppedStatus::TimedOut, 2);
+    assert_eq!(
+        ok(store.record_stall(&b, &later).await, case),
+        StallOutcome::Recorded,
+        "{case}: a later attempt's stop replaces it"
+    );
+    let read = ok(store.get_order(&b).await, case).unwrap_or_else(|| panic!("{case}: b is gone"));
+    assert_eq!(read.stall, Some(later), "{case}: the later stop is kept");
+
+    ok(
+        store
+            .record_stall(&a, &stall("ord-stall-a", StoppedStatus::Failed, 0))
+            .await,
+        case,
+    );
+    assert_eq!(
+        ok(store.stalled_orders(10).await, case),
+        vec![a.clone(), b.clone()],
+        "{case}: listed oldest placed first"
+    );
+    assert_eq!(
+        ok(store.stalled_orders(1).await, case),
+        vec![a.clone()],
+        "{case}: up to the limit"
+    );
+
+    writes
+        .write_status(&store, &a, OrderStatus::Completed)
+        .await;
+    assert_eq!(
+        ok(store.stalled_orders(10).await, case),
+        vec![b.clone()],
+        "{case}: the final write removes the stall"
+    );
+    let read = ok(store.get_order(&a).await, case).unwrap_or_else(|| panic!("{case}: a is gone"));
+    assert_eq!(read.stall, None, "{case}: a reads back without its stall");
+    assert_eq!(
+        ok(
+            store
+                .record_stall(&a, &stall("ord-stall-a", StoppedStatus::Failed, 0))
+                .await,
+            case
+        ),
+        StallOutcome::AlreadyFinal(OrderStatus::Completed),
+        "{case}: a late stop of a final order"
+    );
+    writes.write_status(&store, &c, OrderStatus::Rejected).await;
+    assert_eq!(
+        ok(
+            store
+                .record_stall(&c, &stall("ord-stall-c", StoppedStatus::Failed, 0))
+                .await,
+            case
+        ),
+        StallOutcome::AlreadyFinal(OrderStatus::Rejected),
+        "{case}: REJECTED is final too"
+    );
+    assert_eq!(
+        ok(
+            store
+                .record_stall(
+                    &order_id("ord-stall-none"),
+                    &stall("ord-stall-none", StoppedStatus::Failed, 0)
+                )
+                .await,
+            case
+        ),
+        StallOutcome::NotFound,
+        "{case}: never creates an order"
+    );
+    assert_eq!(
+        ok(store.stalled_orders(10).await, case),
+        vec![b],
+        "{case}: only b is still stalled"
+    );
 }

@@ -1,4 +1,4 @@
-//! In-memory Orders table with its `ByCustomer` and `AwaitingStart` indexes, plus a helper that
+//! In-memory Orders table with its `ByCustomer`, `AwaitingStart` and `Stalled` indexes, plus a helper that
 //! writes progress the way the state machine's DynamoDB updates do.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use crate::error::PortError;
 use crate::ids::{CustomerId, OrderId};
 use crate::ports::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
-    ShipmentRef, StartClaim, StartLease, TimelineEntry,
+    ShipmentRef, Stall, StallOutcome, StartClaim, StartLease, TimelineEntry,
 };
 
 /// The stored rows: each order and, beside it, the `until` of its start
@@ -77,6 +77,10 @@ impl InMemoryOrders {
             }
             if shipment.is_some() {
                 order.shipment = shipment;
+            }
+            // The state machine's final writes remove the stall.
+            if status.is_final() {
+                order.stall = None;
             }
         }
     }
@@ -194,6 +198,46 @@ impl OrderStore for InMemoryOrders {
             .collect();
         waiting.sort_by_key(|order| (order.created_at, order.order_id.clone()));
         Ok(waiting
+            .into_iter()
+            .take(limit)
+            .map(|order| order.order_id.clone())
+            .collect())
+    }
+
+    async fn record_stall(
+        &self,
+        order_id: &OrderId,
+        stall: &Stall,
+    ) -> Result<StallOutcome, PortError> {
+        self.faults.check("record_stall")?;
+        let mut rows = lock(&self.rows);
+        let Some(order) = rows.orders.get_mut(order_id) else {
+            return Ok(StallOutcome::NotFound);
+        };
+        if order.status.is_final() {
+            return Ok(StallOutcome::AlreadyFinal(order.status));
+        }
+        if order
+            .stall
+            .as_ref()
+            .is_some_and(|recorded| recorded.redrive_count > stall.redrive_count)
+        {
+            return Ok(StallOutcome::Superseded);
+        }
+        order.stall = Some(stall.clone());
+        Ok(StallOutcome::Recorded)
+    }
+
+    async fn stalled_orders(&self, limit: usize) -> Result<Vec<OrderId>, PortError> {
+        self.faults.check("stalled_orders")?;
+        let rows = lock(&self.rows);
+        let mut stalled: Vec<&OrderRecord> = rows
+            .orders
+            .values()
+            .filter(|order| order.stall.is_some())
+            .collect();
+        stalled.sort_by_key(|order| (order.created_at, order.order_id.clone()));
+        Ok(stalled
             .into_iter()
             .take(limit)
             .map(|order| order.order_id.clone())

@@ -32,8 +32,8 @@ pub use inventory::{
 };
 pub use orders::{
     CreateOrderOutcome, NewOrder, OrderPage, OrderPosition, OrderRecord, OrderStatus, OrderStore,
-    PLACE_ORDER_STEP, PricedLine, START_LEASE, ShipmentRef, StartClaim, StartLease, TimelineEntry,
-    order_timestamp,
+    PLACE_ORDER_STEP, PricedLine, START_LEASE, ShipmentRef, Stall, StallOutcome, StartClaim,
+    StartLease, StoppedStatus, TimelineEntry, order_timestamp,
 };
 pub use payments::{
     CancelOutcome, CancelRequest, ChargeOutcome, ChargeRequest, Payment, PaymentIntent,

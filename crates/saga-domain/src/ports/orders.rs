@@ -119,6 +119,80 @@ pub struct ShipmentRef {
     pub tracking_number: String,
 }
 
+/// How an order's execution stopped without finishing the order: FAILED,
+/// TIMED_OUT or ABORTED, as Step Functions reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StoppedStatus {
+    /// A state ran out of retries, or nothing caught its error.
+    Failed,
+    /// The execution ran past its `TimeoutSeconds`.
+    TimedOut,
+    /// Someone stopped it (StopExecution, the console's Stop button).
+    Aborted,
+}
+
+impl StoppedStatus {
+    /// Every stopped status.
+    pub const ALL: [StoppedStatus; 3] = [
+        StoppedStatus::Failed,
+        StoppedStatus::TimedOut,
+        StoppedStatus::Aborted,
+    ];
+
+    /// The Step Functions name, e.g. `TIMED_OUT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoppedStatus::Failed => "FAILED",
+            StoppedStatus::TimedOut => "TIMED_OUT",
+            StoppedStatus::Aborted => "ABORTED",
+        }
+    }
+
+    /// Parses the Step Functions name; `None` for RUNNING, SUCCEEDED and
+    /// anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+}
+
+/// The order's execution stopped before the order reached a final status:
+/// what the order service recorded from Step Functions' status-change event.
+/// The order keeps it (and the operator's alarm stays up) until the order is
+/// COMPLETED or REJECTED, which only a redrive can bring about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stall {
+    /// The execution that stopped.
+    pub execution_arn: String,
+    /// How it stopped.
+    pub status: StoppedStatus,
+    /// The execution's error, e.g. `States.TaskFailed`.
+    pub error: Option<String>,
+    /// The execution's cause.
+    pub cause: Option<String>,
+    /// When it stopped.
+    pub stopped_at: DateTime<Utc>,
+    /// Its redrive count when it stopped: a stall of an earlier attempt never
+    /// overwrites a later one's (events can arrive out of order).
+    pub redrive_count: u32,
+}
+
+/// What [`OrderStore::record_stall`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StallOutcome {
+    /// The order now carries the stall.
+    Recorded,
+    /// The order is already COMPLETED or REJECTED (a redrive finished it
+    /// before the event arrived, or the execution failed after its last
+    /// write): nothing is stuck, nothing was written.
+    AlreadyFinal(OrderStatus),
+    /// The order carries the stall of a later attempt (a higher redrive
+    /// count); nothing was written.
+    Superseded,
+    /// No order has this id.
+    NotFound,
+}
+
 /// An order to create: PENDING, with the execution input it will start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrder {
@@ -182,6 +256,9 @@ pub struct OrderRecord {
     pub updated_at: Option<String>,
     /// The shipment, once COMPLETED.
     pub shipment: Option<ShipmentRef>,
+    /// Set while the order's execution has stopped without finishing it;
+    /// cleared by the state machine's final write (COMPLETED or REJECTED).
+    pub stall: Option<Stall>,
 }
 
 impl OrderRecord {
@@ -209,6 +286,7 @@ impl OrderRecord {
             created_at: order.created_at,
             updated_at: None,
             shipment: None,
+            stall: None,
         }
     }
 }
@@ -341,6 +419,26 @@ pub trait OrderStore: Send + Sync {
     fn orders_awaiting_start(
         &self,
         placed_by: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, PortError>> + Send;
+
+    /// Records that the order's execution stopped without finishing it,
+    /// atomically and only while the order is not final (COMPLETED or
+    /// REJECTED) and carries no stall of a later attempt (a higher
+    /// `redrive_count`). The order is then listed by
+    /// [`OrderStore::stalled_orders`] until its final status is written.
+    fn record_stall(
+        &self,
+        order_id: &OrderId,
+        stall: &Stall,
+    ) -> impl Future<Output = Result<StallOutcome, PortError>> + Send;
+
+    /// Up to `limit` orders carrying a stall, oldest placed first: what the
+    /// operator has to resolve (the sweeper reports their count as a metric
+    /// the failed-executions alarm watches). May be eventually consistent (a
+    /// sparse GSI in the DynamoDB adapter).
+    fn stalled_orders(
+        &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OrderId>, PortError>> + Send;
 

@@ -16,6 +16,7 @@ mod reserve;
 mod ship;
 mod start;
 mod sweep;
+mod watch;
 
 pub use charge::charge_payment;
 pub use confirm::confirm_reservation;
@@ -25,4 +26,5 @@ pub use release::release_reservation;
 pub use reserve::{ReservationTtl, reserve_inventory};
 pub use ship::{ShipRecordOutcome, create_shipment, process_ship_message};
 pub use start::{ExecutionStart, start_order_execution};
-pub use sweep::{SweepSettings, sweep_unstarted};
+pub use sweep::{STALLED_COUNT_LIMIT, SweepSettings, count_stalled, sweep_unstarted};
+pub use watch::record_execution_stop;

@@ -115,6 +115,7 @@ pub async fn sweep_unstarted(
     let mut report = SweepReport {
         found: waiting.len() as u64,
         started: 0,
+        stalled: 0,
     };
     let mut failed = 0_u64;
     for order_id in &waiting {
@@ -135,6 +136,29 @@ pub async fn sweep_unstarted(
         )));
     }
     Ok(report)
+}
+
+/// The most stalled orders [`count_stalled`] counts: beyond it the alarm is
+/// long up, and the exact count no longer matters to anyone.
+pub const STALLED_COUNT_LIMIT: usize = 1_000;
+
+/// How many orders carry a stall (up to [`STALLED_COUNT_LIMIT`]): orders
+/// whose execution stopped before they were final, each waiting for an
+/// operator's redrive. Logs the oldest few so the operator knows where to
+/// start.
+///
+/// Errors: `TransientError` when the orders cannot be listed.
+pub async fn count_stalled(orders: &impl OrderStore) -> Result<u64, StepError> {
+    let stalled = orders.stalled_orders(STALLED_COUNT_LIMIT).await?;
+    if !stalled.is_empty() {
+        let oldest: Vec<&str> = stalled.iter().take(10).map(OrderId::as_str).collect();
+        tracing::warn!(
+            stalled = stalled.len(),
+            ?oldest,
+            "orders whose execution stopped before they were final: redrive their executions"
+        );
+    }
+    Ok(stalled.len() as u64)
 }
 
 /// What the sweep did with one order.

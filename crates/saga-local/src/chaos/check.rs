@@ -23,6 +23,9 @@ pub struct OrderFacts {
     /// The first terminal status the customer read while the operator
     /// worked, if any.
     pub first_terminal: Option<String>,
+    /// How often the operator found its execution stopped while the order
+    /// did not show the stall.
+    pub stops_unseen: usize,
     /// `GET /local/orders/{id}`: `order`, `reservation`, `payment`,
     /// `shipment` items and the provider's `provider` statement.
     pub records: Value,
@@ -122,6 +125,38 @@ fn check_order(order: &OrderFacts, violations: &mut Vec<Violation>) {
                 "its execution is {}",
                 order.execution.as_deref().unwrap_or("missing")
             ),
+        );
+    }
+    // 3: nothing waits unseen: a stopped execution showed on its order, and
+    // a finished order no longer does (or the alarm would stay up).
+    if order.stops_unseen > 0 {
+        violate(
+            3,
+            format!(
+                "its execution stopped {} time(s) without the order saying so",
+                order.stops_unseen
+            ),
+        );
+    }
+    let finished = matches!(shown, "COMPLETED" | "REJECTED");
+    let stall_shown = !order.view["stalled"].is_null();
+    let stall_stored = !records["order"]["stall"].is_null();
+    if finished && (stall_shown || stall_stored) {
+        violate(
+            3,
+            format!("{shown}, but still stalled (shown: {stall_shown}, stored: {stall_stored})"),
+        );
+    }
+    if !finished
+        && matches!(
+            order.execution.as_deref(),
+            Some("FAILED" | "TIMED_OUT" | "ABORTED")
+        )
+        && !stall_shown
+    {
+        violate(
+            3,
+            format!("{shown}, its execution stopped, and the order does not say so"),
         );
     }
     // 5: what the customer reads is what was stored, and stays.
@@ -240,6 +275,7 @@ mod tests {
             execution: Some("SUCCEEDED".to_owned()),
             view: json!({"status": "COMPLETED"}),
             first_terminal: Some("COMPLETED".to_owned()),
+            stops_unseen: 0,
             records: json!({
                 "order": {"status": "COMPLETED", "total": {"amountMinor": 2500}},
                 "reservation": {"status": "CONFIRMED", "lines": [{"sku": "A", "quantity": 2}]},
@@ -256,6 +292,7 @@ mod tests {
             execution: Some("SUCCEEDED".to_owned()),
             view: json!({"status": "REJECTED"}),
             first_terminal: None,
+            stops_unseen: 0,
             records: json!({
                 "order": {"status": "REJECTED", "total": {"amountMinor": 1250}},
                 "reservation": {"status": "RELEASED", "lines": [{"sku": "A", "quantity": 1}]},
@@ -324,6 +361,21 @@ mod tests {
                 |o| o.records["provider"]["refunded"] = json!(true),
                 &[4],
             ),
+            (
+                "a stop the order never showed",
+                |o| o.stops_unseen = 1,
+                &[3],
+            ),
+            (
+                "completed but still shown stalled",
+                |o| o.view["stalled"] = json!({"since": "2026-01-01T00:00:00.000Z"}),
+                &[3],
+            ),
+            (
+                "completed but the stall still stored",
+                |o| o.records["order"]["stall"] = json!({"status": "FAILED"}),
+                &[3],
+            ),
         ];
         for (name, damage, expected) in cases {
             let mut order = completed();
@@ -350,6 +402,26 @@ mod tests {
         let mut shipped = rejected();
         shipped.records["shipment"] = json!({"orderId": "ord-2"});
         assert_eq!(invariants(&check(&[shipped], &[])), [5]);
+    }
+
+    #[test]
+    fn an_order_left_by_its_stopped_execution_must_say_so() {
+        let mut stuck = completed();
+        stuck.first_terminal = None;
+        stuck.execution = Some("FAILED".to_owned());
+        stuck.view = json!({"status": "PAID"});
+        stuck.records["order"]["status"] = json!("PAID");
+        let unseen = check(&[stuck.clone()], &[sku(10, 8, 2)]);
+        assert!(
+            unseen.iter().any(|v| v.what.contains("does not say so")),
+            "{unseen:?}"
+        );
+        stuck.view["stalled"] = json!({"since": "2026-01-01T00:00:00.000Z"});
+        let shown = check(&[stuck], &[sku(10, 8, 2)]);
+        assert!(
+            !shown.iter().any(|v| v.what.contains("does not say so")),
+            "{shown:?}"
+        );
     }
 
     #[test]

@@ -284,7 +284,28 @@ impl CloudClient {
         };
         Ok(queues
             .iter()
-            .filter(|queue| !queue["deadLetterSource"].is_null())
+            .filter(|queue| {
+                !queue["deadLetterSource"].is_null() || !queue["failedEventsOf"].is_null()
+            })
+            .filter_map(|queue| {
+                Some((
+                    queue["logicalId"].as_str()?.to_owned(),
+                    queue["visible"].as_u64()?,
+                ))
+            })
+            .collect())
+    }
+
+    /// The queues of functions' failed asynchronous events, as
+    /// `(logical id, visible messages)`.
+    pub async fn failed_event_queues(&self) -> Result<Vec<(String, u64)>> {
+        let listed = self.get("/local/queues").await?;
+        let Some(queues) = listed["queues"].as_array() else {
+            bail!("/local/queues: {listed}");
+        };
+        Ok(queues
+            .iter()
+            .filter(|queue| !queue["failedEventsOf"].is_null())
             .filter_map(|queue| {
                 Some((
                     queue["logicalId"].as_str()?.to_owned(),

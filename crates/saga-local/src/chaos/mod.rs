@@ -364,7 +364,16 @@ struct Operator {
     first_terminal: HashMap<String, String>,
     /// Redrives per execution, so one that fails every time is given up on.
     redrives_of: HashMap<String, usize>,
+    /// Stopped executions whose order did not show the stall (checked before
+    /// each redrive), per order: invariant 3's "nothing waits unseen".
+    stops_unseen: HashMap<String, usize>,
 }
+
+/// How long the operator waits for a stopped execution to show on its
+/// order: the watcher gets the event at once, and Lambda's two retries of
+/// a failed delivery come a minute and two later (shortened by the time
+/// scale: 9 s at 20x).
+const STALL_SHOWS_WITHIN: Duration = Duration::from_secs(30);
 
 /// An execution still failing after this many redrives (with the faults
 /// cleared) will not finish by redriving: the operator leaves it, and the
@@ -389,6 +398,18 @@ async fn operate(
             .filter(|(name, _)| tokens.contains_key(name))
             .collect();
         read_terminal_statuses(client, tokens, &executions, &mut operator).await?;
+        let stopped: Vec<&String> = executions
+            .iter()
+            .filter(|(name, status)| {
+                matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED")
+                    && operator.redrives_of.get(*name).copied().unwrap_or(0)
+                        < REDRIVES_PER_EXECUTION
+            })
+            .map(|(name, _)| name)
+            .collect();
+        for order_id in unseen_stops(client, tokens, &stopped).await? {
+            *operator.stops_unseen.entry(order_id).or_default() += 1;
+        }
         let mut acted = false;
         for (name, status) in &executions {
             let redriven = operator.redrives_of.entry(name.clone()).or_default();
@@ -423,6 +444,64 @@ async fn operate(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Of the orders whose executions stopped, those that do not show the stall
+/// to their customer within [`STALL_SHOWS_WITHIN`], even after the
+/// watcher's failed events are replayed (the runbook's step for its
+/// dead-letter queue).
+async fn unseen_stops<'a>(
+    client: &'a CloudClient,
+    tokens: &'a HashMap<String, String>,
+    stopped: &[&'a String],
+) -> Result<Vec<String>> {
+    let shows_stall = |order_id: &'a String| async move {
+        let deadline = Instant::now() + STALL_SHOWS_WITHIN;
+        loop {
+            let view = client.order(&tokens[order_id], order_id).await?;
+            // A terminal order is resolved (a late redrive or the event
+            // raced): nothing to show.
+            if !view["stalled"].is_null()
+                || matches!(view["status"].as_str(), Some("COMPLETED" | "REJECTED"))
+            {
+                return Ok::<_, anyhow::Error>(None);
+            }
+            if Instant::now() >= deadline {
+                return Ok(Some(order_id.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let checked: Vec<Result<Option<String>>> = futures::stream::iter(stopped)
+        .map(|order_id| shows_stall(order_id))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut unseen: Vec<String> = checked
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    if unseen.is_empty() {
+        return Ok(unseen);
+    }
+    for (queue, _) in client.failed_event_queues().await? {
+        if let Err(e) = client.redrive_queue(&queue).await {
+            progress(&format!("replaying the failed events of {queue}: {e:#}"));
+        }
+    }
+    let mut still = Vec::new();
+    for order_id in unseen.drain(..) {
+        let view = client.order(&tokens[&order_id], &order_id).await?;
+        if view["stalled"].is_null() {
+            progress(&format!(
+                "{order_id}: its execution stopped and the order does not say so"
+            ));
+            still.push(order_id);
+        }
+    }
+    Ok(still)
 }
 
 /// Reads, once, the status of every order whose execution has succeeded,
@@ -472,6 +551,7 @@ async fn gather(
                 execution: executions.get(order_id).cloned(),
                 view: client.order(token, order_id).await?,
                 first_terminal: operator.first_terminal.get(order_id).cloned(),
+                stops_unseen: operator.stops_unseen.get(order_id).copied().unwrap_or(0),
                 records: client.records(order_id).await?,
             })
         })

@@ -96,11 +96,7 @@ async fn executions_page(
 /// (received, not yet deleted), so none go unseen.
 async fn dead_letter_depths(cloud: &Cloud) -> Vec<list::DeadLetterDepth> {
     let mut depths = Vec::new();
-    for queue in cloud
-        .queues
-        .iter()
-        .filter(|q| q.dead_letter_source.is_some())
-    {
+    for queue in cloud.queues.iter().filter(|q| q.is_dead_letter_queue()) {
         depths.push(list::DeadLetterDepth {
             queue: queue.name.clone(),
             depth: queue_depth(cloud, queue)
@@ -166,15 +162,16 @@ async fn redrive_form(
 
 async fn queues_page(State(cloud): State<Arc<Cloud>>) -> Markup {
     let mut queues = Vec::new();
-    for queue in cloud
-        .queues
-        .iter()
-        .filter(|q| q.dead_letter_source.is_some())
-    {
+    for queue in cloud.queues.iter().filter(|q| q.is_dead_letter_queue()) {
+        let source = match (&queue.dead_letter_source, &queue.failed_events_of) {
+            (Some(url), _) => queues::DeadLetterSource::Queue(url.clone()),
+            (None, Some(function)) => queues::DeadLetterSource::FailedEventsOf(function.clone()),
+            (None, None) => continue,
+        };
         queues.push(queues::DeadLetterQueue {
             name: queue.name.clone(),
             logical_id: queue.logical_id.clone(),
-            source: queue.dead_letter_source.clone().unwrap_or_default(),
+            source,
             messages: peek_messages(&cloud, queue).await,
         });
     }

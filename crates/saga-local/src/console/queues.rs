@@ -1,6 +1,7 @@
-//! The dead-letter queues' page, `/console/queues`: per queue, the queue it
-//! serves, up to ten of its messages, and a button that moves them all back
-//! to that source queue.
+//! The dead-letter queues' page, `/console/queues`: per queue, what it
+//! serves (a source queue, or a function's failed asynchronous events), up
+//! to ten of its messages, and a button that moves them all back to that
+//! source queue, or replays them to that function.
 //!
 //! Rendering only: the handler peeks at the messages through SQS and hands
 //! them over as [`DeadLetterQueue`]s.
@@ -15,10 +16,20 @@ pub struct DeadLetterQueue {
     pub name: String,
     /// Its logical id in the template, which the redrive form sends back.
     pub logical_id: String,
-    /// The URL of the queue it serves.
-    pub source: String,
+    /// What it serves: the URL of its source queue, or the function whose
+    /// failed events it holds.
+    pub source: DeadLetterSource,
     /// `(message id, sent, body)` of the first messages, or why SQS refused.
     pub messages: Result<Vec<(String, String, String)>, String>,
+}
+
+/// What a dead-letter queue serves.
+pub enum DeadLetterSource {
+    /// A queue's redrive policy (its URL): redriving moves messages back.
+    Queue(String),
+    /// A function's on-failure destination (its name): redriving replays
+    /// each event to the function.
+    FailedEventsOf(String),
 }
 
 /// The `/console/queues` page; `csrf` goes in every form.
@@ -40,7 +51,10 @@ fn queue_box(queue: &DeadLetterQueue, csrf: &str) -> Markup {
     html! {
         div class="box" {
             h2 { (queue.name) }
-            p class="note" { "Dead-letter queue of " (queue.source) }
+            @match &queue.source {
+                DeadLetterSource::Queue(url) => p class="note" { "Dead-letter queue of " (url) },
+                DeadLetterSource::FailedEventsOf(function) => p class="note" { "Failed events of the function " (function) ": each message is a Lambda invocation record" },
+            }
             @match &queue.messages {
                 Ok(messages) => { (messages_table(messages)) }
                 Err(error) => { p class="err" { (error) } }
@@ -48,7 +62,10 @@ fn queue_box(queue: &DeadLetterQueue, csrf: &str) -> Markup {
             form method="post" action="/console/queues/redrive" {
                 input type="hidden" name="queue" value=(queue.logical_id);
                 (csrf_field(csrf))
-                button { "Move all messages back to the source queue" }
+                @match &queue.source {
+                    DeadLetterSource::Queue(_) => button { "Move all messages back to the source queue" },
+                    DeadLetterSource::FailedEventsOf(_) => button { "Replay every event to the function" },
+                }
             }
         }
     }
@@ -91,7 +108,7 @@ mod tests {
         DeadLetterQueue {
             name: HOSTILE.to_owned(),
             logical_id: HOSTILE.to_owned(),
-            source: HOSTILE.to_owned(),
+            source: DeadLetterSource::Queue(HOSTILE.to_owned()),
             messages,
         }
     }

@@ -421,3 +421,101 @@ async fn an_order_written_but_never_started_is_started_by_the_sweeper() {
     let records = cloud.records(&order_id).await;
     assert_eq!(records["payment"]["status"], "CAPTURED", "{records}");
 }
+
+/// Runs the sweeper once through the Lambda Invoke API: its report.
+async fn run_sweeper(cloud: &LocalCloud) -> Value {
+    let response = cloud
+        .http
+        .post(cloud.at("/2015-03-31/functions/SweeperFunction/invocations"))
+        .json(&crate::support::scheduled_event())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("x-amz-function-error").is_none(),
+        "the sweeper failed"
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_shows_on_its_order_and_stays_counted_until_a_redrive_finishes_it() {
+    let cloud = LocalCloud::start(&[]).await;
+    let token = cloud.token("user-stalled").await;
+    cloud.set_stock("SKU-STALL", 5).await;
+    // After the capture the saga goes forward: a confirm that fails for good
+    // fails the execution at ConfirmReservation, the order PAID.
+    cloud
+        .set_fault(json!({"function": "confirm", "mode": "permanent"}))
+        .await;
+    let (status, placed) = cloud
+        .place_order(
+            &token,
+            &new_key(),
+            &order_body("SKU-STALL", 1, "pm_card_visa"),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    let order_id = placed["orderId"].as_str().unwrap().to_owned();
+    let failed = cloud.wait_for_execution(&order_id, 120).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+
+    // The status-change event reaches the watcher, which records the stall.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let order = loop {
+        let order = cloud.order(&token, &order_id).await;
+        if order.get("stalled").is_some() {
+            break order;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the order never showed its stall: {order}; log: {}",
+            cloud.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        order["status"], "PAID",
+        "the status is where it stopped: {order}"
+    );
+    assert!(order["stalled"]["since"].is_string(), "{order}");
+    let records = cloud.records(&order_id).await;
+    let stall = &records["order"]["stall"];
+    assert_eq!(stall["status"], "FAILED", "{records}");
+    assert_eq!(stall["error"], failed["error"], "{records}");
+    assert_eq!(stall["executionArn"], failed["executionArn"], "{records}");
+    // The operator's signal: the sweeper counts it (StalledOrders), every run.
+    assert_eq!(run_sweeper(&cloud).await["stalled"], 1);
+    assert_eq!(
+        run_sweeper(&cloud).await["stalled"],
+        1,
+        "still up a run later"
+    );
+
+    cloud.clear_faults().await;
+    let (status, body) = cloud
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/local/executions/{order_id}/redrive"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let redriven = cloud.wait_for_execution(&order_id, 120).await;
+    assert_eq!(redriven["status"], "SUCCEEDED", "{redriven}");
+    let order = cloud.order(&token, &order_id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert!(order.get("stalled").is_none(), "resolved: {order}");
+    assert!(
+        cloud.records(&order_id).await["order"]
+            .get("stall")
+            .is_none(),
+        "the final write removed the stall"
+    );
+    assert_eq!(
+        run_sweeper(&cloud).await["stalled"],
+        0,
+        "the signal is down"
+    );
+}

@@ -260,3 +260,18 @@ pub fn order_body(sku: &str, quantity: u64, payment_method: &str) -> Value {
 pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The event EventBridge sends a scheduled function.
+pub fn scheduled_event() -> Value {
+    serde_json::json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "2026-03-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/e2e"],
+        "detail": {},
+    })
+}

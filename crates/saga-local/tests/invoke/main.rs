@@ -123,6 +123,11 @@ async fn sweeper_events() {
     sample_events("sweeper", false).await;
 }
 
+#[tokio::test]
+async fn watcher_events() {
+    sample_events("watcher", false).await;
+}
+
 #[test]
 fn every_directory_of_events_has_a_test_here() {
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
@@ -136,7 +141,8 @@ fn every_directory_of_events_has_a_test_here() {
     assert_eq!(
         directories,
         [
-            "api", "charge", "confirm", "reaper", "refund", "release", "reserve", "ship", "sweeper"
+            "api", "charge", "confirm", "reaper", "refund", "release", "reserve", "ship",
+            "sweeper", "watcher"
         ],
         "a new directory of events/ needs its test in this file"
     );

@@ -79,8 +79,9 @@ SECOND = "post-orders--second-order"
 BOB = "post-orders--bob-accepted"
 # event -> (givens, status, problem type slug or None, checks on the body)
 # A given is ("sent", event), ("completed", event), ("rejected", event,
-# reason), ("down", services) or ("at_the_cap", event): the caller of event
-# has as many orders in flight as the api function allows.
+# reason), ("stalled", event): its execution fails at ConfirmReservation and
+# the watcher records it, ("down", services) or ("at_the_cap", event): the
+# caller of event has as many orders in flight as the api function allows.
 DOWN_TABLES = ("down", ["dynamodb"])
 DOWN_SFN = ("down", ["sfn"])
 API_CASES = {
@@ -109,6 +110,7 @@ API_CASES = {
     SECOND: ([("sent", ACCEPTED)], 202, None, {"status": "PENDING"}),
     "post-orders--to-be-rejected": ([], 202, None, {"status": "PENDING"}),
     "post-orders--to-be-completed": ([], 202, None, {"status": "PENDING"}),
+    "post-orders--to-be-stalled": ([], 202, None, {"status": "PENDING"}),
     BOB: ([("sent", ACCEPTED)], 202, None, {"status": "PENDING"}),
     "post-orders--too-many-in-flight": ([("at_the_cap", ACCEPTED)], 429, "too-many-orders-in-flight", {}),
     "get-order--unknown-parameter": ([("sent", ACCEPTED)], 400, "invalid-request", {}),
@@ -120,6 +122,10 @@ API_CASES = {
     "get-order--completed-with-shipment": (
         [("completed", "post-orders--to-be-completed")],
         200, None, {"status": "COMPLETED", "shipment": True},
+    ),
+    "get-order--stalled-after-a-failed-execution": (
+        [("stalled", "post-orders--to-be-stalled")],
+        200, None, {"status": "PAID", "stalled": True},
     ),
     "get-order--not-owner": ([("sent", ACCEPTED)], 404, "order-not-found", {}),
     "get-order--unknown-id": ([("sent", ACCEPTED)], 404, "order-not-found", {}),
@@ -372,6 +378,10 @@ def arrange_api(cloud, givens):
         if kind == "at_the_cap":
             fill_to_the_cap(cloud, given[1])
             continue
+        if kind == "stalled":
+            # ConfirmReservation fails for good: after the capture the saga
+            # goes forward, so the execution fails there (order PAID).
+            cloud.local("POST", "/local/faults", {"function": "confirm", "mode": "permanent"})
         status, body, _ = api_answer(cloud, given[1])
         if not 200 <= status < 300:
             raise Failed(f"setting up, {given[1]} answered {status}: {body}")
@@ -381,6 +391,18 @@ def arrange_api(cloud, givens):
             done = cloud.local("GET", f"/local/executions/{order_id}/wait?timeoutSeconds=120")
             if kind == "completed" and done["status"] != "SUCCEEDED":
                 raise Failed(f"setting up, the saga of {order_id} ended {done['status']}")
+        if kind == "stalled":
+            order_id = body["orderId"]
+            done = cloud.local("GET", f"/local/executions/{order_id}/wait?timeoutSeconds=120")
+            cloud.local("DELETE", "/local/faults")
+            if done["status"] != "FAILED":
+                raise Failed(f"setting up, the saga of {order_id} ended {done['status']}, not FAILED")
+            # The status-change event reaches the watcher asynchronously.
+            deadline = time.monotonic() + 30
+            while "stall" not in cloud.local("GET", f"/local/orders/{order_id}")["order"]:
+                if time.monotonic() > deadline:
+                    raise Failed(f"setting up, the watcher never recorded the stall of {order_id}")
+                time.sleep(0.2)
     return answers
 
 
@@ -403,6 +425,8 @@ def check_api(cloud, path):
         raise Failed(f"promised reason {checks['reason']}, got {body}")
     if checks.get("shipment") and not body.get("shipment"):
         raise Failed(f"promised a shipment, got {body}")
+    if "stalled" in checks and bool(body.get("stalled")) != checks["stalled"]:
+        raise Failed(f"promised stalled={checks['stalled']}, got {body}")
     if "same_as" in checks and body["orderId"] != answers[checks["same_as"]]["orderId"]:
         raise Failed(f"promised the order of {checks['same_as']}, got {body}")
     if "orders" in checks and len(body["orders"]) != checks["orders"]:
@@ -438,8 +462,37 @@ def build_sweeper_world(cloud):
     )
 
 
+def build_watcher_world(cloud):
+    """Orders ord_unstarted (RESERVED, in flight) and ord_completed
+    (COMPLETED), as the watcher's events name them; only the attributes the
+    watcher's conditional write and the Stalled index read."""
+    orders = next(t["name"] for t in cloud.info["tables"] if t["logicalId"] == "OrdersTable")
+    for order_id, status in [("ord_unstarted", "RESERVED"), ("ord_completed", "COMPLETED")]:
+        cloud.dynamodb.put_item(TableName=orders, Item={
+            "orderId": {"S": order_id}, "customerId": {"S": "user-123"}, "status": {"S": status},
+            "createdAt": {"S": "2026-03-01T11:00:00.000Z"},
+        })
+    return orders
+
+
+def check_watcher(cloud, path):
+    orders = build_watcher_world(cloud)
+    check_step(cloud, "watcher", path)
+    event = json.loads(path.read_text())
+    item = cloud.dynamodb.get_item(TableName=orders, Key={"orderId": {"S": event["detail"]["name"]}},
+                                   ConsistentRead=True).get("Item", {})
+    recorded = path.stem.startswith("recorded")
+    if recorded != ("stall" in item):
+        raise Failed(f"the order's stall is {'missing' if recorded else 'there'}: {item}")
+    if recorded and item["stall"]["M"]["status"]["S"] != event["detail"]["status"]:
+        raise Failed(f"the stall does not carry the event's status: {item['stall']}")
+
+
 def check_file(cloud, directory, path):
     cloud.reset()
+    if directory == "watcher":
+        check_watcher(cloud, path)
+        return
     if directory == "api":
         check_api(cloud, path)
         return
@@ -448,7 +501,7 @@ def check_file(cloud, directory, path):
         check_step(cloud, directory, path)
         if path.stem == "success":
             report = cloud.invoke("sweeper", path.read_bytes()).payload
-            if report != {"found": 0, "started": 0}:
+            if report != {"found": 0, "started": 0, "stalled": 0}:
                 raise Failed(f"a second run found work left: {report}")
         return
     build_step_world(cloud)
