@@ -225,6 +225,7 @@ async fn charge_after_a_crash_between_provider_and_table_replays_the_same_charge
     // marking the payment captured.
     record_visa_intent(&payments, &clock, "ord-1").await;
     let request = ChargeRequest {
+        order_id: order("ord-1"),
         idempotency_key: "ord-1".into(),
         amount: eur(3000),
         payment_method: "pm_card_visa".parse().unwrap(),
@@ -363,6 +364,7 @@ async fn refund_of_a_capture_whose_answer_was_lost_refunds_it_once() {
     record_visa_intent(&payments, &clock, "ord-2").await;
     let captured = provider
         .charge(&ChargeRequest {
+            order_id: order("ord-2"),
             idempotency_key: "ord-2".to_owned(),
             amount: eur(3000),
             payment_method: "pm_card_visa".parse().unwrap(),

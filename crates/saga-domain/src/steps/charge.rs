@@ -50,6 +50,7 @@ pub async fn charge_payment(
     };
 
     let request = ChargeRequest {
+        order_id: payment.order_id.clone(),
         idempotency_key: charge_idempotency_key(&payment.order_id),
         amount: payment.amount,
         payment_method: payment.payment_method.clone(),

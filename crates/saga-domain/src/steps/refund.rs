@@ -96,8 +96,9 @@ enum Reconciled {
 
 /// The charge step gave up with the payment PENDING (the provider kept
 /// failing or the answer was lost), and the saga compensates: ask the
-/// provider what happened under the charge's key, cancelling it if nothing
-/// was captured so that no late charge can capture, and record the answer.
+/// provider what happened for the order (it looks the charges up by their
+/// metadata, not by key), cancelling if nothing was captured so that no
+/// late charge can capture, and record the answer.
 async fn reconcile_pending(
     payments: &impl PaymentStore,
     provider: &impl PaymentProvider,
@@ -107,6 +108,7 @@ async fn reconcile_pending(
     let order_id = &payment.order_id;
     let outcome = provider
         .cancel(&CancelRequest {
+            order_id: order_id.clone(),
             idempotency_key: charge_idempotency_key(order_id),
             amount: payment.amount,
             payment_method: payment.payment_method.clone(),
