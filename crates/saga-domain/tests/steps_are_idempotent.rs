@@ -486,6 +486,62 @@ async fn charge_replayed_after_a_cancel_and_forgotten_keys_does_not_capture() {
     assert_eq!(provider.captured_charges(), 0);
 }
 
+#[tokio::test]
+async fn refund_replayed_after_a_lost_answer_and_forgotten_keys_refunds_once() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let charged = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    // The provider refunds, the answer is lost: still CAPTURED in the table.
+    provider.lose_next_answers(1);
+    let lost = refund_payment(&payments, &provider, &clock, order_ref("ord-1")).await;
+    assert_eq!(lost.unwrap_err().error_type(), "TransientError");
+    provider.forget_idempotency_keys();
+    clock.advance(TimeDelta::days(14));
+    let replayed = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(replayed.outcome, RefundOutcome::Refunded);
+    assert_eq!(provider.refunds_made(&charged.provider_reference), 1);
+    assert_eq!(provider.statement("ord-1").net_minor(), 0);
+    let stored = stored_payment(&payments, "ord-1").await;
+    assert_eq!(stored.status, PaymentStatus::Refunded);
+    assert_eq!(stored.refund_reference.as_deref(), Some("re_sim_ord-1_1"));
+}
+
+#[tokio::test]
+async fn refund_of_a_pending_payment_finds_its_capture_after_the_keys_are_forgotten() {
+    // The charge's answer was lost and its retries ran out; by the time the
+    // compensation runs (a redrive, weeks later) the key is forgotten, and
+    // the capture is found by the order in its metadata.
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    provider.lose_next_answers(1);
+    let lost = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await;
+    assert_eq!(lost.unwrap_err().error_type(), "TransientError");
+    provider.forget_idempotency_keys();
+    let refunded = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(refunded.outcome, RefundOutcome::Refunded);
+    assert_eq!(provider.refunds_made("ch_sim_ord-1_1"), 1);
+    assert_eq!(provider.statement("ord-1").net_minor(), 0);
+}
+
 /// A provider holding two captures for `ord-1` (the key was forgotten
 /// between them), with the payment PENDING in the table.
 async fn doubly_charged(
@@ -528,6 +584,20 @@ async fn charge_reports_two_captures_for_one_order_instead_of_picking_one() {
         "neither capture is recorded as the payment"
     );
     assert_eq!(provider.charges_made("ord-1"), 2, "and no third charge");
+}
+
+#[tokio::test]
+async fn refund_reports_two_captures_for_one_order_instead_of_picking_one() {
+    let payments = InMemoryPayments::new();
+    let clock = clock();
+    let provider = doubly_charged(&payments, &clock).await;
+    let error = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "TransientError");
+    assert!(error.to_string().contains("2 captures"), "{error}");
+    assert_eq!(provider.refunds_made("ch_sim_ord-1_1"), 0);
+    assert_eq!(provider.refunds_made("ch_sim_ord-1_2"), 0);
 }
 
 fn ship_body(order_id: &str, token: &str) -> String {
