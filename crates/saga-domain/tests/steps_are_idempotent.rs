@@ -12,8 +12,8 @@ use saga_domain::fakes::{
     TaskReport,
 };
 use saga_domain::ports::{
-    Catalog, ChargeOutcome, ChargeRequest, Clock, PaymentIntent, PaymentProvider, PaymentStatus,
-    PaymentStore, StockItem, whole_seconds,
+    CancelOutcome, CancelRequest, Catalog, ChargeOutcome, ChargeRequest, Clock, Payment,
+    PaymentIntent, PaymentProvider, PaymentStatus, PaymentStore, StockItem, whole_seconds,
 };
 use saga_domain::simulated_provider::SimulatedPaymentProvider;
 use saga_domain::step_io::{ChargeInput, OrderRef, RefundOutcome, ReserveInput};
@@ -225,6 +225,7 @@ async fn charge_after_a_crash_between_provider_and_table_replays_the_same_charge
     // marking the payment captured.
     record_visa_intent(&payments, &clock, "ord-1").await;
     let request = ChargeRequest {
+        order_id: order("ord-1"),
         idempotency_key: "ord-1".into(),
         amount: eur(3000),
         payment_method: "pm_card_visa".parse().unwrap(),
@@ -363,6 +364,7 @@ async fn refund_of_a_capture_whose_answer_was_lost_refunds_it_once() {
     record_visa_intent(&payments, &clock, "ord-2").await;
     let captured = provider
         .charge(&ChargeRequest {
+            order_id: order("ord-2"),
             idempotency_key: "ord-2".to_owned(),
             amount: eur(3000),
             payment_method: "pm_card_visa".parse().unwrap(),
@@ -382,6 +384,220 @@ async fn refund_of_a_capture_whose_answer_was_lost_refunds_it_once() {
         .unwrap();
     assert_eq!(again.outcome, RefundOutcome::AlreadyRefunded);
     assert_eq!(provider.refunds_made(&provider_reference), 1);
+}
+
+// ------------------------------- the provider forgets its idempotency keys
+//
+// Providers forget keys after a retention period (Stripe: about a day) and a
+// redrive may come weeks later: a re-send must not count on the key.
+
+async fn stored_payment(payments: &InMemoryPayments, order_id: &str) -> Payment {
+    payments
+        .get_payment(&order(order_id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn charge_replayed_after_a_lost_answer_and_forgotten_keys_captures_once() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let input = charge_input("ord-1", 3000, "pm_card_visa");
+    // The provider captures, the answer is lost: PENDING in the table.
+    provider.lose_next_answers(1);
+    let lost = charge_payment(&payments, &provider, &clock, input.clone()).await;
+    assert_eq!(lost.unwrap_err().error_type(), "TransientError");
+    assert_eq!(
+        stored_payment(&payments, "ord-1").await.status,
+        PaymentStatus::Pending
+    );
+    // Weeks later, the redrive replays the step; the key is long forgotten.
+    provider.forget_idempotency_keys();
+    clock.advance(TimeDelta::days(14));
+    let replayed = charge_payment(&payments, &provider, &clock, input)
+        .await
+        .unwrap();
+    assert_eq!(provider.statement("ord-1").captures, 1, "one capture");
+    assert_eq!(provider.charges_made("ord-1"), 1, "one charge");
+    assert_eq!(replayed.provider_reference, "ch_sim_ord-1_1");
+    let stored = stored_payment(&payments, "ord-1").await;
+    assert_eq!(stored.status, PaymentStatus::Captured);
+    assert_eq!(stored.provider_reference.as_deref(), Some("ch_sim_ord-1_1"));
+}
+
+#[tokio::test]
+async fn charge_replayed_after_a_lost_decline_and_forgotten_keys_declines_without_charging_again() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let input = charge_input("ord-1", 3000, "pm_card_chargeDeclined");
+    provider.lose_next_answers(1);
+    let lost = charge_payment(&payments, &provider, &clock, input.clone()).await;
+    assert_eq!(lost.unwrap_err().error_type(), "TransientError");
+    provider.forget_idempotency_keys();
+    let replayed = charge_payment(&payments, &provider, &clock, input)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&replayed, StepError::PaymentDeclined { reason, .. } if reason == "card_declined"),
+        "{replayed:?}"
+    );
+    assert_eq!(provider.charges_made("ord-1"), 1, "the card was tried once");
+    assert_eq!(
+        stored_payment(&payments, "ord-1").await.status,
+        PaymentStatus::Declined
+    );
+}
+
+#[tokio::test]
+async fn charge_replayed_after_a_cancel_and_forgotten_keys_does_not_capture() {
+    // The refund step cancelled at the provider, then could not write the
+    // table (the payment stays PENDING); a late charge invocation comes after
+    // the provider forgot the key the cancel spent.
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    record_visa_intent(&payments, &clock, "ord-1").await;
+    let cancelled = provider
+        .cancel(&CancelRequest {
+            order_id: order("ord-1"),
+            idempotency_key: "ord-1".to_owned(),
+            amount: eur(3000),
+            payment_method: "pm_card_visa".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(cancelled, CancelOutcome::Cancelled);
+    provider.forget_idempotency_keys();
+    let late = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&late, StepError::PaymentDeclined { reason, .. } if reason == "payment_intent_canceled"),
+        "{late:?}"
+    );
+    assert_eq!(provider.captured_charges(), 0);
+}
+
+#[tokio::test]
+async fn refund_replayed_after_a_lost_answer_and_forgotten_keys_refunds_once() {
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    let charged = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    // The provider refunds, the answer is lost: still CAPTURED in the table.
+    provider.lose_next_answers(1);
+    let lost = refund_payment(&payments, &provider, &clock, order_ref("ord-1")).await;
+    assert_eq!(lost.unwrap_err().error_type(), "TransientError");
+    provider.forget_idempotency_keys();
+    clock.advance(TimeDelta::days(14));
+    let replayed = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(replayed.outcome, RefundOutcome::Refunded);
+    assert_eq!(provider.refunds_made(&charged.provider_reference), 1);
+    assert_eq!(provider.statement("ord-1").net_minor(), 0);
+    let stored = stored_payment(&payments, "ord-1").await;
+    assert_eq!(stored.status, PaymentStatus::Refunded);
+    assert_eq!(stored.refund_reference.as_deref(), Some("re_sim_ord-1_1"));
+}
+
+#[tokio::test]
+async fn refund_of_a_pending_payment_finds_its_capture_after_the_keys_are_forgotten() {
+    // The charge's answer was lost and its retries ran out; by the time the
+    // compensation runs (a redrive, weeks later) the key is forgotten, and
+    // the capture is found by the order in its metadata.
+    let payments = InMemoryPayments::new();
+    let provider = SimulatedPaymentProvider::new();
+    let clock = clock();
+    provider.lose_next_answers(1);
+    let lost = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await;
+    assert_eq!(lost.unwrap_err().error_type(), "TransientError");
+    provider.forget_idempotency_keys();
+    let refunded = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap();
+    assert_eq!(refunded.outcome, RefundOutcome::Refunded);
+    assert_eq!(provider.refunds_made("ch_sim_ord-1_1"), 1);
+    assert_eq!(provider.statement("ord-1").net_minor(), 0);
+}
+
+/// A provider holding two captures for `ord-1` (the key was forgotten
+/// between them), with the payment PENDING in the table.
+async fn doubly_charged(
+    payments: &InMemoryPayments,
+    clock: &ManualClock,
+) -> SimulatedPaymentProvider {
+    let provider = SimulatedPaymentProvider::new();
+    record_visa_intent(payments, clock, "ord-1").await;
+    let request = ChargeRequest {
+        order_id: order("ord-1"),
+        idempotency_key: "ord-1".to_owned(),
+        amount: eur(3000),
+        payment_method: "pm_card_visa".parse().unwrap(),
+    };
+    provider.charge(&request).await.unwrap();
+    provider.forget_idempotency_keys();
+    provider.charge(&request).await.unwrap();
+    assert_eq!(provider.statement("ord-1").captures, 2);
+    provider
+}
+
+#[tokio::test]
+async fn charge_reports_two_captures_for_one_order_instead_of_picking_one() {
+    let payments = InMemoryPayments::new();
+    let clock = clock();
+    let provider = doubly_charged(&payments, &clock).await;
+    let error = charge_payment(
+        &payments,
+        &provider,
+        &clock,
+        charge_input("ord-1", 3000, "pm_card_visa"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.error_type(), "TransientError");
+    assert!(error.to_string().contains("2 captures"), "{error}");
+    assert_eq!(
+        stored_payment(&payments, "ord-1").await.status,
+        PaymentStatus::Pending,
+        "neither capture is recorded as the payment"
+    );
+    assert_eq!(provider.charges_made("ord-1"), 2, "and no third charge");
+}
+
+#[tokio::test]
+async fn refund_reports_two_captures_for_one_order_instead_of_picking_one() {
+    let payments = InMemoryPayments::new();
+    let clock = clock();
+    let provider = doubly_charged(&payments, &clock).await;
+    let error = refund_payment(&payments, &provider, &clock, order_ref("ord-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "TransientError");
+    assert!(error.to_string().contains("2 captures"), "{error}");
+    assert_eq!(provider.refunds_made("ch_sim_ord-1_1"), 0);
+    assert_eq!(provider.refunds_made("ch_sim_ord-1_2"), 0);
 }
 
 fn ship_body(order_id: &str, token: &str) -> String {

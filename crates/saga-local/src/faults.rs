@@ -13,7 +13,8 @@
 //! error (`Lambda.ServiceException`: the function does not run), or be
 //! delivered twice at once (both run; the caller gets the first answer), or,
 //! for the functions that call the payment provider, lose the provider's
-//! answer after it acted.
+//! answer after it acted, or run after the provider has forgotten every
+//! idempotency key (as it does once their retention period is over).
 //! Step Functions reports the crash and the timeout as `Lambda.Unknown`.
 //!
 //! Faults are set over HTTP (`/local/faults`) and shown in the console. A
@@ -64,10 +65,25 @@ pub enum FaultMode {
     /// arrives. Only for the functions that call the provider.
     #[serde(rename = "lost-answer")]
     LostAnswer,
+    /// The payment provider forgets every idempotency key it holds (for all
+    /// orders, as when their retention period is over: Stripe keeps keys
+    /// about 24 hours), then the function runs; charges and refunds stay.
+    /// A re-sent charge or refund can no longer count on its key. Only for
+    /// the functions that call the provider.
+    #[serde(rename = "forget-keys")]
+    ForgetKeys,
 }
 
-/// The functions that call the payment provider (the only ones a
-/// `lost-answer` fault applies to).
+impl FaultMode {
+    /// Whether the mode acts on the payment provider, and so applies only
+    /// to [`PROVIDER_CALLERS`].
+    pub fn is_provider_fault(self) -> bool {
+        matches!(self, FaultMode::LostAnswer | FaultMode::ForgetKeys)
+    }
+}
+
+/// The functions that call the payment provider (the only ones the
+/// `lost-answer` and `forget-keys` faults apply to).
 pub const PROVIDER_CALLERS: [&str; 2] = ["charge", "refund"];
 
 /// An AWS service a function reaches through the SDK's standard endpoint
@@ -155,6 +171,7 @@ impl ActiveFault {
             FaultMode::Service => format!("Lambda service error ({SERVICE_ERROR})"),
             FaultMode::Duplicate => "delivered twice at once".to_owned(),
             FaultMode::LostAnswer => "the payment provider's answer is lost".to_owned(),
+            FaultMode::ForgetKeys => "the payment provider forgets its idempotency keys".to_owned(),
         }
     }
 }
@@ -178,6 +195,8 @@ pub enum FaultAction {
     Duplicate,
     /// Run, with the payment provider losing its next answer.
     LoseProviderAnswer,
+    /// Make the payment provider forget its idempotency keys, then run.
+    ForgetProviderKeys,
 }
 
 /// The faults in force, by function binary name, and every fault injected
@@ -210,9 +229,9 @@ pub enum FaultError {
     /// `services` belongs to outages only, and an outage of nothing is none.
     #[error("services is for mode \"outage\" only, and must name at least one of dynamodb, sfn")]
     BadServices,
-    /// Only the functions that call the payment provider can lose its answer.
+    /// Only the functions that call the payment provider can meet its faults.
     #[error(
-        "mode \"lost-answer\" is for the functions that call the payment provider: charge, refund"
+        "modes \"lost-answer\" and \"forget-keys\" are for the functions that call the payment provider: charge, refund"
     )]
     NotAProviderCaller,
 }
@@ -233,7 +252,7 @@ impl Faults {
         if request.count == Some(0) {
             return Err(FaultError::ZeroCount);
         }
-        if request.mode == FaultMode::LostAnswer
+        if request.mode.is_provider_fault()
             && !PROVIDER_CALLERS.contains(&request.function.as_str())
         {
             return Err(FaultError::NotAProviderCaller);
@@ -311,6 +330,7 @@ impl Faults {
             FaultMode::Service => FaultAction::Fail(SERVICE_ERROR),
             FaultMode::Duplicate => FaultAction::Duplicate,
             FaultMode::LostAnswer => FaultAction::LoseProviderAnswer,
+            FaultMode::ForgetKeys => FaultAction::ForgetProviderKeys,
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
@@ -346,6 +366,7 @@ mod tests {
             (FaultMode::Service, FaultAction::Fail(SERVICE_ERROR)),
             (FaultMode::Duplicate, FaultAction::Duplicate),
             (FaultMode::LostAnswer, FaultAction::LoseProviderAnswer),
+            (FaultMode::ForgetKeys, FaultAction::ForgetProviderKeys),
         ] {
             faults
                 .set(request("charge", mode, Some(1)), &known)
@@ -359,20 +380,37 @@ mod tests {
     }
 
     #[test]
-    fn only_the_functions_that_call_the_provider_can_lose_its_answer() {
-        let known = vec!["charge".to_owned(), "ship".to_owned()];
+    fn only_the_functions_that_call_the_provider_can_meet_its_faults() {
+        let known = vec!["charge".to_owned(), "refund".to_owned(), "ship".to_owned()];
         let faults = Faults::default();
-        assert_eq!(
-            faults.set(request("ship", FaultMode::LostAnswer, Some(1)), &known),
-            Err(FaultError::NotAProviderCaller)
-        );
-        faults
-            .set(request("charge", FaultMode::LostAnswer, Some(1)), &known)
-            .unwrap();
-        assert_eq!(faults.take("charge"), FaultAction::LoseProviderAnswer);
-        let parsed: FaultRequest =
-            serde_json::from_str(r#"{"function": "charge", "mode": "lost-answer"}"#).unwrap();
-        assert_eq!(parsed.mode, FaultMode::LostAnswer);
+        for (mode, name, action) in [
+            (
+                FaultMode::LostAnswer,
+                "lost-answer",
+                FaultAction::LoseProviderAnswer,
+            ),
+            (
+                FaultMode::ForgetKeys,
+                "forget-keys",
+                FaultAction::ForgetProviderKeys,
+            ),
+        ] {
+            assert_eq!(
+                faults.set(request("ship", mode, Some(1)), &known),
+                Err(FaultError::NotAProviderCaller),
+                "{name}"
+            );
+            for caller in PROVIDER_CALLERS {
+                faults.set(request(caller, mode, Some(1)), &known).unwrap();
+                assert_eq!(faults.take(caller), action, "{name} on {caller}");
+            }
+            let parsed: FaultRequest =
+                serde_json::from_value(serde_json::json!({"function": "charge", "mode": name}))
+                    .unwrap();
+            assert_eq!(parsed.mode, mode);
+            assert!(mode.is_provider_fault());
+        }
+        assert!(!FaultMode::Crash.is_provider_fault());
     }
 
     #[test]

@@ -244,6 +244,14 @@ impl Functions {
                 saga_domain::simulated_provider::SimulatedPaymentProvider::shared()
                     .lose_next_answers(1);
             }
+            FaultAction::ForgetProviderKeys => {
+                tracing::info!(
+                    function = binary,
+                    "fault injected: the provider forgets every idempotency key"
+                );
+                saga_domain::simulated_provider::SimulatedPaymentProvider::shared()
+                    .forget_idempotency_keys();
+            }
             FaultAction::Duplicate => {
                 tracing::info!(function = binary, "fault injected: delivered twice at once");
                 twice = true;

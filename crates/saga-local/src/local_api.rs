@@ -129,7 +129,7 @@ pub async fn list_faults(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
 pub async fn set_fault(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) -> Response {
     let request: FaultRequest = match json_body(
         &body,
-        "expected {\"function\": \"ship\", \"mode\": \"transient|permanent|delay|outage|crash|timeout|service|duplicate|lost-answer\", \"count\": N, \"delayMs\": N, \"services\": [\"dynamodb\", \"sfn\"]}",
+        "expected {\"function\": \"ship\", \"mode\": \"transient|permanent|delay|outage|crash|timeout|service|duplicate|lost-answer|forget-keys\", \"count\": N, \"delayMs\": N, \"services\": [\"dynamodb\", \"sfn\"]}",
     ) {
         Ok(request) => request,
         Err(response) => return response,

@@ -37,8 +37,8 @@ pub use orders::{
 };
 pub use payments::{
     CancelOutcome, CancelRequest, ChargeOutcome, ChargeRequest, Payment, PaymentIntent,
-    PaymentProvider, PaymentStatus, PaymentStore, PaymentTransition, RecordIntentOutcome,
-    RefundReceipt, RefundRequest,
+    PaymentProvider, PaymentStatus, PaymentStore, PaymentTransition, ProviderCharge,
+    ProviderChargeState, RecordIntentOutcome, RefundReceipt, RefundRequest,
 };
 pub use shipping::{CreateShipmentOutcome, Shipment, ShipmentStatus, ShipmentStore};
 pub use tasks::{ReportOutcome, TaskReporter};

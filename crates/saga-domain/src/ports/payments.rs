@@ -5,6 +5,12 @@
 //! crash at any point charges at most once. Status moves only forward:
 //! PENDING → CAPTURED or DECLINED, CAPTURED → REFUNDED; each move is
 //! conditional on the status it starts from.
+//!
+//! Providers forget idempotency keys after a retention period (Stripe: about
+//! a day), and a redrive may come weeks later, so the key alone does not
+//! stop a late re-send from charging again. Every charge therefore carries
+//! the order id as metadata too, and [`PaymentProvider::find_charges`] looks
+//! an order up by it: the charge and refund steps ask it before they re-send.
 
 use std::future::Future;
 
@@ -152,7 +158,12 @@ pub trait PaymentStore: Send + Sync {
 /// A charge to make at the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
-    /// The same key always yields the same charge: the order id.
+    /// The order, sent as the charge's metadata (Stripe: `metadata[orderId]`),
+    /// so [`PaymentProvider::find_charges`] finds the charge after its key
+    /// is forgotten.
+    pub order_id: OrderId,
+    /// While the provider remembers it, the same key always yields the same
+    /// charge: the order id.
     pub idempotency_key: String,
     /// How much.
     pub amount: Money,
@@ -186,11 +197,15 @@ pub struct RefundRequest {
     pub amount: Money,
 }
 
-/// A request to cancel whatever was charged under a key whose outcome is
-/// unknown (the charge step ran out of retries with the payment PENDING).
+/// A request to cancel whatever was charged for an order whose charge
+/// outcome is unknown (the charge step ran out of retries with the payment
+/// PENDING).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelRequest {
-    /// The charge's idempotency key: the order id.
+    /// The order: the provider finds its charges by their metadata, so a
+    /// capture is found even after its idempotency key is forgotten.
+    pub order_id: OrderId,
+    /// The charge's idempotency key (the order id), spent by the cancel.
     pub idempotency_key: String,
     /// The amount the charge was for.
     pub amount: Money,
@@ -201,8 +216,10 @@ pub struct CancelRequest {
 /// What the provider knew of a charge it was asked to cancel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// Nothing was captured under the key, and nothing can be any more: a
-    /// late charge under it is refused (Stripe: the PaymentIntent is canceled).
+    /// Nothing was captured for the order, and while the provider remembers
+    /// the key, a late charge under it is refused (Stripe: the PaymentIntent
+    /// is canceled). Once the key is forgotten only the caller's own lookup
+    /// ([`PaymentProvider::find_charges`]) stops a late re-send.
     Cancelled,
     /// The charge had been captured (its answer was lost): refund it.
     Captured {
@@ -223,29 +240,81 @@ pub struct RefundReceipt {
     pub refund_reference: String,
 }
 
+/// Where a charge the provider holds for an order ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderChargeState {
+    /// The money was captured (and may since have been refunded).
+    Captured,
+    /// The payment method was declined with `code`.
+    Declined {
+        /// The provider's decline code.
+        code: String,
+    },
+    /// The charge was cancelled before anything was captured
+    /// ([`PaymentProvider::cancel`]).
+    Canceled,
+}
+
+/// One charge the provider holds for an order, as
+/// [`PaymentProvider::find_charges`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderCharge {
+    /// The provider's charge id.
+    pub provider_reference: String,
+    /// The amount it was for.
+    pub amount: Money,
+    /// Where it ended.
+    pub state: ProviderChargeState,
+    /// The id of its refund, if it was refunded (refunds are in full, so
+    /// there is at most one).
+    pub refund_reference: Option<String>,
+}
+
+impl ProviderCharge {
+    /// Whether the money was captured (refunded since or not).
+    pub fn is_captured(&self) -> bool {
+        self.state == ProviderChargeState::Captured
+    }
+}
+
 /// The payment provider (Stripe-like). Transient failures (network, 5xx,
 /// rate limits) are `PortError::Unavailable`; requests the provider refuses
 /// outright are `PortError::Rejected`.
 pub trait PaymentProvider: Send + Sync {
     /// Charges `request.amount`; replays with the same key return the original
-    /// outcome without charging again.
+    /// outcome without charging again, as long as the provider remembers the
+    /// key. A replay after that makes a second charge: callers that may be
+    /// re-sending look the order up first ([`Self::find_charges`]).
     fn charge(
         &self,
         request: &ChargeRequest,
     ) -> impl Future<Output = Result<ChargeOutcome, PortError>> + Send;
 
     /// Refunds a charge in full; replays with the same key return the original
-    /// refund without refunding again.
+    /// refund without refunding again. A charge already refunded (under a
+    /// forgotten key, or another one) is refused with `PortError::Rejected`
+    /// (Stripe: `charge_already_refunded`), never refunded twice.
     fn refund(
         &self,
         request: &RefundRequest,
     ) -> impl Future<Output = Result<RefundReceipt, PortError>> + Send;
 
-    /// Reconciles a charge whose outcome is unknown: reports it if it
-    /// completed, else cancels it so that no later charge under the same key
-    /// can capture. Idempotent.
+    /// Reconciles a charge whose outcome is unknown: finds the order's
+    /// charges by their metadata and reports a completed one, else cancels
+    /// so that no later charge under the same key can capture. Idempotent.
     fn cancel(
         &self,
         request: &CancelRequest,
     ) -> impl Future<Output = Result<CancelOutcome, PortError>> + Send;
+
+    /// Every charge the provider holds for `order_id` (by the charge's
+    /// metadata, not its idempotency key), oldest first, each with its
+    /// refund. Stripe: search PaymentIntents by `metadata['orderId']`. Its
+    /// search index lags writes by up to a minute, which is why the key
+    /// stays the guard for fast retries and this lookup the guard for late
+    /// ones (after the key's retention period).
+    fn find_charges(
+        &self,
+        order_id: &OrderId,
+    ) -> impl Future<Output = Result<Vec<ProviderCharge>, PortError>> + Send;
 }

@@ -4,8 +4,15 @@
 //! refund, a refunded one is reported as such, and the provider refund carries
 //! the idempotency key `refund-<orderId>` so a retry after a crash between the
 //! provider call and the table update refunds once.
+//!
+//! The provider forgets keys after a while, so the key is not the only
+//! guard: before refunding, the step looks the order's charges up at the
+//! provider (by their metadata) and records a refund it finds there instead
+//! of asking for another; and a refund the provider refuses because the
+//! charge is already refunded (`charge_already_refunded`) is looked up and
+//! recorded the same way.
 
-use crate::error::StepError;
+use crate::error::{PortError, StepError};
 use crate::ids::OrderId;
 use crate::ports::{
     CancelOutcome, CancelRequest, Clock, Payment, PaymentProvider, PaymentStatus, PaymentStore,
@@ -18,9 +25,13 @@ use crate::steps::charge::charge_idempotency_key;
 ///
 /// A payment still PENDING (the charge ran out of retries and the saga
 /// compensates) is reconciled with the provider first: cancelled if nothing
-/// was captured, refunded if the capture's answer was lost.
+/// was captured, refunded if the capture's answer was lost. A refund the
+/// provider already shows (an earlier attempt's, whose answer was lost) is
+/// recorded, not repeated.
 ///
-/// Errors: only `TransientError`.
+/// Errors: only `TransientError`, including when the provider holds more
+/// than one capture for the order (a double charge: a bug, logged as an
+/// error, for an operator to settle).
 pub async fn refund_payment(
     payments: &impl PaymentStore,
     provider: &impl PaymentProvider,
@@ -54,16 +65,32 @@ pub async fn refund_payment(
         (PaymentStatus::Captured, Some(reference)) => reference,
     };
 
-    let receipt = provider
-        .refund(&RefundRequest {
-            idempotency_key: refund_idempotency_key(&order_id),
-            provider_reference,
-            amount: payment.amount,
-        })
-        .await?;
+    let refund_reference = match refunded_before(provider, &order_id, &provider_reference).await? {
+        Some(found) => found,
+        None => {
+            let request = RefundRequest {
+                idempotency_key: refund_idempotency_key(&order_id),
+                provider_reference: provider_reference.clone(),
+                amount: payment.amount,
+            };
+            match provider.refund(&request).await {
+                Ok(receipt) => receipt.refund_reference,
+                // Refused: if it is because the charge is refunded already
+                // (a concurrent attempt, or a replay under a forgotten key),
+                // the lookup shows that refund, and it is the one to record.
+                Err(refused @ PortError::Rejected { .. }) => {
+                    match refunded_before(provider, &order_id, &provider_reference).await? {
+                        Some(found) => found,
+                        None => return Err(refused.into()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
     let now = whole_seconds(clock.now());
     let outcome = match payments
-        .mark_refunded(&order_id, &receipt.refund_reference, now)
+        .mark_refunded(&order_id, &refund_reference, now)
         .await?
     {
         PaymentTransition::Applied(_) => RefundOutcome::Refunded,
@@ -86,6 +113,43 @@ pub async fn refund_payment(
     Ok(refund_output(order_id, outcome))
 }
 
+/// The refund the provider already made of the charge `provider_reference`,
+/// found by the order id in the charges' metadata (so even after the
+/// provider has forgotten the refund's key); `None` when there is none to
+/// be found (none made, or the charge was made by a process whose ledger
+/// this one does not see: the simulated provider deployed).
+///
+/// Errors: `TransientError` when the provider is unavailable, or holds more
+/// than one capture for the order: refunding one would hide the other.
+async fn refunded_before(
+    provider: &impl PaymentProvider,
+    order_id: &OrderId,
+    provider_reference: &str,
+) -> Result<Option<String>, StepError> {
+    let charges = provider.find_charges(order_id).await?;
+    let captures: Vec<&str> = charges
+        .iter()
+        .filter(|charge| charge.is_captured())
+        .map(|charge| charge.provider_reference.as_str())
+        .collect();
+    if captures.len() > 1 {
+        tracing::error!(%order_id, captures = ?captures, "the provider holds more than one capture for the order: a double charge");
+        return Err(StepError::transient(format!(
+            "the provider holds {} captures for order {order_id} ({}): a double charge for an operator to refund",
+            captures.len(),
+            captures.join(", ")
+        )));
+    }
+    let found = charges
+        .into_iter()
+        .find(|charge| charge.provider_reference == provider_reference)
+        .and_then(|charge| charge.refund_reference);
+    if let Some(refund_reference) = &found {
+        tracing::info!(%order_id, %provider_reference, %refund_reference, "the provider had refunded the charge already; recording that refund");
+    }
+    Ok(found)
+}
+
 /// What a PENDING payment turned out to be.
 enum Reconciled {
     /// Nothing was or can be captured: the payment is now DECLINED.
@@ -96,8 +160,9 @@ enum Reconciled {
 
 /// The charge step gave up with the payment PENDING (the provider kept
 /// failing or the answer was lost), and the saga compensates: ask the
-/// provider what happened under the charge's key, cancelling it if nothing
-/// was captured so that no late charge can capture, and record the answer.
+/// provider what happened for the order (it looks the charges up by their
+/// metadata, not by key), cancelling if nothing was captured so that no
+/// late charge can capture, and record the answer.
 async fn reconcile_pending(
     payments: &impl PaymentStore,
     provider: &impl PaymentProvider,
@@ -107,6 +172,7 @@ async fn reconcile_pending(
     let order_id = &payment.order_id;
     let outcome = provider
         .cancel(&CancelRequest {
+            order_id: order_id.clone(),
             idempotency_key: charge_idempotency_key(order_id),
             amount: payment.amount,
             payment_method: payment.payment_method.clone(),

@@ -109,10 +109,14 @@ fn check_order(order: &OrderFacts, violations: &mut Vec<Violation>) {
     let reservation = status(records, "reservation");
     let payment = status(records, "payment");
     let shipped = !records["shipment"].is_null();
+    // The provider's statement covers every charge it holds for the order,
+    // under any idempotency key: `capturedMinor` is their sum.
     let provider = &records["provider"];
     let captured = provider["capturedMinor"].as_i64();
-    let refunded = provider["refunded"].as_bool().unwrap_or(false);
-    let net = captured.filter(|_| !refunded).unwrap_or(0);
+    let captures = provider["captures"]
+        .as_u64()
+        .unwrap_or(u64::from(captured.is_some()));
+    let net = captured.unwrap_or(0) - provider["refundedMinor"].as_i64().unwrap_or(0);
 
     // 3: every order ends, and its execution with it.
     if !matches!(shown, "COMPLETED" | "REJECTED") {
@@ -170,6 +174,13 @@ fn check_order(order: &OrderFacts, violations: &mut Vec<Violation>) {
         && first != shown
     {
         violate(5, format!("the customer read {first}, later {shown}"));
+    }
+    // 2: one charge per order at most, refunded or not, however it ended.
+    if captures > 1 {
+        violate(
+            2,
+            format!("the provider captured {captures} charges for it ({provider})"),
+        );
     }
     // 2: a rejected order keeps no money (an order still running is
     // invariant 3's business; a completed one's single capture is 4's).
@@ -281,7 +292,7 @@ mod tests {
                 "reservation": {"status": "CONFIRMED", "lines": [{"sku": "A", "quantity": 2}]},
                 "payment": {"status": "CAPTURED"},
                 "shipment": {"orderId": "ord-1"},
-                "provider": {"capturedMinor": 2500, "declined": false, "refunded": false, "cancelled": false},
+                "provider": {"captures": 1, "capturedMinor": 2500, "refundedMinor": 0, "declined": false, "refunded": false, "cancelled": false},
             }),
         }
     }
@@ -298,7 +309,7 @@ mod tests {
                 "reservation": {"status": "RELEASED", "lines": [{"sku": "A", "quantity": 1}]},
                 "payment": {"status": "REFUNDED"},
                 "shipment": null,
-                "provider": {"capturedMinor": 1250, "declined": false, "refunded": true, "cancelled": false},
+                "provider": {"captures": 1, "capturedMinor": 1250, "refundedMinor": 1250, "declined": false, "refunded": true, "cancelled": false},
             }),
         }
     }
@@ -358,7 +369,10 @@ mod tests {
             ),
             (
                 "refunded yet completed",
-                |o| o.records["provider"]["refunded"] = json!(true),
+                |o| {
+                    o.records["provider"]["refundedMinor"] = json!(2500);
+                    o.records["provider"]["refunded"] = json!(true);
+                },
                 &[4],
             ),
             (
@@ -391,6 +405,7 @@ mod tests {
     #[test]
     fn a_rejected_order_that_kept_money_stock_or_a_shipment_is_caught() {
         let mut charged = rejected();
+        charged.records["provider"]["refundedMinor"] = json!(0);
         charged.records["provider"]["refunded"] = json!(false);
         charged.records["payment"]["status"] = json!("CAPTURED");
         assert_eq!(invariants(&check(&[charged], &[])), [2, 5]);
@@ -422,6 +437,33 @@ mod tests {
             !shown.iter().any(|v| v.what.contains("does not say so")),
             "{shown:?}"
         );
+    }
+
+    #[test]
+    fn a_second_capture_is_a_double_charge_however_the_order_ended() {
+        // Charged again under a forgotten idempotency key: the completed
+        // order holds twice its total.
+        let mut completed_twice = completed();
+        completed_twice.records["provider"]["captures"] = json!(2);
+        completed_twice.records["provider"]["capturedMinor"] = json!(5000);
+        let violations = check(&[completed_twice], &[sku(10, 8, 2)]);
+        assert_eq!(invariants(&violations), [2, 4]);
+        assert!(
+            violations[0].what.contains("captured 2 charges"),
+            "{}",
+            violations[0]
+        );
+        // Both refunded: no money kept, still two charges to the card.
+        let mut rejected_twice = rejected();
+        rejected_twice.records["provider"]["captures"] = json!(2);
+        rejected_twice.records["provider"]["capturedMinor"] = json!(2500);
+        rejected_twice.records["provider"]["refundedMinor"] = json!(2500);
+        assert_eq!(invariants(&check(&[rejected_twice], &[])), [2]);
+        // One of the two refunded: money kept as well.
+        let mut rejected_half = rejected();
+        rejected_half.records["provider"]["captures"] = json!(2);
+        rejected_half.records["provider"]["capturedMinor"] = json!(2500);
+        assert_eq!(invariants(&check(&[rejected_half], &[])), [2, 2]);
     }
 
     #[test]

@@ -134,6 +134,7 @@ pub const MODES: &[(FaultMode, u64)] = &[
     (FaultMode::Service, 1),
     (FaultMode::Duplicate, 1),
     (FaultMode::LostAnswer, 1),
+    (FaultMode::ForgetKeys, 1),
 ];
 
 impl Plan {
@@ -143,8 +144,9 @@ impl Plan {
         let mut random = SplitMix64::new(seed);
         let mut functions = functions.to_vec();
         functions.sort_unstable();
-        // A lost provider answer only means something to the functions that
-        // call the provider; every other mode goes to any function.
+        // A lost provider answer or forgotten keys only mean something to the
+        // functions that call the provider; every other mode goes to any
+        // function.
         let provider_callers: Vec<String> = functions
             .iter()
             .filter(|f| PROVIDER_CALLERS.contains(&f.as_str()))
@@ -180,12 +182,11 @@ impl Plan {
             (0..(orders.len() / 8).max(1))
                 .map(|_| {
                     let mode = random.weighted(MODES);
-                    let candidates =
-                        if mode == FaultMode::LostAnswer && !provider_callers.is_empty() {
-                            &provider_callers
-                        } else {
-                            &functions
-                        };
+                    let candidates = if mode.is_provider_fault() && !provider_callers.is_empty() {
+                        &provider_callers
+                    } else {
+                        &functions
+                    };
                     ScheduledFault {
                         before_order: random.below(orders.len() as u64) as usize,
                         function: candidates[random.below(candidates.len() as u64) as usize]
@@ -248,9 +249,9 @@ mod tests {
         assert!(
             plan.faults
                 .iter()
-                .filter(|f| f.mode == FaultMode::LostAnswer)
+                .filter(|f| f.mode.is_provider_fault())
                 .all(|f| PROVIDER_CALLERS.contains(&f.function.as_str())),
-            "lost answers only where the provider is called"
+            "provider faults only where the provider is called"
         );
         for function in functions() {
             assert!(plan.faults.iter().any(|f| f.function == function));
