@@ -62,6 +62,9 @@ pub struct SimulatedPaymentProvider {
     ledger: Mutex<Ledger>,
     /// Answers still to lose (see [`SimulatedPaymentProvider::lose_next_answers`]).
     answers_to_lose: AtomicU32,
+    /// Lost answers after which the keys are forgotten too (see
+    /// [`SimulatedPaymentProvider::lose_next_answer_and_forget_keys`]).
+    forgets_after_lost_answer: AtomicU32,
 }
 
 #[derive(Debug, Default)]
@@ -271,14 +274,29 @@ impl SimulatedPaymentProvider {
         self.ledger().keys.clear();
     }
 
+    /// Loses the answer of the next call (it takes effect, its caller gets a
+    /// provider error), then forgets every idempotency key: what a retry
+    /// meets when it comes after the key's retention period (a redrive two
+    /// weeks after a lost capture). Without a lookup before re-sending, the
+    /// retry charges again. Fault injection for the local cloud's campaigns.
+    pub fn lose_next_answer_and_forget_keys(&self) {
+        self.forgets_after_lost_answer.fetch_add(1, Ordering::SeqCst);
+        self.lose_next_answers(1);
+    }
+
     /// `answer`, unless an answer is due to be lost.
     fn answer<T>(&self, operation: &'static str, answer: T) -> Result<T, PortError> {
-        let lose = self
-            .answers_to_lose
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok();
+        let take = |counter: &AtomicU32| {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok()
+        };
+        let lose = take(&self.answers_to_lose);
+        if lose && take(&self.forgets_after_lost_answer) {
+            self.forget_idempotency_keys();
+        }
         if lose {
             return Err(PortError::unavailable(
                 operation,
@@ -668,6 +686,39 @@ mod tests {
                 .unwrap(),
             captured(&second)
         );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_then_forgotten_keys_makes_the_retry_a_new_charge() {
+        let provider = SimulatedPaymentProvider::new();
+        provider.lose_next_answer_and_forget_keys();
+        let lost = provider
+            .charge(&request("ord-l", "pm_card_visa", 900))
+            .await;
+        assert!(lost.is_err(), "the answer is lost: {lost:?}");
+        assert_eq!(provider.charges_made("ord-l"), 1, "but the charge was made");
+        // The retry, past the keys' retention: a second charge.
+        provider
+            .charge(&request("ord-l", "pm_card_visa", 900))
+            .await
+            .unwrap();
+        assert_eq!(provider.statement("ord-l").captures, 2);
+        // Only the first lost answer forgets; later calls answer normally.
+        provider
+            .charge(&request("ord-l2", "pm_card_visa", 900))
+            .await
+            .unwrap();
+        assert_eq!(
+            provider
+                .charge(&request("ord-l2", "pm_card_visa", 900))
+                .await
+                .unwrap(),
+            provider
+                .charge(&request("ord-l2", "pm_card_visa", 900))
+                .await
+                .unwrap()
+        );
+        assert_eq!(provider.statement("ord-l2").captures, 1);
     }
 
     #[tokio::test]

@@ -13,8 +13,11 @@
 //! error (`Lambda.ServiceException`: the function does not run), or be
 //! delivered twice at once (both run; the caller gets the first answer), or,
 //! for the functions that call the payment provider, lose the provider's
-//! answer after it acted, or run after the provider has forgotten every
-//! idempotency key (as it does once their retention period is over).
+//! answer after it acted, or lose it and then forget every idempotency key
+//! (the retry comes after the keys' retention period is over), or, for the
+//! function that reports task tokens (`ship`), send each task callback
+//! twice (an SDK retry after the first one's answer was lost: the second
+//! finds the task already closed).
 //! Step Functions reports the crash and the timeout as `Lambda.Unknown`.
 //!
 //! Faults are set over HTTP (`/local/faults`) and shown in the console. A
@@ -65,13 +68,22 @@ pub enum FaultMode {
     /// arrives. Only for the functions that call the provider.
     #[serde(rename = "lost-answer")]
     LostAnswer,
-    /// The payment provider forgets every idempotency key it holds (for all
-    /// orders, as when their retention period is over: Stripe keeps keys
-    /// about 24 hours), then the function runs; charges and refunds stay.
-    /// A re-sent charge or refund can no longer count on its key. Only for
-    /// the functions that call the provider.
+    /// The payment provider acts on the function's next call and its answer
+    /// is lost, as with `lost-answer`; then it forgets every idempotency key
+    /// it holds (for all orders, as when the retry comes after their
+    /// retention period: Stripe keeps keys about 24 hours, a redrive may
+    /// come two weeks later); charges and refunds stay. The retry can no
+    /// longer count on its key. Only for the functions that call the
+    /// provider.
     #[serde(rename = "forget-keys")]
     ForgetKeys,
+    /// Every SendTaskSuccess or SendTaskFailure the function makes reaches
+    /// Step Functions twice, and the function gets the second answer (the
+    /// task is closed by then: `TaskDoesNotExist`), as when the SDK retries
+    /// a callback whose first answer was lost. Only for the functions that
+    /// report task tokens.
+    #[serde(rename = "callback-twice")]
+    CallbackTwice,
 }
 
 impl FaultMode {
@@ -80,7 +92,25 @@ impl FaultMode {
     pub fn is_provider_fault(self) -> bool {
         matches!(self, FaultMode::LostAnswer | FaultMode::ForgetKeys)
     }
+
+    /// The only functions the mode means something to, when it is not
+    /// every function.
+    pub fn only_for(self) -> Option<&'static [&'static str]> {
+        match self {
+            FaultMode::LostAnswer | FaultMode::ForgetKeys => Some(&PROVIDER_CALLERS),
+            FaultMode::CallbackTwice => Some(&TASK_REPORTERS),
+            _ => None,
+        }
+    }
 }
+
+/// The functions that report task tokens (SendTaskSuccess/Failure): the
+/// only ones a `callback-twice` fault applies to.
+pub const TASK_REPORTERS: [&str; 1] = ["ship"];
+
+/// The path a `callback-twice` invocation's Step Functions endpoint points
+/// at: the local endpoint applies each task callback sent there twice.
+pub const CALLBACK_TWICE_PATH: &str = "/fault/callback-twice";
 
 /// The functions that call the payment provider (the only ones the
 /// `lost-answer` and `forget-keys` faults apply to).
@@ -171,7 +201,10 @@ impl ActiveFault {
             FaultMode::Service => format!("Lambda service error ({SERVICE_ERROR})"),
             FaultMode::Duplicate => "delivered twice at once".to_owned(),
             FaultMode::LostAnswer => "the payment provider's answer is lost".to_owned(),
-            FaultMode::ForgetKeys => "the payment provider forgets its idempotency keys".to_owned(),
+            FaultMode::ForgetKeys => {
+                "the payment provider's answer is lost, then its idempotency keys".to_owned()
+            }
+            FaultMode::CallbackTwice => "each task callback is sent twice".to_owned(),
         }
     }
 }
@@ -195,8 +228,11 @@ pub enum FaultAction {
     Duplicate,
     /// Run, with the payment provider losing its next answer.
     LoseProviderAnswer,
-    /// Make the payment provider forget its idempotency keys, then run.
+    /// Run, with the payment provider losing its next answer and then
+    /// forgetting its idempotency keys.
     ForgetProviderKeys,
+    /// Run, with every task callback sent twice.
+    CallbackTwice,
 }
 
 /// The faults in force, by function binary name, and every fault injected
@@ -229,11 +265,14 @@ pub enum FaultError {
     /// `services` belongs to outages only, and an outage of nothing is none.
     #[error("services is for mode \"outage\" only, and must name at least one of dynamodb, sfn")]
     BadServices,
-    /// Only the functions that call the payment provider can meet its faults.
-    #[error(
-        "modes \"lost-answer\" and \"forget-keys\" are for the functions that call the payment provider: charge, refund"
-    )]
-    NotAProviderCaller,
+    /// The mode means something only to other functions.
+    #[error("mode {mode:?} is only for {}", functions.join(", "))]
+    OnlyFor {
+        /// The mode's name.
+        mode: String,
+        /// The functions it is for.
+        functions: &'static [&'static str],
+    },
 }
 
 impl Faults {
@@ -252,10 +291,16 @@ impl Faults {
         if request.count == Some(0) {
             return Err(FaultError::ZeroCount);
         }
-        if request.mode.is_provider_fault()
-            && !PROVIDER_CALLERS.contains(&request.function.as_str())
+        if let Some(functions) = request.mode.only_for()
+            && !functions.contains(&request.function.as_str())
         {
-            return Err(FaultError::NotAProviderCaller);
+            return Err(FaultError::OnlyFor {
+                mode: serde_json::to_value(request.mode)
+                    .ok()
+                    .and_then(|name| name.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                functions,
+            });
         }
         let delay_ms = match (request.mode, request.delay_ms) {
             (FaultMode::Delay, None) => return Err(FaultError::MissingDelay),
@@ -331,6 +376,7 @@ impl Faults {
             FaultMode::Duplicate => FaultAction::Duplicate,
             FaultMode::LostAnswer => FaultAction::LoseProviderAnswer,
             FaultMode::ForgetKeys => FaultAction::ForgetProviderKeys,
+            FaultMode::CallbackTwice => FaultAction::CallbackTwice,
         };
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining = remaining.saturating_sub(1);
@@ -380,37 +426,49 @@ mod tests {
     }
 
     #[test]
-    fn only_the_functions_that_call_the_provider_can_meet_its_faults() {
+    fn modes_for_some_functions_are_refused_on_the_others() {
         let known = vec!["charge".to_owned(), "refund".to_owned(), "ship".to_owned()];
         let faults = Faults::default();
-        for (mode, name, action) in [
+        for (mode, name, action, other) in [
             (
                 FaultMode::LostAnswer,
                 "lost-answer",
                 FaultAction::LoseProviderAnswer,
+                "ship",
             ),
             (
                 FaultMode::ForgetKeys,
                 "forget-keys",
                 FaultAction::ForgetProviderKeys,
+                "ship",
+            ),
+            (
+                FaultMode::CallbackTwice,
+                "callback-twice",
+                FaultAction::CallbackTwice,
+                "charge",
             ),
         ] {
-            assert_eq!(
-                faults.set(request("ship", mode, Some(1)), &known),
-                Err(FaultError::NotAProviderCaller),
-                "{name}"
+            let refused = faults
+                .set(request(other, mode, Some(1)), &known)
+                .unwrap_err();
+            assert!(
+                matches!(&refused, FaultError::OnlyFor { mode, .. } if mode == name),
+                "{name}: {refused}"
             );
-            for caller in PROVIDER_CALLERS {
-                faults.set(request(caller, mode, Some(1)), &known).unwrap();
-                assert_eq!(faults.take(caller), action, "{name} on {caller}");
+            let functions = mode.only_for().expect("a mode for some functions");
+            assert!(refused.to_string().contains(functions[0]), "{refused}");
+            for function in functions {
+                faults.set(request(function, mode, Some(1)), &known).unwrap();
+                assert_eq!(faults.take(function), action, "{name} on {function}");
             }
             let parsed: FaultRequest =
-                serde_json::from_value(serde_json::json!({"function": "charge", "mode": name}))
+                serde_json::from_value(serde_json::json!({"function": functions[0], "mode": name}))
                     .unwrap();
             assert_eq!(parsed.mode, mode);
-            assert!(mode.is_provider_fault());
+            assert_eq!(mode.is_provider_fault(), functions == PROVIDER_CALLERS);
         }
-        assert!(!FaultMode::Crash.is_provider_fault());
+        assert_eq!(FaultMode::Crash.only_for(), None);
     }
 
     #[test]

@@ -247,10 +247,10 @@ impl Functions {
             FaultAction::ForgetProviderKeys => {
                 tracing::info!(
                     function = binary,
-                    "fault injected: the provider forgets every idempotency key"
+                    "fault injected: the provider's next answer is lost, then it forgets every idempotency key"
                 );
                 saga_domain::simulated_provider::SimulatedPaymentProvider::shared()
-                    .forget_idempotency_keys();
+                    .lose_next_answer_and_forget_keys();
             }
             FaultAction::Duplicate => {
                 tracing::info!(function = binary, "fault injected: delivered twice at once");
@@ -270,6 +270,10 @@ impl Functions {
             FaultAction::Outage(services) => {
                 tracing::info!(function = binary, ?services, "outage injected");
                 code = self.build_during_outage(function, &services)?;
+            }
+            FaultAction::CallbackTwice => {
+                tracing::info!(function = binary, "fault injected: each task callback is sent twice");
+                code = self.build_with_callbacks_twice(function)?;
             }
             FaultAction::Fail(error_type) => {
                 tracing::info!(function = binary, error_type, "fault injected");
@@ -312,6 +316,40 @@ impl Functions {
             Err(_) => Err(FunctionError::new(
                 "Sandbox.Timedout",
                 format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+            )),
+        }
+    }
+
+    /// `function` built from its environment with its Step Functions
+    /// endpoint at [`crate::faults::CALLBACK_TWICE_PATH`] of the same
+    /// server, which applies each task callback twice.
+    fn build_with_callbacks_twice(
+        &self,
+        function: &Function,
+    ) -> Result<Arc<dyn AnyFunction>, FunctionError> {
+        let mut environment = function.environment.clone();
+        let variable = Service::Sfn.endpoint_variable();
+        let Some(endpoint) = environment.get(variable) else {
+            return Err(FunctionError::new(
+                "Runtime.InvalidEntrypoint",
+                format!("{} has no {variable}", function.spec.binary),
+            ));
+        };
+        let twice = format!(
+            "{}{}",
+            endpoint.trim_end_matches('/'),
+            crate::faults::CALLBACK_TWICE_PATH
+        );
+        environment.insert(variable.to_owned(), twice);
+        match build_code(&function.spec.binary, &environment, &self.sdk) {
+            Ok(Some(code)) => Ok(code),
+            Ok(None) => Err(FunctionError::new(
+                "Runtime.InvalidEntrypoint",
+                format!("no code for {}", function.spec.binary),
+            )),
+            Err(error) => Err(FunctionError::new(
+                "Runtime.InitError",
+                format!("{}: {error}", function.spec.binary),
             )),
         }
     }

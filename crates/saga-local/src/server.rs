@@ -81,6 +81,9 @@ async fn fallback(
         .and_then(|t| t.to_str().ok())
         .is_some_and(|t| t.starts_with(sfn_api::TARGET_PREFIX));
     if is_sfn && method == Method::POST {
+        if uri.path() == crate::faults::CALLBACK_TWICE_PATH {
+            return sfn_api::handle_callback_twice(cloud, &headers, &body).await;
+        }
         return sfn_api::handle(cloud, &headers, &body).await;
     }
     let request = http_api::ApiRequest {

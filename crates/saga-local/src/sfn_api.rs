@@ -92,6 +92,27 @@ pub async fn handle(cloud: Arc<Cloud>, headers: &HeaderMap, body: &[u8]) -> Resp
     }
 }
 
+/// A `callback-twice` fault's endpoint: a task callback (SendTaskSuccess,
+/// SendTaskFailure) is applied twice and the caller gets the second answer,
+/// as when an SDK retries a callback whose first answer was lost; any
+/// other call is served once.
+pub async fn handle_callback_twice(
+    cloud: Arc<Cloud>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let callback = headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .is_some_and(|operation| matches!(operation, "SendTaskSuccess" | "SendTaskFailure"));
+    if callback {
+        let first = handle(Arc::clone(&cloud), headers, body).await;
+        tracing::info!(status = %first.status(), "fault injected: the task callback is sent again, its first answer lost");
+    }
+    handle(cloud, headers, body).await
+}
+
 fn error_response(error: &ApiError) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,

@@ -9,7 +9,7 @@
 //! the next `count` invocations of `function` this way", and the report
 //! counts what the local cloud actually injected.
 
-use crate::faults::{FaultMode, PROVIDER_CALLERS};
+use crate::faults::FaultMode;
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): small, fast, and good enough
 /// to draw a test plan from.
@@ -135,6 +135,7 @@ pub const MODES: &[(FaultMode, u64)] = &[
     (FaultMode::Duplicate, 1),
     (FaultMode::LostAnswer, 1),
     (FaultMode::ForgetKeys, 1),
+    (FaultMode::CallbackTwice, 1),
 ];
 
 impl Plan {
@@ -144,14 +145,8 @@ impl Plan {
         let mut random = SplitMix64::new(seed);
         let mut functions = functions.to_vec();
         functions.sort_unstable();
-        // A lost provider answer or forgotten keys only mean something to the
-        // functions that call the provider; every other mode goes to any
-        // function.
-        let provider_callers: Vec<String> = functions
-            .iter()
-            .filter(|f| PROVIDER_CALLERS.contains(&f.as_str()))
-            .cloned()
-            .collect();
+        // Some modes mean something only to some functions (the provider's
+        // callers, the task reporter); every other mode goes to any function.
         // About 25 orders per SKU, at least 3 SKUs; each order takes 1 or 2
         // lines of 1 to 3 units (3 units on average), and the catalog holds
         // about 70% of that demand, so stock runs out for some orders.
@@ -182,11 +177,17 @@ impl Plan {
             (0..(orders.len() / 8).max(1))
                 .map(|_| {
                     let mode = random.weighted(MODES);
-                    let candidates = if mode.is_provider_fault() && !provider_callers.is_empty() {
-                        &provider_callers
-                    } else {
-                        &functions
-                    };
+                    let only: Vec<String> = mode
+                        .only_for()
+                        .map(|only| {
+                            functions
+                                .iter()
+                                .filter(|f| only.contains(&f.as_str()))
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let candidates = if only.is_empty() { &functions } else { &only };
                     ScheduledFault {
                         before_order: random.below(orders.len() as u64) as usize,
                         function: candidates[random.below(candidates.len() as u64) as usize]
@@ -249,9 +250,11 @@ mod tests {
         assert!(
             plan.faults
                 .iter()
-                .filter(|f| f.mode.is_provider_fault())
-                .all(|f| PROVIDER_CALLERS.contains(&f.function.as_str())),
-            "provider faults only where the provider is called"
+                .all(|f| f
+                    .mode
+                    .only_for()
+                    .is_none_or(|only| only.contains(&f.function.as_str()))),
+            "provider faults only where the provider is called, callback faults only on ship"
         );
         for function in functions() {
             assert!(plan.faults.iter().any(|f| f.function == function));

@@ -244,7 +244,8 @@ fn fault_form(binaries: &[String], csrf: &str) -> Markup {
                     option value="service" { "meet a Lambda service error" }
                     option value="duplicate" { "be delivered twice at once" }
                     option value="lost-answer" { "lose the payment provider's answer (charge, refund)" }
-                    option value="forget-keys" { "run after the payment provider forgot its idempotency keys (charge, refund)" }
+                    option value="forget-keys" { "lose the provider's answer, then its idempotency keys (charge, refund)" }
+                    option value="callback-twice" { "send each task callback twice (ship)" }
                 }
                 " for the next "
                 input name="count" size="4" placeholder="all";
