@@ -280,7 +280,8 @@ impl SimulatedPaymentProvider {
     /// weeks after a lost capture). Without a lookup before re-sending, the
     /// retry charges again. Fault injection for the local cloud's campaigns.
     pub fn lose_next_answer_and_forget_keys(&self) {
-        self.forgets_after_lost_answer.fetch_add(1, Ordering::SeqCst);
+        self.forgets_after_lost_answer
+            .fetch_add(1, Ordering::SeqCst);
         self.lose_next_answers(1);
     }
 

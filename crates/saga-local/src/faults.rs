@@ -459,7 +459,9 @@ mod tests {
             let functions = mode.only_for().expect("a mode for some functions");
             assert!(refused.to_string().contains(functions[0]), "{refused}");
             for function in functions {
-                faults.set(request(function, mode, Some(1)), &known).unwrap();
+                faults
+                    .set(request(function, mode, Some(1)), &known)
+                    .unwrap();
                 assert_eq!(faults.take(function), action, "{name} on {function}");
             }
             let parsed: FaultRequest =

@@ -272,7 +272,10 @@ impl Functions {
                 code = self.build_during_outage(function, &services)?;
             }
             FaultAction::CallbackTwice => {
-                tracing::info!(function = binary, "fault injected: each task callback is sent twice");
+                tracing::info!(
+                    function = binary,
+                    "fault injected: each task callback is sent twice"
+                );
                 code = self.build_with_callbacks_twice(function)?;
             }
             FaultAction::Fail(error_type) => {

@@ -248,12 +248,10 @@ mod tests {
             assert!(plan.faults.iter().any(|f| f.mode == *mode), "{mode:?}");
         }
         assert!(
-            plan.faults
-                .iter()
-                .all(|f| f
-                    .mode
-                    .only_for()
-                    .is_none_or(|only| only.contains(&f.function.as_str()))),
+            plan.faults.iter().all(|f| f
+                .mode
+                .only_for()
+                .is_none_or(|only| only.contains(&f.function.as_str()))),
             "provider faults only where the provider is called, callback faults only on ship"
         );
         for function in functions() {
