@@ -138,10 +138,16 @@ pub async fn handle_ship(
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, Diagnostic> {
     let mut response = SqsBatchResponse::default();
-    for record in &event.records {
-        let message_id = record.message_id.as_deref();
+    // The records of a batch (up to 10) are independent: processed at once,
+    // the batch takes as long as its slowest record, not the sum of them,
+    // so a batch of slow calls does not outlast the function's timeout.
+    let outcomes = futures::future::join_all(event.records.iter().map(|record| {
         let body = record.body.as_deref().unwrap_or_default();
-        let outcome = process_ship_message(shipments, reporter, clock, body).await;
+        process_ship_message(shipments, reporter, clock, body)
+    }))
+    .await;
+    for (record, outcome) in event.records.iter().zip(outcomes) {
+        let message_id = record.message_id.as_deref();
         match outcome {
             ShipRecordOutcome::Shipped(shipped) => {
                 tracing::info!(message_id, order_id = %shipped.order_id, shipment_id = %shipped.shipment_id, "shipped; task completed");
