@@ -482,6 +482,21 @@ impl TryFrom<AwaitingRecord> for OrderPosition {
     }
 }
 
+/// The first `limit` orders of `positions` (the entries of several shards),
+/// oldest placed first, ties by order id.
+fn oldest_first(mut positions: Vec<OrderPosition>, limit: usize) -> Vec<OrderId> {
+    positions.sort_by(|left, right| {
+        left.created_at
+            .cmp(&right.created_at)
+            .then_with(|| left.order_id.as_str().cmp(right.order_id.as_str()))
+    });
+    positions
+        .into_iter()
+        .take(limit)
+        .map(|position| position.order_id)
+        .collect()
+}
+
 impl OrderStore for DynamoOrders {
     async fn create_order(&self, order: &NewOrder) -> Result<CreateOrderOutcome, PortError> {
         const OPERATION: &str = "create_order";
@@ -650,7 +665,7 @@ impl OrderStore for DynamoOrders {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut waiting = AWAITING_START
+        let waiting = AWAITING_START
             .oldest_of_each_shard(
                 &self.client,
                 &self.table,
@@ -662,16 +677,7 @@ impl OrderStore for DynamoOrders {
             .iter()
             .map(|item| parse_item::<AwaitingRecord, OrderPosition>(OPERATION, item))
             .collect::<Result<Vec<_>, _>>()?;
-        waiting.sort_by(|left, right| {
-            left.created_at
-                .cmp(&right.created_at)
-                .then_with(|| left.order_id.as_str().cmp(right.order_id.as_str()))
-        });
-        Ok(waiting
-            .into_iter()
-            .take(limit)
-            .map(|position| position.order_id)
-            .collect())
+        Ok(oldest_first(waiting, limit))
     }
 
     async fn record_stall(
@@ -726,22 +732,13 @@ impl OrderStore for DynamoOrders {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut stalled = STALLED
+        let stalled = STALLED
             .oldest_of_each_shard(&self.client, &self.table, s(END_OF_TIME), limit, OPERATION)
             .await?
             .iter()
             .map(|item| parse_item::<AwaitingRecord, OrderPosition>(OPERATION, item))
             .collect::<Result<Vec<_>, _>>()?;
-        stalled.sort_by(|left, right| {
-            left.created_at
-                .cmp(&right.created_at)
-                .then_with(|| left.order_id.as_str().cmp(right.order_id.as_str()))
-        });
-        Ok(stalled
-            .into_iter()
-            .take(limit)
-            .map(|position| position.order_id)
-            .collect())
+        Ok(oldest_first(stalled, limit))
     }
 
     async fn customer_orders(

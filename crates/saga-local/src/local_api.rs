@@ -327,6 +327,24 @@ pub async fn list_queues(State(cloud): State<Arc<Cloud>>) -> Response {
     Json(json!({"queues": queues})).into_response()
 }
 
+/// Receives up to 10 messages of `queue` for the next 30 s (none when it
+/// is empty), for a redrive to move or replay and then delete.
+async fn take_batch(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueInfo,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, String> {
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue.url)
+        .max_number_of_messages(10)
+        .visibility_timeout(30)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+    Ok(received.messages.unwrap_or_default())
+}
+
 /// Moves every message of a dead-letter queue back to its source queue;
 /// for a function's on-failure destination, replays each message's event
 /// (`requestPayload`) to the function and deletes the messages it took.
@@ -344,16 +362,7 @@ pub async fn redrive_dead_letters(cloud: &Cloud, logical_id: &str) -> Result<u64
     let mut moved = 0;
     // Bounded: a DLQ drained by this loop cannot refill itself.
     for _ in 0..1000 {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-        let messages = received.messages.unwrap_or_default();
+        let messages = take_batch(sqs, queue).await?;
         if messages.is_empty() {
             break;
         }
@@ -397,16 +406,7 @@ async fn replay_failed_events(
     let mut replayed = 0;
     let mut first_failure = None;
     for _ in 0..1000 {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-        let messages = received.messages.unwrap_or_default();
+        let messages = take_batch(sqs, queue).await?;
         if messages.is_empty() {
             break;
         }

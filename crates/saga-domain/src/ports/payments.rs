@@ -275,6 +275,16 @@ impl ProviderCharge {
     pub fn is_captured(&self) -> bool {
         self.state == ProviderChargeState::Captured
     }
+
+    /// The provider references of the captured ones among `charges`: more
+    /// than one for an order is a double charge.
+    pub fn captured_references(charges: &[ProviderCharge]) -> Vec<&str> {
+        charges
+            .iter()
+            .filter(|charge| charge.is_captured())
+            .map(|charge| charge.provider_reference.as_str())
+            .collect()
+    }
 }
 
 /// The payment provider (Stripe-like). Transient failures (network, 5xx,

@@ -17,7 +17,8 @@ use crate::error::StepError;
 use crate::ids::OrderId;
 use crate::ports::{
     ChargeOutcome, ChargeRequest, Clock, Payment, PaymentIntent, PaymentProvider, PaymentStatus,
-    PaymentStore, PaymentTransition, ProviderChargeState, RecordIntentOutcome, whole_seconds,
+    PaymentStore, PaymentTransition, ProviderCharge, ProviderChargeState, RecordIntentOutcome,
+    whole_seconds,
 };
 use crate::step_io::{ChargeInput, Charged};
 
@@ -136,11 +137,7 @@ async fn charged_before(
 ) -> Result<Option<ChargeOutcome>, StepError> {
     let order_id = &payment.order_id;
     let charges = provider.find_charges(order_id).await?;
-    let captures: Vec<&str> = charges
-        .iter()
-        .filter(|charge| charge.is_captured())
-        .map(|charge| charge.provider_reference.as_str())
-        .collect();
+    let captures = ProviderCharge::captured_references(&charges);
     match captures.as_slice() {
         [] => {}
         [capture] => {

@@ -16,7 +16,7 @@ use crate::error::{PortError, StepError};
 use crate::ids::OrderId;
 use crate::ports::{
     CancelOutcome, CancelRequest, Clock, Payment, PaymentProvider, PaymentStatus, PaymentStore,
-    PaymentTransition, RefundRequest, whole_seconds,
+    PaymentTransition, ProviderCharge, RefundRequest, whole_seconds,
 };
 use crate::step_io::{OrderRef, RefundOutcome, Refunded};
 use crate::steps::charge::charge_idempotency_key;
@@ -127,11 +127,7 @@ async fn refunded_before(
     provider_reference: &str,
 ) -> Result<Option<String>, StepError> {
     let charges = provider.find_charges(order_id).await?;
-    let captures: Vec<&str> = charges
-        .iter()
-        .filter(|charge| charge.is_captured())
-        .map(|charge| charge.provider_reference.as_str())
-        .collect();
+    let captures = ProviderCharge::captured_references(&charges);
     if captures.len() > 1 {
         tracing::error!(%order_id, captures = ?captures, "the provider holds more than one capture for the order: a double charge");
         return Err(StepError::transient(format!(
