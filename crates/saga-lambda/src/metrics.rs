@@ -29,12 +29,19 @@ pub fn gauge(namespace: &str, name: &str, value: u64, at: DateTime<Utc>) -> Valu
     line
 }
 
-/// Writes `line` to stdout as one line, where Lambda's log capture (and
-/// CloudWatch's EMF extraction) reads it. A stdout that cannot be written
-/// (closed by whoever runs the process) loses the line, never the
-/// invocation: a metric is not worth failing a function for.
+/// Writes `line` where its metric is made: on Lambda (the runtime API is
+/// set) to stdout as one line, which Lambda's log capture and CloudWatch's
+/// EMF extraction read; anywhere else (the local cloud runs the functions
+/// in its own process, tests) into the log, so a terminal showing the
+/// process's output is not flooded. A stdout that cannot be written loses
+/// the line, never the invocation: a metric is not worth failing a
+/// function for.
 pub fn emit(line: &Value) {
     use std::io::Write as _;
+    if !on_lambda(std::env::var_os(LAMBDA_RUNTIME_API).as_deref()) {
+        tracing::info!(emf = %line, "metric");
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{line}")
         .and_then(|()| stdout.flush())
@@ -44,9 +51,24 @@ pub fn emit(line: &Value) {
     }
 }
 
+/// The variable Lambda sets for the runtime to find its API.
+const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// Whether the process runs on Lambda, from `AWS_LAMBDA_RUNTIME_API`.
+fn on_lambda(runtime_api: Option<&std::ffi::OsStr>) -> bool {
+    runtime_api.is_some_and(|api| !api.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_go_to_stdout_only_on_lambda() {
+        assert!(on_lambda(Some(std::ffi::OsStr::new("127.0.0.1:9001"))));
+        assert!(!on_lambda(Some(std::ffi::OsStr::new(""))));
+        assert!(!on_lambda(None));
+    }
 
     #[test]
     fn a_gauge_is_one_emf_object_naming_its_value() {
