@@ -345,6 +345,24 @@ async fn take_batch(
     Ok(received.messages.unwrap_or_default())
 }
 
+/// Deletes a message [`take_batch`] took, once it is moved or replayed.
+async fn delete_taken(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueInfo,
+    message: &aws_sdk_sqs::types::Message,
+) -> Result<(), String> {
+    let Some(handle) = message.receipt_handle() else {
+        return Ok(());
+    };
+    sqs.delete_message()
+        .queue_url(&queue.url)
+        .receipt_handle(handle)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
+}
+
 /// Moves every message of a dead-letter queue back to its source queue;
 /// for a function's on-failure destination, replays each message's event
 /// (`requestPayload`) to the function and deletes the messages it took.
@@ -373,14 +391,7 @@ pub async fn redrive_dead_letters(cloud: &Cloud, logical_id: &str) -> Result<u64
                 .send()
                 .await
                 .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-            if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-            }
+            delete_taken(sqs, queue, &message).await?;
             moved += 1;
         }
     }
@@ -402,7 +413,6 @@ async fn replay_failed_events(
         ));
     };
     let sqs = &cloud.clients.sqs;
-    let sqs_error = |e: &dyn std::fmt::Display| format!("{e}");
     let mut replayed = 0;
     let mut first_failure = None;
     for _ in 0..1000 {
@@ -426,14 +436,7 @@ async fn replay_failed_events(
             };
             match cloud.functions.invoke(target, event).await {
                 Ok(_) => {
-                    if let Some(handle) = message.receipt_handle() {
-                        sqs.delete_message()
-                            .queue_url(&queue.url)
-                            .receipt_handle(handle)
-                            .send()
-                            .await
-                            .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-                    }
+                    delete_taken(sqs, queue, &message).await?;
                     replayed += 1;
                 }
                 Err(error) => {

@@ -516,3 +516,59 @@ async fn a_failed_execution_shows_on_its_order_and_stays_counted_until_a_redrive
         "the signal is down"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_the_watcher_failed_to_record_waits_in_its_dead_letter_queue_and_replays() {
+    // 100x time: Lambda's retries of the event come after 0.6 s and 1.2 s.
+    let cloud = LocalCloud::start(&["--time-scale", "100"]).await;
+    let token = cloud.token("user-watcher-dlq").await;
+    cloud.set_stock("SKU-WDLQ", 5).await;
+    cloud
+        .set_fault(json!({"function": "confirm", "mode": "permanent"}))
+        .await;
+    // The watcher fails the event and both of Lambda's retries.
+    cloud
+        .set_fault(json!({"function": "watcher", "mode": "transient", "count": 3}))
+        .await;
+    let (status, placed) = cloud
+        .place_order(
+            &token,
+            &new_key(),
+            &order_body("SKU-WDLQ", 1, "pm_card_visa"),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    let order_id = placed["orderId"].as_str().unwrap().to_owned();
+    let failed = cloud.wait_for_execution(&order_id, 120).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while cloud.queue_depth("WatcherDeadLetterQueue").await.0 == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failed event never reached the dead-letter queue; log: {}",
+            cloud.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let order = cloud.order(&token, &order_id).await;
+    assert!(order.get("stalled").is_none(), "not recorded yet: {order}");
+
+    // The runbook: replay the dead letters to the watcher.
+    let (status, body) = cloud
+        .send_json(
+            reqwest::Method::POST,
+            "/local/queues/WatcherDeadLetterQueue/redrive",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["moved"], 1, "{body}");
+    let order = cloud.order(&token, &order_id).await;
+    assert_eq!(order["status"], "PAID", "{order}");
+    assert!(
+        order["stalled"]["since"].is_string(),
+        "recorded now: {order}"
+    );
+    assert_eq!(cloud.queue_depth("WatcherDeadLetterQueue").await, (0, 0));
+}
