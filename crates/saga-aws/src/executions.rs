@@ -11,7 +11,10 @@
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
-use saga_domain::ports::{ExecutionStarter, StartOutcome};
+use aws_sdk_sfn::types::ExecutionStatus;
+use chrono::{DateTime, Utc};
+use saga_domain::ports::{ExecutionStarter, StartOutcome, StoppedExecutions};
+use saga_domain::step_io::ExecutionStatusChange;
 use saga_domain::{OrderId, PortError};
 
 use crate::sdk_errors::port_error;
@@ -57,5 +60,58 @@ impl ExecutionStarter for SfnExecutions {
                 _ => Err(port_error(OPERATION, error)),
             },
         }
+    }
+}
+
+impl StoppedExecutions for SfnExecutions {
+    async fn stopped_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ExecutionStatusChange>, PortError> {
+        const OPERATION: &str = "stopped_since";
+        let since = since.timestamp_millis();
+        let page = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let mut stopped = Vec::new();
+        for status in [
+            ExecutionStatus::Failed,
+            ExecutionStatus::TimedOut,
+            ExecutionStatus::Aborted,
+        ] {
+            // Newest first: one page is the executions that matter.
+            let output = self
+                .client
+                .list_executions()
+                .state_machine_arn(&self.state_machine_arn)
+                .status_filter(status.clone())
+                .max_results(page)
+                .send()
+                .await
+                .map_err(|error| port_error(OPERATION, error))?;
+            for execution in output.executions() {
+                let Some(stop) = execution.stop_date() else {
+                    continue;
+                };
+                let stop_millis = stop.to_millis().unwrap_or(i64::MIN);
+                if stop_millis < since {
+                    continue;
+                }
+                stopped.push(ExecutionStatusChange {
+                    execution_arn: execution.execution_arn().to_owned(),
+                    name: execution.name().to_owned(),
+                    status: status.as_str().to_owned(),
+                    stop_date: Some(stop_millis),
+                    error: None,
+                    cause: Some(
+                        "found by the sweeper in ListExecutions: no status-change event recorded it; see the execution's history".to_owned(),
+                    ),
+                    redrive_count: execution
+                        .redrive_count()
+                        .and_then(|count| u32::try_from(count).ok())
+                        .unwrap_or(0),
+                });
+            }
+        }
+        Ok(stopped)
     }
 }

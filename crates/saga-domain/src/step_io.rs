@@ -156,7 +156,7 @@ pub struct ReaperReport {
     pub batches: u64,
 }
 
-/// Output of `sweeper`: `{found, started, stalled}`.
+/// Output of `sweeper`: `{found, started, stalled, recovered}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
@@ -169,6 +169,9 @@ pub struct SweepReport {
     /// still waiting for a redrive (counted up to
     /// [`crate::steps::STALLED_COUNT_LIMIT`]): the `StalledOrders` metric.
     pub stalled: u64,
+    /// Stalls this run recorded for stopped executions that no
+    /// status-change event had recorded (normally 0).
+    pub recovered: u64,
 }
 
 /// The `detail` of Step Functions' "Step Functions Execution Status Change"

@@ -252,3 +252,91 @@ fn sweep_settings_refuse_a_zero_grace_or_batch() {
     assert_eq!(defaults.grace(), TimeDelta::seconds(120));
     assert_eq!(defaults.batch_size(), 100);
 }
+
+fn stop_of(
+    order: &str,
+    status: &str,
+    redrive_count: u32,
+    stopped_at: &ManualClock,
+) -> saga_domain::step_io::ExecutionStatusChange {
+    saga_domain::step_io::ExecutionStatusChange {
+        execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:saga:{order}"),
+        name: order.to_owned(),
+        status: status.to_owned(),
+        stop_date: Some(stopped_at.now().timestamp_millis()),
+        error: None,
+        cause: Some("found by ListExecutions".to_owned()),
+        redrive_count,
+    }
+}
+
+#[tokio::test]
+async fn a_stop_no_event_recorded_is_recorded_by_the_sweep_and_nothing_else_is_touched() {
+    use saga_domain::ports::{OrderStatus, Stall, StoppedStatus};
+    use saga_domain::steps::{MISSED_STOP_LOOKBACK, record_missed_stops};
+    let orders = InMemoryOrders::new();
+    let executions = RecordingExecutions::new();
+    let clock = clock();
+    for id in ["ord-missed", "ord-known", "ord-final", "ord-old"] {
+        placed(&orders, id).await;
+    }
+    // ord-old stopped before the lookback; the others within it.
+    executions.add_stopped(stop_of("ord-old", "FAILED", 0, &clock));
+    clock.advance(MISSED_STOP_LOOKBACK + TimeDelta::minutes(5));
+    executions.add_stopped(stop_of("ord-missed", "TIMED_OUT", 0, &clock));
+    executions.add_stopped(stop_of("ord-known", "FAILED", 1, &clock));
+    executions.add_stopped(stop_of("ord-final", "FAILED", 0, &clock));
+    executions.add_stopped(stop_of("not-an-order!", "ABORTED", 0, &clock));
+    // The watcher got ord-known's event, with its error; ord-final finished.
+    let known = Stall {
+        execution_arn: "arn:known".to_owned(),
+        status: StoppedStatus::Failed,
+        error: Some("States.TaskFailed".to_owned()),
+        cause: Some("from the event".to_owned()),
+        stopped_at: clock.now(),
+        redrive_count: 1,
+    };
+    orders
+        .record_stall(&"ord-known".parse().unwrap(), &known)
+        .await
+        .unwrap();
+    orders.record_progress(
+        &"ord-final".parse().unwrap(),
+        "RejectOrder",
+        OrderStatus::Rejected,
+        "2026-01-01T01:00:00.000Z",
+        Some("PaymentDeclined"),
+        None,
+    );
+    clock.advance(TimeDelta::minutes(1));
+
+    let recorded = record_missed_stops(&orders, &executions, &clock)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1, "only ord-missed");
+    let stall_of = |id: &str| {
+        let id: OrderId = id.parse().unwrap();
+        let orders = &orders;
+        async move { orders.get_order(&id).await.unwrap().unwrap().stall }
+    };
+    let missed = stall_of("ord-missed").await.expect("recorded by the sweep");
+    assert_eq!(missed.status, StoppedStatus::TimedOut);
+    assert_eq!(
+        stall_of("ord-known").await,
+        Some(known),
+        "the event's error and cause are kept"
+    );
+    assert_eq!(
+        stall_of("ord-final").await,
+        None,
+        "a final order is never marked"
+    );
+    assert_eq!(stall_of("ord-old").await, None, "outside the lookback");
+    assert_eq!(
+        record_missed_stops(&orders, &executions, &clock)
+            .await
+            .unwrap(),
+        0,
+        "a second run finds nothing new"
+    );
+}

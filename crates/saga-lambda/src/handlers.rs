@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Diagnostic;
 use saga_domain::ports::{
     Clock, ExecutionStarter, OrderStore, PaymentProvider, PaymentStore, ReservationExpiry,
-    ReservationStore, ShipmentStore, TaskReporter,
+    ReservationStore, ShipmentStore, StoppedExecutions, TaskReporter,
 };
 use saga_domain::step_io::{
     ChargeInput, Charged, Confirmed, ExecutionStatusChange, OrderRef, ReaperReport, Refunded,
@@ -206,19 +206,21 @@ pub async fn handle_reaper(
 /// `sweeper`: the EventBridge scheduled event → [`SweepReport`]. The
 /// event's content is not used: the sweep works from the clock.
 ///
-/// Counts the stalled orders first and reports them as the `StalledOrders`
-/// metric (an EMF line on stdout, in `metrics_namespace`) whether or not the
-/// start of unstarted orders then fails, so the failed-executions alarm
-/// keeps its data while one part is broken.
+/// First records the stalls of stopped executions no status-change event
+/// recorded ([`steps::record_missed_stops`]), then counts the stalled
+/// orders and reports them as the `StalledOrders` metric (an EMF line, in
+/// `metrics_namespace`) whether or not the other parts fail, so the
+/// failed-executions alarm keeps its data while one part is broken.
 pub async fn handle_sweeper(
     orders: &impl OrderStore,
-    executions: &impl ExecutionStarter,
+    executions: &(impl ExecutionStarter + StoppedExecutions),
     clock: &impl Clock,
     settings: SweepSettings,
     metrics_namespace: &str,
     event: EventBridgeEvent<Value>,
 ) -> Result<SweepReport, Diagnostic> {
     tracing::info!(event_id = event.id.as_deref(), detail_type = %event.detail_type, "sweeper run");
+    let recovered = steps::record_missed_stops(orders, executions, clock).await;
     let stalled = steps::count_stalled(orders).await;
     if let Ok(count) = &stalled {
         crate::metrics::emit(&crate::metrics::gauge(
@@ -229,13 +231,16 @@ pub async fn handle_sweeper(
         ));
     }
     let swept = steps::sweep_unstarted(orders, executions, clock, settings).await;
+    let recovered = recovered.map_err(|error| failed("sweeper", error))?;
     let stalled = stalled.map_err(|error| failed("sweeper", error))?;
     let mut report = swept.map_err(|error| failed("sweeper", error))?;
     report.stalled = stalled;
+    report.recovered = recovered;
     tracing::info!(
         found = report.found,
         started = report.started,
         stalled = report.stalled,
+        recovered = report.recovered,
         "sweeper done"
     );
     Ok(report)

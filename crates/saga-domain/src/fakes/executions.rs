@@ -32,6 +32,7 @@ pub struct RecordingExecutions {
 struct ExecutionsState {
     calls: Vec<StartCall>,
     executions: HashMap<OrderId, String>,
+    stopped: Vec<crate::step_io::ExecutionStatusChange>,
 }
 
 impl RecordingExecutions {
@@ -48,6 +49,29 @@ impl RecordingExecutions {
     /// The executions that exist, with their input.
     pub fn executions(&self) -> HashMap<OrderId, String> {
         lock(&self.state).executions.clone()
+    }
+
+    /// Adds a stopped execution for [`StoppedExecutions::stopped_since`].
+    pub fn add_stopped(&self, change: crate::step_io::ExecutionStatusChange) {
+        lock(&self.state).stopped.push(change);
+    }
+}
+
+impl crate::ports::StoppedExecutions for RecordingExecutions {
+    async fn stopped_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::step_io::ExecutionStatusChange>, PortError> {
+        self.faults.check("stopped_since")?;
+        let since = since.timestamp_millis();
+        Ok(lock(&self.state)
+            .stopped
+            .iter()
+            .filter(|change| change.stop_date.is_some_and(|stop| stop >= since))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

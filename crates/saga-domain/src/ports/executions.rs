@@ -8,8 +8,11 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::PortError;
 use crate::ids::OrderId;
+use crate::step_io::ExecutionStatusChange;
 
 /// What [`ExecutionStarter::start_execution`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +23,21 @@ pub enum StartOutcome {
     /// An execution with this name exists and is closed, or has other input
     /// (`ExecutionAlreadyExists`).
     AlreadyExists,
+}
+
+/// The order saga's executions that stopped: ListExecutions with a status
+/// filter. The sweeper's backstop for status-change events, which AWS
+/// delivers on a best-effort basis.
+pub trait StoppedExecutions: Send + Sync {
+    /// Up to `limit` executions of each stopped status (FAILED, TIMED_OUT,
+    /// ABORTED) among the newest, that stopped at or after `since`, each as
+    /// the status-change event would have told it (without error and cause,
+    /// which only DescribeExecution gives).
+    fn stopped_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ExecutionStatusChange>, PortError>> + Send;
 }
 
 /// StartExecution on the order saga's state machine.

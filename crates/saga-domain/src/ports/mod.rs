@@ -25,7 +25,7 @@ mod shipping;
 mod tasks;
 
 pub use clock::{Clock, SystemClock, whole_seconds};
-pub use executions::{ExecutionStarter, StartOutcome};
+pub use executions::{ExecutionStarter, StartOutcome, StoppedExecutions};
 pub use inventory::{
     Catalog, CatalogPage, ConfirmOutcome, ExpireOutcome, NewReservation, ReleaseOutcome,
     Reservation, ReservationExpiry, ReservationStatus, ReservationStore, ReserveOutcome, StockItem,

@@ -26,5 +26,8 @@ pub use release::release_reservation;
 pub use reserve::{ReservationTtl, reserve_inventory};
 pub use ship::{ShipRecordOutcome, create_shipment, process_ship_message};
 pub use start::{ExecutionStart, start_order_execution};
-pub use sweep::{STALLED_COUNT_LIMIT, SweepSettings, count_stalled, sweep_unstarted};
+pub use sweep::{
+    MISSED_STOP_LOOKBACK, STALLED_COUNT_LIMIT, SweepSettings, count_stalled, record_missed_stops,
+    sweep_unstarted,
+};
 pub use watch::record_execution_stop;

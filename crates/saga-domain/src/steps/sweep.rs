@@ -16,9 +16,10 @@ use tracing::Instrument;
 
 use crate::error::{InvalidValue, StepError};
 use crate::ids::OrderId;
-use crate::ports::{Clock, ExecutionStarter, OrderStore};
-use crate::step_io::SweepReport;
+use crate::ports::{Clock, ExecutionStarter, OrderStore, StoppedExecutions};
+use crate::step_io::{SweepReport, WatchOutcome};
 use crate::steps::start::{ExecutionStart, start_order_execution};
+use crate::steps::watch::record_execution_stop;
 
 /// How the sweep chooses its orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,7 @@ pub async fn sweep_unstarted(
         found: waiting.len() as u64,
         started: 0,
         stalled: 0,
+        recovered: 0,
     };
     let mut failed = 0_u64;
     for order_id in &waiting {
@@ -159,6 +161,54 @@ pub async fn count_stalled(orders: &impl OrderStore) -> Result<u64, StepError> {
         );
     }
     Ok(stalled.len() as u64)
+}
+
+/// How far back the sweeper looks for stopped executions no status-change
+/// event recorded: an hour of runs, each a chance to catch a lost event.
+pub const MISSED_STOP_LOOKBACK: TimeDelta = TimeDelta::hours(1);
+
+/// The most stopped executions of each status one run looks at.
+const MISSED_STOP_LIMIT: usize = 100;
+
+/// Records the stall of every order whose execution stopped in the last
+/// [`MISSED_STOP_LOOKBACK`] and that no status-change event recorded (AWS
+/// delivers those events on a best-effort basis). An order already final,
+/// or already carrying the stall of that attempt or a later one, is left
+/// as it is, so the event's error and cause are kept. Returns how many
+/// stalls this run recorded.
+///
+/// Errors: `TransientError` when the executions or an order cannot be read
+/// or written (the next run tries again).
+pub async fn record_missed_stops(
+    orders: &impl OrderStore,
+    executions: &impl StoppedExecutions,
+    clock: &impl Clock,
+) -> Result<u64, StepError> {
+    let stopped = executions
+        .stopped_since(clock.now() - MISSED_STOP_LOOKBACK, MISSED_STOP_LIMIT)
+        .await?;
+    let mut recorded = 0;
+    for change in &stopped {
+        let Ok(order_id) = change.name.parse::<OrderId>() else {
+            continue;
+        };
+        let Some(order) = orders.get_order(&order_id).await? else {
+            continue;
+        };
+        let known = order
+            .stall
+            .as_ref()
+            .is_some_and(|stall| stall.redrive_count >= change.redrive_count);
+        if order.status.is_final() || known {
+            continue;
+        }
+        let report = record_execution_stop(orders, change).await?;
+        if report.outcome == WatchOutcome::Recorded {
+            tracing::warn!(%order_id, status = %change.status, "a stopped execution no status-change event recorded: stall recorded by the sweeper");
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
 }
 
 /// What the sweep did with one order.
