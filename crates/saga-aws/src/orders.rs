@@ -50,7 +50,8 @@ use crate::record::{Corrupt, from_item, instant, parse_item, parsed, to_item};
 use crate::sdk_errors::port_error;
 use crate::tables::{AWAITING_START_INDEX, BY_CUSTOMER_INDEX, STALLED_INDEX};
 
-/// The placeholders of [`OrderStatus::FINAL`] in the in-flight filter.
+/// The placeholders of [`OrderStatus::FINAL`] in the in-flight filter and
+/// the stall's condition.
 const FINAL_VALUES: [&str; OrderStatus::FINAL.len()] = [":final0", ":final1"];
 
 /// The longest page [`DynamoOrders::count_in_flight`] asks for.
@@ -687,28 +688,29 @@ impl OrderStore for DynamoOrders {
     ) -> Result<StallOutcome, PortError> {
         const OPERATION: &str = "record_stall";
         let record = to_item(OPERATION, &StallRecord::from(stall))?;
-        let result = self
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("orderId", s(order_id.as_str()))
             .update_expression("SET stall = :stall, stallShard = :shard")
-            .condition_expression(
-                "attribute_exists(orderId) AND NOT (#status IN (:final0, :final1)) \
+            .condition_expression(format!(
+                "attribute_exists(orderId) AND NOT (#status IN ({})) \
                  AND (attribute_not_exists(stall) OR stall.redriveCount <= :redriveCount)",
-            )
+                FINAL_VALUES.join(", ")
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":stall", AttributeValue::M(record))
             .expression_attribute_values(":shard", s(STALLED.shard_of(order_id)))
-            .expression_attribute_values(":final0", s(OrderStatus::FINAL[0].as_str()))
-            .expression_attribute_values(":final1", s(OrderStatus::FINAL[1].as_str()))
             .expression_attribute_values(
                 ":redriveCount",
                 AttributeValue::N(stall.redrive_count.to_string()),
             )
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (value, status) in FINAL_VALUES.iter().zip(OrderStatus::FINAL) {
+            update = update.expression_attribute_values(*value, s(status.as_str()));
+        }
+        let result = update.send().await;
         match result {
             Ok(_) => Ok(StallOutcome::Recorded),
             Err(error) => match error.as_service_error() {

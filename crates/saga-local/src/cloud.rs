@@ -559,13 +559,16 @@ impl Background<'_> {
             let Some(function) = self.functions.find(&spec.logical_id) else {
                 continue;
             };
-            let on_failure_queue_url = spec.on_failure.as_ref().and_then(|arn| {
-                let queue = cloud.queues.iter().find(|queue| &queue.arn == arn);
-                if queue.is_none() {
-                    tracing::warn!(function = %spec.logical_id, destination = %arn, "on-failure destination is not a queue of this stack: failed events are only logged");
-                }
-                queue.map(|queue| queue.url.clone())
-            });
+            // The queue whose `failed_events_of` start-up set from this
+            // function's on-failure destination.
+            let on_failure_queue_url = cloud
+                .queues
+                .iter()
+                .find(|queue| queue.failed_events_of.as_ref() == Some(&spec.logical_id))
+                .map(|queue| queue.url.clone());
+            if let (Some(arn), None) = (&spec.on_failure, &on_failure_queue_url) {
+                tracing::warn!(function = %spec.logical_id, destination = %arn, "on-failure destination is not a queue of this stack: failed events are only logged");
+            }
             for rule in &spec.rules {
                 targets.push(event_bus::Target {
                     function: Arc::clone(function),

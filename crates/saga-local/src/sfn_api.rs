@@ -64,12 +64,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 
 /// Answers one Step Functions API call.
 pub async fn handle(cloud: Arc<Cloud>, headers: &HeaderMap, body: &[u8]) -> Response {
-    let operation = headers
-        .get("x-amz-target")
-        .and_then(|t| t.to_str().ok())
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .unwrap_or_default()
-        .to_owned();
+    let operation = operation_of(headers).to_owned();
     let input: Value = if body.is_empty() {
         json!({})
     } else {
@@ -101,16 +96,21 @@ pub async fn handle_callback_twice(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let callback = headers
-        .get("x-amz-target")
-        .and_then(|t| t.to_str().ok())
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .is_some_and(|operation| matches!(operation, "SendTaskSuccess" | "SendTaskFailure"));
-    if callback {
+    if matches!(operation_of(headers), "SendTaskSuccess" | "SendTaskFailure") {
         let first = handle(Arc::clone(&cloud), headers, body).await;
         tracing::info!(status = %first.status(), "fault injected: the task callback is sent again, its first answer lost");
     }
     handle(cloud, headers, body).await
+}
+
+/// The operation an `X-Amz-Target` names (`AWSStepFunctions.<operation>`),
+/// or empty.
+fn operation_of(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .unwrap_or_default()
 }
 
 fn error_response(error: &ApiError) -> Response {

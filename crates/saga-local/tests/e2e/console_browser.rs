@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::support::{LocalCloud, new_key, order_body};
+use crate::support::{LocalCloud, order_body};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_lists_opens_and_redrives_a_failed_execution() {
@@ -29,17 +29,9 @@ async fn the_console_lists_opens_and_redrives_a_failed_execution() {
     cloud
         .set_fault(json!({"function": "charge", "mode": "permanent", "count": 1}))
         .await;
-    let (status, placed) = cloud
-        .place_order(
-            &token,
-            &new_key(),
-            &order_body("SKU-TEE-L", 1, "pm_card_visa"),
-        )
+    let (order_id, _failed) = cloud
+        .place_until_failed(&token, &order_body("SKU-TEE-L", 1, "pm_card_visa"))
         .await;
-    assert_eq!(status, 202, "{placed}");
-    let order_id = placed["orderId"].as_str().unwrap().to_owned();
-    let failed = cloud.wait_for_execution(&order_id, 60).await;
-    assert_eq!(failed["status"], "FAILED", "{failed}");
 
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-redrive.png");
     let _ = std::fs::remove_file(&screenshot);

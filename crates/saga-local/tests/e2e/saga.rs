@@ -215,18 +215,9 @@ async fn a_poisoned_shipment_dead_letters_fails_at_ship_order_and_redrives_to_on
     cloud
         .set_fault(json!({"function": "ship", "mode": "transient"}))
         .await;
-    let (status, placed) = cloud
-        .place_order(
-            &token,
-            &new_key(),
-            &order_body("SKU-MUG", 1, "pm_card_visa"),
-        )
+    let (order_id, failed) = cloud
+        .place_until_failed(&token, &order_body("SKU-MUG", 1, "pm_card_visa"))
         .await;
-    assert_eq!(status, 202, "{placed}");
-    let order_id = placed["orderId"].as_str().unwrap().to_owned();
-
-    let failed = cloud.wait_for_execution(&order_id, 120).await;
-    assert_eq!(failed["status"], "FAILED", "{failed}");
     assert_eq!(failed["error"], "States.HeartbeatTimeout", "{failed}");
     let history = cloud
         .get_json(&format!("/local/executions/{order_id}/steps"))
@@ -454,17 +445,9 @@ async fn a_failed_execution_shows_on_its_order_and_stays_counted_until_a_redrive
     cloud
         .set_fault(json!({"function": "confirm", "mode": "permanent"}))
         .await;
-    let (status, placed) = cloud
-        .place_order(
-            &token,
-            &new_key(),
-            &order_body("SKU-STALL", 1, "pm_card_visa"),
-        )
+    let (order_id, failed) = cloud
+        .place_until_failed(&token, &order_body("SKU-STALL", 1, "pm_card_visa"))
         .await;
-    assert_eq!(status, 202, "{placed}");
-    let order_id = placed["orderId"].as_str().unwrap().to_owned();
-    let failed = cloud.wait_for_execution(&order_id, 120).await;
-    assert_eq!(failed["status"], "FAILED", "{failed}");
 
     // The status-change event reaches the watcher, which records the stall.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -530,17 +513,9 @@ async fn a_stall_the_watcher_failed_to_record_waits_in_its_dead_letter_queue_and
     cloud
         .set_fault(json!({"function": "watcher", "mode": "transient", "count": 3}))
         .await;
-    let (status, placed) = cloud
-        .place_order(
-            &token,
-            &new_key(),
-            &order_body("SKU-WDLQ", 1, "pm_card_visa"),
-        )
+    let (order_id, _failed) = cloud
+        .place_until_failed(&token, &order_body("SKU-WDLQ", 1, "pm_card_visa"))
         .await;
-    assert_eq!(status, 202, "{placed}");
-    let order_id = placed["orderId"].as_str().unwrap().to_owned();
-    let failed = cloud.wait_for_execution(&order_id, 120).await;
-    assert_eq!(failed["status"], "FAILED", "{failed}");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while cloud.queue_depth("WatcherDeadLetterQueue").await.0 == 0 {

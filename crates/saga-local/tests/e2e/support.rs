@@ -261,6 +261,19 @@ pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+impl LocalCloud {
+    /// Places `order` as the holder of `token` (answered 202) and waits for
+    /// its execution to end FAILED: the order id and the execution.
+    pub async fn place_until_failed(&self, token: &str, order: &Value) -> (String, Value) {
+        let (status, placed) = self.place_order(token, &new_key(), order).await;
+        assert_eq!(status, 202, "{placed}");
+        let order_id = placed["orderId"].as_str().unwrap().to_owned();
+        let failed = self.wait_for_execution(&order_id, 120).await;
+        assert_eq!(failed["status"], "FAILED", "{failed}");
+        (order_id, failed)
+    }
+}
+
 /// The event EventBridge sends a scheduled function.
 pub fn scheduled_event() -> Value {
     serde_json::json!({
