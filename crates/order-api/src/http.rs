@@ -273,7 +273,7 @@ pub(crate) fn problem_response(
     if !problem.allow.is_empty() {
         headers.push(("allow", problem.allow.join(", ")));
     }
-    if let Some(seconds) = problem.kind.retry_after_seconds() {
+    if let Some(seconds) = problem.retry_after.or(problem.kind.retry_after_seconds()) {
         headers.push(("retry-after", seconds.to_string()));
     }
     let text = serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned());

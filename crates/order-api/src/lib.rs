@@ -59,6 +59,58 @@ pub struct OrderApi<O, C, E, K> {
     /// COMPLETED or REJECTED) before `POST /orders` refuses a new one with
     /// 429 (`MAX_ORDERS_IN_FLIGHT`).
     pub max_orders_in_flight: usize,
+    /// The payment provider's circuit breaker: while it is open,
+    /// `POST /orders` refuses new orders with 503 and `Retry-After` instead
+    /// of placing orders the saga could not charge. `None`: no breaker.
+    pub payments_gate: Option<std::sync::Arc<dyn PaymentsGate>>,
+}
+
+/// Whether the payment provider takes new orders now (the charge
+/// function's shared circuit breaker, read-only).
+pub trait PaymentsGate: std::fmt::Debug + Send + Sync {
+    /// `Some(retry_at)` while new orders should wait until `retry_at`.
+    fn refuses_until(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Option<chrono::DateTime<chrono::Utc>>, saga_domain::PortError>,
+                > + Send
+                + '_,
+        >,
+    >;
+}
+
+/// The [`PaymentsGate`] of a breaker kept in a [`BreakerStore`].
+///
+/// [`BreakerStore`]: saga_domain::breaker::BreakerStore
+#[derive(Debug)]
+pub struct BreakerGate<S>(pub S);
+
+impl<S> PaymentsGate for BreakerGate<S>
+where
+    S: saga_domain::breaker::BreakerStore + std::fmt::Debug,
+{
+    fn refuses_until(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Option<chrono::DateTime<chrono::Utc>>, saga_domain::PortError>,
+                > + Send
+                + '_,
+        >,
+    > {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .load()
+                .await?
+                .and_then(|record| record.refuses_until(now)))
+        })
+    }
 }
 
 /// Answers one API Gateway request. Never fails and never panics on input:

@@ -541,6 +541,7 @@ where
             // After pricing: a 429 promises that the same request succeeds
             // later, which an unknown SKU never would.
             check_orders_in_flight(api, customer).await?;
+            check_payments_gate(api).await?;
             let input = ExecutionInput {
                 order_id: &order_id,
                 customer_id: customer,
@@ -614,6 +615,34 @@ where
         return Err(Problem::too_many_orders_in_flight(in_flight, limit));
     }
     Ok(())
+}
+
+/// Refuses a new order with 503 and `Retry-After` while the payment
+/// provider's circuit breaker is open: the order would only wait out its
+/// retries and be rejected. A breaker that cannot be read does not stop
+/// orders (the charge step has the same breaker).
+async fn check_payments_gate<O, C, E, K>(api: &OrderApi<O, C, E, K>) -> Result<(), Problem>
+where
+    K: Clock,
+{
+    let Some(gate) = &api.payments_gate else {
+        return Ok(());
+    };
+    let now = api.clock.now();
+    match gate.refuses_until(now).await {
+        Ok(None) => Ok(()),
+        Ok(Some(retry_at)) => {
+            let seconds = (retry_at - now).num_seconds().clamp(1, i64::from(u32::MAX));
+            info!(retry_at = %retry_at.to_rfc3339(), "payment provider circuit open: order refused");
+            Err(Problem::payments_unavailable(
+                u32::try_from(seconds).unwrap_or(u32::MAX),
+            ))
+        }
+        Err(error) => {
+            warn!(error = %error, "the payment provider's circuit breaker cannot be read; taking the order");
+            Ok(())
+        }
+    }
 }
 
 /// A failed order store call as the client sees it (503), logged with the

@@ -185,6 +185,8 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// The methods the path allows (405 only), for the `Allow` header.
     pub allow: Vec<&'static str>,
+    /// `Retry-After` seconds for this occurrence, over the kind's own.
+    pub retry_after: Option<u32>,
 }
 
 impl Problem {
@@ -196,6 +198,7 @@ impl Problem {
             errors: vec![FieldError::new(field, detail.clone())],
             detail,
             allow: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -206,6 +209,7 @@ impl Problem {
             detail: detail.into(),
             errors,
             allow: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -218,6 +222,23 @@ impl Problem {
             ),
             errors: Vec::new(),
             allow: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 503: the payment provider's circuit breaker is open; new orders wait
+    /// `retry_after` seconds (at least 1).
+    pub fn payments_unavailable(retry_after: u32) -> Self {
+        let retry_after = retry_after.max(1);
+        Self {
+            kind: ProblemType::ServiceUnavailable,
+            detail: format!(
+                "The payment provider is failing, so no new order is taken for now (nothing was \
+                 reserved or charged); retry in {retry_after} seconds."
+            ),
+            errors: Vec::new(),
+            allow: Vec::new(),
+            retry_after: Some(retry_after),
         }
     }
 
@@ -234,6 +255,7 @@ impl Problem {
             ),
             errors: Vec::new(),
             allow: Vec::new(),
+            retry_after: None,
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   (Inventory table);
 //! - [`DynamoOrders`], [`DynamoPayments`], [`DynamoShipments`]: the Orders,
 //!   Payments and Shipments tables;
+//! - [`DynamoBreaker`]: the payment provider's circuit breaker, one item
+//!   of the Breaker table shared by every charge instance and the api;
 //! - [`SfnExecutions`]: StartExecution for the order api;
 //! - [`SfnTaskReporter`]: SendTaskSuccess / SendTaskFailure;
 //! - [`tables`]: the names of the indexes the adapters query (the tables
@@ -20,6 +22,7 @@
 //! throttling, timeouts, 5xx and transaction conflicts as `Unavailable`
 //! (retried as `TransientError`), the rest as `Rejected`.
 
+mod breaker;
 mod executions;
 mod inventory;
 mod item;
@@ -31,6 +34,7 @@ mod shipments;
 pub mod tables;
 mod task_reporter;
 
+pub use breaker::{DynamoBreaker, PAYMENT_PROVIDER_BREAKER};
 pub use executions::SfnExecutions;
 pub use inventory::DynamoInventory;
 pub use orders::{CLEAR_STALL, DynamoOrders};

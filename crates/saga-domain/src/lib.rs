@@ -17,6 +17,7 @@
 //! Adapters (DynamoDB, Step Functions) live in `saga-aws`; the Lambda glue in
 //! `saga-lambda`.
 
+pub mod breaker;
 #[cfg(feature = "fakes")]
 pub mod contract;
 pub mod error;

@@ -138,9 +138,218 @@ macro_rules! table_config {
     };
 }
 
+/// Config of `charge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeConfig {
+    /// From `PAYMENTS_TABLE`.
+    pub payments_table: TableName,
+    /// The provider (`PAYMENT_PROVIDER` and the Stripe variables).
+    pub provider: ProviderConfig,
+    /// The shared circuit breaker (`BREAKER_TABLE`, `BREAKER_*`).
+    pub breaker: BreakerConfig,
+    /// From `METRICS_NAMESPACE` (default [`DEFAULT_METRICS_NAMESPACE`]).
+    pub metrics_namespace: String,
+}
+
+impl ChargeConfig {
+    /// Reads the config from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnvironment)
+    }
+
+    /// Reads the config from `source`.
+    pub fn from_source(source: &impl ConfigSource) -> Result<Self, ConfigError> {
+        Ok(Self {
+            payments_table: table(source, "PAYMENTS_TABLE")?,
+            provider: ProviderConfig::from_source(source)?,
+            breaker: BreakerConfig::from_source(source)?,
+            metrics_namespace: metrics_namespace(source)?,
+        })
+    }
+}
+
+/// Config of `refund`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundConfig {
+    /// From `PAYMENTS_TABLE`.
+    pub payments_table: TableName,
+    /// The provider (`PAYMENT_PROVIDER` and the Stripe variables).
+    pub provider: ProviderConfig,
+}
+
+impl RefundConfig {
+    /// Reads the config from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnvironment)
+    }
+
+    /// Reads the config from `source`.
+    pub fn from_source(source: &impl ConfigSource) -> Result<Self, ConfigError> {
+        Ok(Self {
+            payments_table: table(source, "PAYMENTS_TABLE")?,
+            provider: ProviderConfig::from_source(source)?,
+        })
+    }
+}
+
+/// Which payment provider the charge and refund steps use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderConfig {
+    /// `PAYMENT_PROVIDER=simulated`: no money moves (tests and demos).
+    Simulated,
+    /// `PAYMENT_PROVIDER=stripe`.
+    Stripe(StripeConfig),
+}
+
+/// Where Stripe is and where its secret key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StripeConfig {
+    /// The key.
+    pub key: StripeKeyConfig,
+    /// From `STRIPE_API_BASE` (default `https://api.stripe.com`).
+    pub api_base: String,
+    /// From `PROVIDER_TIMEOUT_MS` (default 3000, at most 8000: inside the
+    /// function's 10 s).
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("key", &self.key)
+            .field("api_base", &self.api_base)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// Where the Stripe secret key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StripeKeyConfig {
+    /// `STRIPE_SECRET_KEY`: the key itself (local runs only).
+    Given(String),
+    /// `STRIPE_API_KEY_PARAMETER`: an SSM SecureString's name.
+    Parameter(String),
+}
+
+impl std::fmt::Debug for StripeKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StripeKeyConfig::Given(_) => f.write_str("Given(<redacted>)"),
+            StripeKeyConfig::Parameter(name) => f.debug_tuple("Parameter").field(name).finish(),
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// Reads `PAYMENT_PROVIDER` (required: a deployment never falls back to
+    /// the simulation by accident) and, for Stripe, its variables.
+    pub fn from_source(source: &impl ConfigSource) -> Result<Self, ConfigError> {
+        const VARIABLE: &str = "PAYMENT_PROVIDER";
+        let choice = required(source, VARIABLE)?;
+        match choice.trim() {
+            "simulated" => return Ok(ProviderConfig::Simulated),
+            "stripe" => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    variable: VARIABLE,
+                    value: choice,
+                    reason: "must be stripe or simulated".to_owned(),
+                });
+            }
+        }
+        let given = source
+            .get("STRIPE_SECRET_KEY")
+            .filter(|key| !key.trim().is_empty());
+        let key = match given {
+            Some(key) => StripeKeyConfig::Given(key.trim().to_owned()),
+            None => StripeKeyConfig::Parameter(required(source, "STRIPE_API_KEY_PARAMETER")?),
+        };
+        let api_base = source
+            .get("STRIPE_API_BASE")
+            .filter(|base| !base.trim().is_empty())
+            .unwrap_or_else(|| "https://api.stripe.com".to_owned());
+        if !(api_base.starts_with("https://")
+            || api_base.starts_with("http://127.0.0.1")
+            || api_base.starts_with("http://localhost"))
+        {
+            return Err(ConfigError::Invalid {
+                variable: "STRIPE_API_BASE",
+                value: api_base,
+                reason: "must be an https URL (plain http only on 127.0.0.1 or localhost)"
+                    .to_owned(),
+            });
+        }
+        let timeout_ms = bounded(source, "PROVIDER_TIMEOUT_MS", 3000, 100..=8000)?;
+        Ok(ProviderConfig::Stripe(StripeConfig {
+            key,
+            api_base,
+            timeout_ms,
+        }))
+    }
+}
+
+/// The payment provider's circuit breaker, shared through one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// From `BREAKER_TABLE`.
+    pub table: TableName,
+    /// From `BREAKER_FAILURE_PERCENT` (50), `BREAKER_MINIMUM_CALLS` (5),
+    /// `BREAKER_WINDOW_SECONDS` (10) and `BREAKER_RESET_SECONDS` (30).
+    pub settings: saga_domain::breaker::BreakerSettings,
+}
+
+impl BreakerConfig {
+    /// Reads the config from `source`.
+    pub fn from_source(source: &impl ConfigSource) -> Result<Self, ConfigError> {
+        let defaults = saga_domain::breaker::BreakerSettings::default();
+        let narrow = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
+        let seconds = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        Ok(Self {
+            table: table(source, "BREAKER_TABLE")?,
+            settings: saga_domain::breaker::BreakerSettings {
+                failure_percent: narrow(bounded(
+                    source,
+                    "BREAKER_FAILURE_PERCENT",
+                    u64::from(defaults.failure_percent),
+                    1..=100,
+                )?),
+                minimum_calls: narrow(bounded(
+                    source,
+                    "BREAKER_MINIMUM_CALLS",
+                    u64::from(defaults.minimum_calls),
+                    1..=10_000,
+                )?),
+                window_seconds: seconds(bounded(source, "BREAKER_WINDOW_SECONDS", 10, 1..=3600)?),
+                reset_seconds: seconds(bounded(source, "BREAKER_RESET_SECONDS", 30, 1..=3600)?),
+                probe_lease_seconds: defaults.probe_lease_seconds,
+            },
+        })
+    }
+}
+
+/// An optional whole number in `range`, `default` when unset.
+fn bounded(
+    source: &impl ConfigSource,
+    variable: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let value = number_or(source, variable, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            variable,
+            value: value.to_string(),
+            reason: format!("must be from {} to {}", range.start(), range.end()),
+        })
+    }
+}
 table_config!(
-    /// Config of `charge`.
-    ChargeConfig { payments_table: "PAYMENTS_TABLE" }
+    /// What `api` reads beyond its own config (`order_api::config`): the
+    /// payment provider's circuit breaker.
+    ApiBreakerConfig { breaker_table: "BREAKER_TABLE" }
 );
 table_config!(
     /// Config of `confirm`.
@@ -149,10 +358,6 @@ table_config!(
 table_config!(
     /// Config of `release`.
     ReleaseConfig { inventory_table: "INVENTORY_TABLE" }
-);
-table_config!(
-    /// Config of `refund`.
-    RefundConfig { payments_table: "PAYMENTS_TABLE" }
 );
 table_config!(
     /// Config of `ship`.
@@ -449,9 +654,89 @@ mod tests {
         let config = ReaperConfig::from_source(&source(&[("INVENTORY_TABLE", "inv")])).unwrap();
         assert_eq!(config.settings.batch_size(), 100);
         let all = [
-            RefundConfig::from_source(&source(&[("PAYMENTS_TABLE", "pay")])).map(drop),
+            RefundConfig::from_source(&source(&[
+                ("PAYMENTS_TABLE", "pay"),
+                ("PAYMENT_PROVIDER", "simulated"),
+            ]))
+            .map(drop),
             ReleaseConfig::from_source(&source(&[("INVENTORY_TABLE", "inv")])).map(drop),
         ];
         assert!(all.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn the_provider_is_chosen_explicitly_and_stripe_needs_a_key() {
+        let simulated = source(&[("PAYMENT_PROVIDER", "simulated")]);
+        assert_eq!(
+            ProviderConfig::from_source(&simulated),
+            Ok(ProviderConfig::Simulated)
+        );
+        for (pairs, variable) in [
+            (vec![], "PAYMENT_PROVIDER"),
+            (vec![("PAYMENT_PROVIDER", "stripey")], "PAYMENT_PROVIDER"),
+            (
+                vec![("PAYMENT_PROVIDER", "stripe")],
+                "STRIPE_API_KEY_PARAMETER",
+            ),
+            (
+                vec![
+                    ("PAYMENT_PROVIDER", "stripe"),
+                    ("STRIPE_SECRET_KEY", "sk_test_x"),
+                    ("STRIPE_API_BASE", "http://stripe.example.com"),
+                ],
+                "STRIPE_API_BASE",
+            ),
+            (
+                vec![
+                    ("PAYMENT_PROVIDER", "stripe"),
+                    ("STRIPE_SECRET_KEY", "sk_test_x"),
+                    ("PROVIDER_TIMEOUT_MS", "20000"),
+                ],
+                "PROVIDER_TIMEOUT_MS",
+            ),
+        ] {
+            let error = ProviderConfig::from_source(&source(&pairs)).unwrap_err();
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        let stripe = ProviderConfig::from_source(&source(&[
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_API_KEY_PARAMETER", "/order-saga/stripe/secret-key"),
+        ]))
+        .unwrap();
+        let ProviderConfig::Stripe(config) = stripe else {
+            panic!("stripe");
+        };
+        assert_eq!(config.api_base, "https://api.stripe.com");
+        assert_eq!(config.timeout_ms, 3000);
+        let given = ProviderConfig::from_source(&source(&[
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_KEY", "sk_test_secret"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:8420"),
+        ]))
+        .unwrap();
+        assert!(!format!("{given:?}").contains("sk_test_secret"));
+    }
+
+    #[test]
+    fn breaker_defaults_are_the_seeds_and_bounded() {
+        let config = BreakerConfig::from_source(&source(&[("BREAKER_TABLE", "breaker")])).unwrap();
+        assert_eq!(
+            config.settings,
+            saga_domain::breaker::BreakerSettings::default()
+        );
+        assert_eq!(
+            (
+                config.settings.failure_percent,
+                config.settings.reset_seconds
+            ),
+            (50, 30)
+        );
+        let error = BreakerConfig::from_source(&source(&[
+            ("BREAKER_TABLE", "breaker"),
+            ("BREAKER_FAILURE_PERCENT", "0"),
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("BREAKER_FAILURE_PERCENT"));
+        assert!(BreakerConfig::from_source(&source(&[])).is_err());
     }
 }

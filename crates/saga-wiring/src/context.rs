@@ -75,6 +75,17 @@ impl<'a> Context<'a> {
         aws_sdk_sfn::Client::from_conf(config.build())
     }
 
+    /// An SSM client (the Stripe key's parameter) with the call timeouts;
+    /// its endpoint from `AWS_ENDPOINT_URL_SSM` or `AWS_ENDPOINT_URL`.
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        let mut config =
+            aws_sdk_ssm::config::Builder::from(self.sdk).timeout_config(call_timeouts());
+        if let Some(url) = self.endpoint("AWS_ENDPOINT_URL_SSM") {
+            config = config.endpoint_url(url);
+        }
+        aws_sdk_ssm::Client::from_conf(config.build())
+    }
+
     /// The SDK's endpoint precedence: the service's variable, then the
     /// global one; neither when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`.
     /// On Lambda the SDK config has already applied the same variables from

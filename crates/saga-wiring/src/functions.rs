@@ -13,26 +13,27 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Diagnostic;
-use order_api::OrderApi;
 use order_api::config::ApiConfig;
+use order_api::{BreakerGate, OrderApi};
 use saga_aws::{
-    DynamoInventory, DynamoOrders, DynamoPayments, DynamoShipments, SfnExecutions, SfnTaskReporter,
+    DynamoBreaker, DynamoInventory, DynamoOrders, DynamoPayments, DynamoShipments,
+    PAYMENT_PROVIDER_BREAKER, SfnExecutions, SfnTaskReporter,
 };
 use saga_domain::ports::SystemClock;
-use saga_domain::simulated_provider::SimulatedPaymentProvider;
 use saga_domain::step_io::{
     Charged, Confirmed, ReaperReport, Refunded, Released, Reserved, SweepReport, WatchReport,
 };
 use saga_domain::steps::{ReaperSettings, ReservationTtl, SweepSettings};
 use saga_lambda::config::{
-    ChargeConfig, ConfirmConfig, ReaperConfig, RefundConfig, ReleaseConfig, ReserveConfig,
-    ShipConfig, SweeperConfig, WatcherConfig,
+    ApiBreakerConfig, ChargeConfig, ConfirmConfig, ReaperConfig, RefundConfig, ReleaseConfig,
+    ReserveConfig, ShipConfig, SweeperConfig, WatcherConfig,
 };
 use saga_lambda::handlers;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::payments::{self, AnyProvider, GuardedAnyProvider};
 use crate::{AnyFunction, BuildError, Context, Function};
 
 /// `api`: the order HTTP API behind API Gateway (HTTP API, payload v2).
@@ -42,9 +43,11 @@ pub struct Api {
 
 impl Api {
     /// From `ORDERS_TABLE`, `INVENTORY_TABLE`, `STATE_MACHINE_ARN` and
-    /// `MAX_ORDERS_IN_FLIGHT`.
+    /// `MAX_ORDERS_IN_FLIGHT`; `BREAKER_TABLE` for the payment provider's
+    /// circuit breaker, which it only reads.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
         let config = ApiConfig::from_lookup(|variable| context.var(variable))?;
+        let breaker_table = ApiBreakerConfig::from_source(context)?.breaker_table;
         let dynamodb = context.dynamodb();
         Ok(Self {
             api: OrderApi {
@@ -53,6 +56,11 @@ impl Api {
                 executions: SfnExecutions::new(context.sfn(), config.state_machine_arn),
                 clock: SystemClock,
                 max_orders_in_flight: config.max_orders_in_flight,
+                payments_gate: Some(Arc::new(BreakerGate(DynamoBreaker::new(
+                    context.dynamodb(),
+                    breaker_table,
+                    PAYMENT_PROVIDER_BREAKER,
+                )))),
             },
         })
     }
@@ -93,21 +101,35 @@ impl Function for Reserve {
     }
 }
 
-/// `charge` (ChargePayment): charges the order once, through the simulated
-/// payment provider until a real provider is wired in (the process's one
-/// simulation, which the refund reconciles with).
+/// `charge` (ChargePayment): charges the order once, through the provider
+/// `PAYMENT_PROVIDER` names (Stripe, or the simulation when chosen
+/// explicitly), behind the payment provider's shared circuit breaker.
 pub struct Charge {
     payments: DynamoPayments,
-    provider: &'static SimulatedPaymentProvider,
+    provider: GuardedAnyProvider,
 }
 
 impl Charge {
-    /// From `PAYMENTS_TABLE`.
+    /// From `PAYMENTS_TABLE`, the provider's variables (`PAYMENT_PROVIDER`,
+    /// `STRIPE_*`, `PROVIDER_TIMEOUT_MS`), `BREAKER_TABLE` and `BREAKER_*`,
+    /// and `METRICS_NAMESPACE`.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
         let config = ChargeConfig::from_source(context)?;
+        let provider = AnyProvider::build(&config.provider, context)?;
+        if provider.is_simulated() {
+            tracing::warn!(
+                payment_provider = "simulated",
+                "PAYMENT_PROVIDER=simulated: charges take no money"
+            );
+        }
         Ok(Self {
             payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
-            provider: SimulatedPaymentProvider::shared(),
+            provider: payments::guarded(
+                provider,
+                &config.breaker,
+                &config.metrics_namespace,
+                context,
+            ),
         })
     }
 }
@@ -117,7 +139,13 @@ impl Function for Charge {
     type Output = Charged;
 
     async fn handle(&self, event: Value) -> Result<Charged, Diagnostic> {
-        handlers::handle_charge(&self.payments, self.provider, &SystemClock, event).await
+        if self.provider.inner().is_simulated() {
+            tracing::warn!(
+                payment_provider = "simulated",
+                "charging with the SIMULATED payment provider: no money moves"
+            );
+        }
+        handlers::handle_charge(&self.payments, &self.provider, &SystemClock, event).await
     }
 }
 
@@ -169,19 +197,22 @@ impl Function for Release {
     }
 }
 
-/// `refund` (RefundPayment, compensation): refunds a captured payment once.
+/// `refund` (RefundPayment, compensation): refunds a captured payment once,
+/// through the same provider as the charge. Not behind the breaker: a
+/// compensation keeps trying (the state machine retries it) rather than
+/// fail fast.
 pub struct Refund {
     payments: DynamoPayments,
-    provider: &'static SimulatedPaymentProvider,
+    provider: AnyProvider,
 }
 
 impl Refund {
-    /// From `PAYMENTS_TABLE`.
+    /// From `PAYMENTS_TABLE` and the provider's variables.
     pub fn build(context: &Context<'_>) -> Result<Self, BuildError> {
         let config = RefundConfig::from_source(context)?;
         Ok(Self {
             payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
-            provider: SimulatedPaymentProvider::shared(),
+            provider: AnyProvider::build(&config.provider, context)?,
         })
     }
 }
@@ -191,7 +222,7 @@ impl Function for Refund {
     type Output = Refunded;
 
     async fn handle(&self, event: Value) -> Result<Refunded, Diagnostic> {
-        handlers::handle_refund(&self.payments, self.provider, &SystemClock, event).await
+        handlers::handle_refund(&self.payments, &self.provider, &SystemClock, event).await
     }
 }
 

@@ -23,6 +23,7 @@
 
 mod context;
 mod functions;
+pub mod payments;
 
 use async_trait::async_trait;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -46,6 +47,9 @@ pub enum BuildError {
     /// The api function's config.
     #[error(transparent)]
     Api(#[from] order_api::config::ApiConfigError),
+    /// The payment provider cannot be set up.
+    #[error("{0}")]
+    Payments(String),
 }
 
 /// A function's code, built once per cold start.
@@ -125,6 +129,9 @@ mod tests {
             ("PAYMENTS_TABLE", "payments"),
             ("SHIPMENTS_TABLE", "shipments"),
             ("ORDERS_TABLE", "orders"),
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_API_KEY_PARAMETER", "/order-saga/stripe/secret-key"),
+            ("BREAKER_TABLE", "breaker"),
             (
                 "STATE_MACHINE_ARN",
                 "arn:aws:states:us-east-1:000000000000:stateMachine:saga",
@@ -157,6 +164,10 @@ mod tests {
             ("api", "ORDERS_TABLE"),
             ("reserve", "INVENTORY_TABLE"),
             ("charge", "PAYMENTS_TABLE"),
+            ("charge", "PAYMENT_PROVIDER"),
+            ("charge", "BREAKER_TABLE"),
+            ("refund", "PAYMENT_PROVIDER"),
+            ("refund", "STRIPE_API_KEY_PARAMETER"),
             ("confirm", "INVENTORY_TABLE"),
             ("release", "INVENTORY_TABLE"),
             ("refund", "PAYMENTS_TABLE"),

@@ -198,6 +198,7 @@ impl DynamoWorld {
             },
             clock: clock.clone(),
             max_orders_in_flight: DEFAULT_MAX_ORDERS_IN_FLIGHT,
+            payments_gate: None,
         };
         let apis = [
             api(&dynamodb, &dynamodb, &live_sfn),

@@ -12,4 +12,5 @@ mod idempotency;
 mod in_flight;
 mod isolation;
 mod openapi;
+mod payments_gate;
 mod table;

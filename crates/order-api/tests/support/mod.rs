@@ -276,6 +276,7 @@ impl FakeWorld {
             },
             clock: SharedClock::at_start(),
             max_orders_in_flight: DEFAULT_MAX_ORDERS_IN_FLIGHT,
+            payments_gate: None,
         };
         seed_catalog(&api.catalog).await;
         Self { api }
