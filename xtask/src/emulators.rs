@@ -23,6 +23,9 @@ use crate::process_group::GroupChild;
 /// the JVM starts slowly on a 2-core machine that is also compiling.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(90);
 
+/// The wrapper that serves localstripe on 127.0.0.1, in the repository.
+const LOCALSTRIPE_WRAPPER: &str = "infra/localstripe/serve.py";
+
 /// An emulator the tiers can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emulator {
@@ -30,6 +33,10 @@ pub enum Emulator {
     DynamoDbLocal,
     /// moto's server, for SQS queues and their dead-letter queues.
     Moto,
+    /// localstripe, a fake Stripe API, behind the project's wrapper
+    /// `infra/localstripe/serve.py` (idempotency keys, PaymentIntent search,
+    /// declining test cards, test controls under `/_shim/`).
+    LocalStripe,
 }
 
 impl Emulator {
@@ -37,14 +44,17 @@ impl Emulator {
         match self {
             Self::DynamoDbLocal => "dynamodb-local",
             Self::Moto => "moto",
+            Self::LocalStripe => "localstripe",
         }
     }
 
-    /// The AWS SDK variable that points a service client at this emulator.
+    /// The variable that points a client at this emulator: the AWS SDK's
+    /// for the AWS services, the Stripe adapter's for localstripe.
     pub fn endpoint_variable(self) -> &'static str {
         match self {
             Self::DynamoDbLocal => "AWS_ENDPOINT_URL_DYNAMODB",
             Self::Moto => "AWS_ENDPOINT_URL_SQS",
+            Self::LocalStripe => "STRIPE_API_BASE",
         }
     }
 }
@@ -82,6 +92,15 @@ pub fn start(local: &Path, emulator: Emulator) -> Result<RunningEmulator> {
         Emulator::Moto => {
             let mut command = Command::new(install::moto_server(local)?);
             command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            command
+        }
+        Emulator::LocalStripe => {
+            let mut command = Command::new(install::localstripe_python(local)?);
+            command
+                .arg(crate::repo_root()?.join(LOCALSTRIPE_WRAPPER))
+                .args(["--port", &port.to_string()])
+                // Its log lines reach the log file as they happen.
+                .env("PYTHONUNBUFFERED", "1");
             command
         }
     };

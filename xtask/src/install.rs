@@ -10,6 +10,9 @@
 //!   jar; plus a small launcher, compiled once, that binds it to 127.0.0.1.
 //! - moto's server: a Python venv with the exact pins of
 //!   `xtask/requirements-emulators.txt`.
+//! - localstripe (a fake Stripe server, run through
+//!   `infra/localstripe/serve.py`): a Python venv with the exact pins of
+//!   `xtask/requirements-localstripe.txt`.
 //! - schemathesis (the contract tier): a Python venv with the exact pins of
 //!   `xtask/requirements-contract.txt`.
 
@@ -29,6 +32,9 @@ const LAUNCHER_CLASS: &str = "LoopbackDynamoDbLocal";
 
 /// The pinned Python packages of moto's server.
 const EMULATOR_REQUIREMENTS: &str = include_str!("../requirements-emulators.txt");
+
+/// The pinned Python packages of localstripe (`localstripe==1.15.10`).
+const LOCALSTRIPE_REQUIREMENTS: &str = include_str!("../requirements-localstripe.txt");
 
 /// The pinned Python packages of schemathesis (the contract tier).
 const CONTRACT_REQUIREMENTS: &str = include_str!("../requirements-contract.txt");
@@ -103,6 +109,18 @@ pub fn boto3_python(local: &Path) -> Result<PathBuf> {
         &local.join("emulators-venv"),
         "moto's server and boto3",
         ("requirements-emulators.txt", EMULATOR_REQUIREMENTS),
+        "python",
+    )
+}
+
+/// Installs localstripe into a venv of its own under `local` unless that
+/// exact install is there, and returns the venv's `python`, which runs
+/// `infra/localstripe/serve.py`.
+pub fn localstripe_python(local: &Path) -> Result<PathBuf> {
+    python_tool(
+        &local.join("localstripe-venv"),
+        "localstripe",
+        ("requirements-localstripe.txt", LOCALSTRIPE_REQUIREMENTS),
         "python",
     )
 }

@@ -6,7 +6,8 @@
 //!   Ctrl-C) and prints a summary. It exits non-zero when any tier failed.
 //! - `cargo xtask up` installs and starts the emulators, runs the local cloud
 //!   (`saga-local`) from `template.yaml` with a demo catalog, prints how to
-//!   place an order, and stops everything on Ctrl-C.
+//!   place an order, and stops everything on Ctrl-C; `--payments stripe`
+//!   adds localstripe and points the payment functions at it.
 //! - `cargo xtask invoke <function> <event-file>` runs one function on one
 //!   event through the local cloud's Lambda Invoke API (`sam local invoke`
 //!   without a container runtime).
@@ -124,10 +125,27 @@ mod tests {
                 &["test", "--tier", "unit", "--tier", "sqs"],
                 test_options(&["unit", "sqs"], false),
             ),
-            (&["up"], Command::Up(up::UpOptions { port: 4000 })),
+            (&["up"], Command::Up(up::UpOptions::default())),
             (
                 &["up", "--port", "8081"],
-                Command::Up(up::UpOptions { port: 8081 }),
+                Command::Up(up::UpOptions {
+                    port: 8081,
+                    payments: up::Payments::Simulated,
+                }),
+            ),
+            (
+                &["up", "--payments", "stripe"],
+                Command::Up(up::UpOptions {
+                    port: 4000,
+                    payments: up::Payments::Stripe,
+                }),
+            ),
+            (
+                &["up", "--payments", "simulated"],
+                Command::Up(up::UpOptions {
+                    port: 4000,
+                    payments: up::Payments::Simulated,
+                }),
             ),
             (
                 &["invoke", "ReserveFunction", "events/reserve/success.json"],
@@ -182,6 +200,10 @@ mod tests {
             (
                 &["up", "--port", "http"],
                 "invalid value 'http' for '--port <PORT>'",
+            ),
+            (
+                &["up", "--payments", "paypal"],
+                "invalid value 'paypal' for '--payments <PROVIDER>'",
             ),
             (&["invoke", "ReserveFunction"], "<EVENT>"),
             (

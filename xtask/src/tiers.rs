@@ -17,7 +17,8 @@ pub struct Tier {
     /// What the tier proves, for the `--tier` error message.
     pub about: &'static str,
     /// Started (once per run) before the tier; their endpoints reach its tests
-    /// through the AWS SDK's `AWS_ENDPOINT_URL_<SERVICE>` variables.
+    /// through the AWS SDK's `AWS_ENDPOINT_URL_<SERVICE>` variables, and
+    /// localstripe's through `STRIPE_API_BASE`.
     pub emulators: &'static [Emulator],
     /// Installed before the tier; their paths reach its tests as variables.
     pub tools: &'static [Tool],
@@ -144,6 +145,22 @@ pub const TIERS: &[Tier] = &[
             "emulator-tests",
             "--test",
             "sqs",
+        ]),
+    },
+    Tier {
+        name: "payments",
+        about: "the Stripe payment adapter (saga-stripe) against localstripe behind \
+                infra/localstripe/serve.py, its circuit breaker on DynamoDB Local",
+        emulators: &[Emulator::DynamoDbLocal, Emulator::LocalStripe],
+        tools: &[],
+        run: TierRun::CargoTests(&[
+            "test",
+            "--package",
+            "saga-stripe",
+            "--features",
+            "emulator-tests",
+            "--test",
+            "localstripe",
         ]),
     },
     Tier {
@@ -295,8 +312,8 @@ mod tests {
             (
                 &[],
                 &[
-                    "lint", "unit", "dynamodb", "sqs", "api", "e2e", "invoke", "contract",
-                    "faults", "asl", "iac",
+                    "lint", "unit", "dynamodb", "sqs", "payments", "api", "e2e", "invoke",
+                    "contract", "faults", "asl", "iac",
                 ],
             ),
             (&["unit"], &["unit"]),

@@ -1,7 +1,9 @@
-//! `cargo xtask up [--port P]`: the whole local cloud on a fresh machine.
+//! `cargo xtask up [--port P] [--payments simulated|stripe]`: the whole
+//! local cloud on a fresh machine.
 //!
 //! Installs DynamoDB Local and moto into `.local/` when missing, starts both
-//! on free 127.0.0.1 ports, then runs `saga-local` (built by `cargo run`),
+//! on free 127.0.0.1 ports (and localstripe with `--payments stripe`), then
+//! runs `saga-local` (built by `cargo run`),
 //! which creates the tables (with their indexes) and queues (with their
 //! redrive policies) from `template.yaml`, seeds the demo catalog and serves
 //! the Step Functions API, the HTTP API and the console on `--port`. Once
@@ -32,18 +34,60 @@ const READY_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// The line `saga-local` prints on stdout once it serves.
 const READY_PREFIX: &str = "saga-local: ready on ";
 
+/// The Stripe secret key the local charge and refund functions get with
+/// `--payments stripe`: localstripe takes any `sk_` key.
+pub(crate) const LOCAL_STRIPE_SECRET_KEY: &str = "sk_test_local";
+
 /// The options of `cargo xtask up`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct UpOptions {
     /// Port of the local cloud on 127.0.0.1.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
+    /// The payment provider of the charge and refund functions. `simulated`
+    /// is the local default: it needs no second emulator for a first try,
+    /// and its fault modes (pm_card_transientFailure, answers lost after the
+    /// provider acted) are what the chaos campaign drives. `stripe` also
+    /// starts localstripe (infra/localstripe/serve.py) and gives the
+    /// functions its URL and a local test key.
+    #[arg(long, value_enum, value_name = "PROVIDER", default_value_t = Payments::Simulated)]
+    pub payments: Payments,
 }
 
 impl Default for UpOptions {
     fn default() -> Self {
-        Self { port: DEFAULT_PORT }
+        Self {
+            port: DEFAULT_PORT,
+            payments: Payments::Simulated,
+        }
     }
+}
+
+/// The template's `PaymentProvider` for the local cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Payments {
+    /// The project's simulated provider, in the functions' own process.
+    Simulated,
+    /// Stripe's API, as localstripe serves it on 127.0.0.1.
+    Stripe,
+}
+
+impl Payments {
+    /// The value of the template's `PaymentProvider` parameter.
+    fn parameter_value(self) -> &'static str {
+        match self {
+            Self::Simulated => "simulated",
+            Self::Stripe => "stripe",
+        }
+    }
+}
+
+/// The emulators a local cloud runs on; dropping them stops them.
+pub(crate) struct LocalEmulators {
+    pub dynamodb: RunningEmulator,
+    pub moto: RunningEmulator,
+    /// Started with `--payments stripe` only.
+    pub localstripe: Option<RunningEmulator>,
 }
 
 /// Runs the local cloud until Ctrl-C, with the emulators in `<root>/.local`.
@@ -55,8 +99,8 @@ pub fn run(root: &Path, options: &UpOptions) -> Result<ExitCode> {
 pub fn run_with_installs(root: &Path, local: &Path, options: &UpOptions) -> Result<ExitCode> {
     let started = Instant::now();
     process_group::stop_all_on_interrupt()?;
-    let (dynamodb, moto) = start_emulators(local)?;
-    let mut saga_local = spawn_saga_local(root, options, &dynamodb, &moto)?;
+    let emulators = start_emulators(local, options.payments)?;
+    let mut saga_local = spawn_saga_local(root, options, &emulators)?;
     let Some(stdout) = saga_local.take_stdout() else {
         bail!("saga-local's stdout was not piped");
     };
@@ -68,10 +112,10 @@ pub fn run_with_installs(root: &Path, local: &Path, options: &UpOptions) -> Resu
         ),
     };
     wait_for_health(&base_url, &mut saga_local)?;
-    print_banner(&base_url, started.elapsed());
+    print_banner(&base_url, started.elapsed(), &emulators);
     let status = saga_local.wait()?;
     // Dropping the emulators stops them; say why we are leaving.
-    drop((dynamodb, moto));
+    drop(emulators);
     if status.success() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -79,26 +123,59 @@ pub fn run_with_installs(root: &Path, local: &Path, options: &UpOptions) -> Resu
     }
 }
 
-/// Starts DynamoDB Local and moto side by side (each installs first if needed).
-pub(crate) fn start_emulators(local: &Path) -> Result<(RunningEmulator, RunningEmulator)> {
-    let dynamodb_local = local.to_path_buf();
-    let dynamodb =
-        thread::spawn(move || emulators::start(&dynamodb_local, Emulator::DynamoDbLocal));
-    let moto = emulators::start(local, Emulator::Moto);
-    let dynamodb = match dynamodb.join() {
-        Ok(result) => result,
-        Err(_) => bail!("the thread starting DynamoDB Local panicked"),
+/// Starts DynamoDB Local, moto and, for `Payments::Stripe`, localstripe side
+/// by side (each installs first if needed).
+pub(crate) fn start_emulators(local: &Path, payments: Payments) -> Result<LocalEmulators> {
+    let in_background = |emulator: Emulator| {
+        let local = local.to_path_buf();
+        thread::spawn(move || emulators::start(&local, emulator))
     };
-    Ok((dynamodb?, moto?))
+    let dynamodb = in_background(Emulator::DynamoDbLocal);
+    let localstripe = (payments == Payments::Stripe).then(|| in_background(Emulator::LocalStripe));
+    let moto = emulators::start(local, Emulator::Moto);
+    let joined =
+        |thread: thread::JoinHandle<Result<RunningEmulator>>, name: &str| match thread.join() {
+            Ok(result) => result,
+            Err(_) => bail!("the thread starting {name} panicked"),
+        };
+    let dynamodb = joined(dynamodb, "DynamoDB Local");
+    let localstripe = localstripe.map(|thread| joined(thread, "localstripe"));
+    Ok(LocalEmulators {
+        dynamodb: dynamodb?,
+        moto: moto?,
+        localstripe: localstripe.transpose()?,
+    })
 }
 
 pub(crate) fn spawn_saga_local(
     root: &Path,
     options: &UpOptions,
-    dynamodb: &RunningEmulator,
-    moto: &RunningEmulator,
+    emulators: &LocalEmulators,
 ) -> Result<GroupChild> {
-    spawn_saga_local_with(root, options, dynamodb, moto, &[], None)
+    spawn_saga_local_with(root, options, emulators, &[], None)
+}
+
+/// saga-local's arguments for the payment provider: always the template's
+/// `PaymentProvider` (its default is `stripe`, for deployments), and for
+/// Stripe the functions' variables that point them at localstripe.
+fn payment_arguments(payments: Payments, localstripe: Option<&str>) -> Result<Vec<String>> {
+    let mut arguments = vec![
+        "--parameter".to_owned(),
+        format!("PaymentProvider={}", payments.parameter_value()),
+    ];
+    if payments == Payments::Stripe {
+        let Some(endpoint) = localstripe else {
+            bail!("--payments stripe needs localstripe running");
+        };
+        for variable in [
+            format!("STRIPE_API_BASE={endpoint}"),
+            format!("STRIPE_SECRET_KEY={LOCAL_STRIPE_SECRET_KEY}"),
+        ] {
+            arguments.push("--function-env".to_owned());
+            arguments.push(variable);
+        }
+    }
+    Ok(arguments)
 }
 
 /// [`spawn_saga_local`] with `extra` arguments for saga-local, and its log
@@ -106,19 +183,22 @@ pub(crate) fn spawn_saga_local(
 pub(crate) fn spawn_saga_local_with(
     root: &Path,
     options: &UpOptions,
-    dynamodb: &RunningEmulator,
-    moto: &RunningEmulator,
+    emulators: &LocalEmulators,
     extra: &[&str],
     log: Option<std::fs::File>,
 ) -> Result<GroupChild> {
+    let localstripe = emulators.localstripe.as_ref();
+    let payments = payment_arguments(options.payments, localstripe.map(|up| up.endpoint.as_str()))?;
     let mut command = cargo_run_saga_local(root, "saga-local");
     command
         .arg("--template")
         .arg(root.join("template.yaml"))
         .args(["--port", &options.port.to_string()])
-        .args(["--dynamodb-endpoint", &dynamodb.endpoint])
-        .args(["--sqs-endpoint", &moto.endpoint])
+        .args(["--dynamodb-endpoint", &emulators.dynamodb.endpoint])
+        .args(["--sqs-endpoint", &emulators.moto.endpoint])
         .arg("--seed-demo")
+        // Before `extra`, which may override them.
+        .args(&payments)
         .args(extra)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
@@ -144,29 +224,27 @@ pub(crate) struct StartedCloud {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     _saga_local: GroupChild,
-    _emulators: (RunningEmulator, RunningEmulator),
+    _emulators: LocalEmulators,
 }
 
 /// Starts the emulators and saga-local on a free port with `extra`
 /// arguments (its log in `log`, else on the terminal), and waits until
-/// `/health` answers.
+/// `/health` answers. Its payments are simulated: the chaos campaign drives
+/// the simulated provider's fault modes.
 pub(crate) fn start_on_free_port(
     root: &Path,
     extra: &[&str],
     log: Option<(std::fs::File, &Path)>,
 ) -> Result<StartedCloud> {
     process_group::stop_all_on_interrupt()?;
-    let (dynamodb, moto) = start_emulators(&root.join(".local"))?;
+    let options = UpOptions {
+        // Port 0: saga-local binds a free port and prints its URL.
+        port: 0,
+        payments: Payments::Simulated,
+    };
+    let emulators = start_emulators(&root.join(".local"), options.payments)?;
     let (log_file, log_path) = log.map_or((None, None), |(file, path)| (Some(file), Some(path)));
-    // Port 0: saga-local binds a free port and prints its URL.
-    let mut saga_local = spawn_saga_local_with(
-        root,
-        &UpOptions { port: 0 },
-        &dynamodb,
-        &moto,
-        extra,
-        log_file,
-    )?;
+    let mut saga_local = spawn_saga_local_with(root, &options, &emulators, extra, log_file)?;
     let Some(stdout) = saga_local.take_stdout() else {
         bail!("saga-local's stdout was not piped");
     };
@@ -183,7 +261,7 @@ pub(crate) fn start_on_free_port(
     Ok(StartedCloud {
         url,
         _saga_local: saga_local,
-        _emulators: (dynamodb, moto),
+        _emulators: emulators,
     })
 }
 
@@ -278,13 +356,26 @@ pub(crate) fn health_status(port: u16) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
-fn print_banner(base_url: &str, elapsed: Duration) {
+fn print_banner(base_url: &str, elapsed: Duration, emulators: &LocalEmulators) {
+    let payments = match &emulators.localstripe {
+        None => {
+            "  payments            simulated (--payments stripe for Stripe's API on localstripe)"
+                .to_owned()
+        }
+        Some(localstripe) => format!(
+            "  payments            stripe: localstripe at {url} (log: .local/logs/localstripe.log)\
+             \n\n  # localstripe's PaymentIntents (the charges the saga made)\
+             \n  curl -s -u {LOCAL_STRIPE_SECRET_KEY}: {url}/v1/payment_intents",
+            url = localstripe.endpoint
+        ),
+    };
     println!(
         "\nxtask: the local cloud is up after {:.1}s (Ctrl-C stops everything)\n\
          \n  console             {base_url}/console\
          \n  HTTP API            {base_url}/orders, {base_url}/products\
          \n  Step Functions API  {base_url}  (AWS_ENDPOINT_URL_SFN={base_url})\
          \n  health              {base_url}/health\
+         \n{payments}\
          \n\n  # a dev token (LOCAL ONLY: signed by a key made at start-up)\
          \n  TOKEN=$(curl -s -X POST {base_url}/local/token -H 'Content-Type: application/json' -d '{{\"sub\":\"user-1\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\
          \n\n  # place an order, then read it\
@@ -296,4 +387,34 @@ fn print_banner(base_url: &str, elapsed: Duration) {
         elapsed.as_secs_f64()
     );
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_payments_name_the_provider_and_nothing_else() {
+        assert_eq!(
+            payment_arguments(Payments::Simulated, None).unwrap(),
+            ["--parameter", "PaymentProvider=simulated"]
+        );
+    }
+
+    #[test]
+    fn stripe_payments_point_every_function_at_localstripe() {
+        assert_eq!(
+            payment_arguments(Payments::Stripe, Some("http://127.0.0.1:4242")).unwrap(),
+            [
+                "--parameter",
+                "PaymentProvider=stripe",
+                "--function-env",
+                "STRIPE_API_BASE=http://127.0.0.1:4242",
+                "--function-env",
+                "STRIPE_SECRET_KEY=sk_test_local",
+            ]
+        );
+        let error = payment_arguments(Payments::Stripe, None).unwrap_err();
+        assert!(error.to_string().contains("localstripe"), "{error}");
+    }
 }

@@ -45,6 +45,10 @@ struct Cli {
     /// Overrides a template parameter (repeatable)
     #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parameter)]
     parameters: Vec<(String, String)>,
+    /// Sets NAME=VALUE in every function's environment, over what the
+    /// template gives it (repeatable; e.g. a local payment provider's URL)
+    #[arg(long = "function-env", value_name = "NAME=VALUE", value_parser = parameter)]
+    function_env: Vec<(String, String)>,
     /// Same as --parameter ReservationTtlSeconds=N
     #[arg(long, value_name = "N")]
     reservation_ttl_seconds: Option<u64>,
@@ -131,6 +135,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         sqs_endpoint,
         stack_name: cli.stack_name,
         parameters,
+        function_environment: cli.function_env.into_iter().collect(),
         seed_demo: cli.seed_demo,
         schedule_every: cli.reaper_every_seconds,
         time_scale: cli.time_scale,
@@ -222,6 +227,7 @@ mod tests {
             "--port",
             "--dynamodb-endpoint",
             "--parameter",
+            "--function-env",
             "--seed-demo",
         ] {
             assert!(text.contains(option), "{option} in:\n{text}");
@@ -241,6 +247,12 @@ mod tests {
             "60",
             "--parameter",
             "JwtIssuer=x",
+            "--function-env",
+            "STRIPE_API_BASE=http://127.0.0.1:9",
+            "--function-env",
+            "STRIPE_SECRET_KEY=sk_test_local",
+            "--function-env",
+            "STRIPE_API_BASE=http://127.0.0.1:8",
             "--seed-demo",
         ])
         .unwrap() else {
@@ -249,6 +261,17 @@ mod tests {
         assert_eq!(options.port, 4000);
         assert_eq!(options.parameters["ReservationTtlSeconds"], Value::from(2));
         assert_eq!(options.parameters["JwtIssuer"], "x");
+        // The last value of a variable wins, as for --parameter.
+        assert_eq!(
+            options.function_environment,
+            BTreeMap::from([
+                (
+                    "STRIPE_API_BASE".to_owned(),
+                    "http://127.0.0.1:8".to_owned()
+                ),
+                ("STRIPE_SECRET_KEY".to_owned(), "sk_test_local".to_owned()),
+            ])
+        );
         assert_eq!(options.schedule_every, Some(Duration::from_millis(500)));
         assert!(options.seed_demo && (options.time_scale - 60.0).abs() < f64::EPSILON);
     }
@@ -259,6 +282,7 @@ mod tests {
             (&["--port"], "--port"),
             (&["--port", "x"], "--port"),
             (&["--parameter", "novalue"], "NAME=VALUE"),
+            (&["--function-env", "=x"], "NAME=VALUE"),
             (&["--reaper-every-seconds", "0"], "positive"),
             (&["--stack-name", "a b"], "--stack-name"),
             (&["--what"], "--what"),

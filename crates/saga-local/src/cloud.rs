@@ -56,6 +56,9 @@ pub struct Options {
     pub stack_name: String,
     /// Template parameter overrides.
     pub parameters: BTreeMap<String, Value>,
+    /// Variables set in every function's environment over the template's
+    /// values (`--function-env`).
+    pub function_environment: BTreeMap<String, String>,
     /// Seed the demo catalog.
     pub seed_demo: bool,
     /// Replaces every schedule's period (tests: run the reaper often).
@@ -353,7 +356,15 @@ async fn provision_stack(options: &Options, clients: &Clients) -> Result<Provisi
         .await
         .context("is moto running at the --sqs-endpoint?")?;
     let mut queues = queue_infos(&queue_specs, &names)?;
-    let stack = stack::load(&template, &names)?;
+    let mut stack = stack::load(&template, &names)?;
+    for function in stack.functions.values_mut() {
+        function.environment.extend(
+            options
+                .function_environment
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+    }
     for function in stack.functions.values() {
         if let Some(queue) = queues
             .iter_mut()
