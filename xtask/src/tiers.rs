@@ -97,6 +97,8 @@ pub const TIERS: &[Tier] = &[
                     "order-api",
                     "--package",
                     "saga-local",
+                    "--package",
+                    "saga-stripe",
                     "--all-targets",
                     "--features",
                     "emulator-tests",

@@ -65,21 +65,21 @@ pub struct OrderApi<O, C, E, K> {
     pub payments_gate: Option<std::sync::Arc<dyn PaymentsGate>>,
 }
 
+/// What [`PaymentsGate::refuses_until`] returns.
+pub type GateFuture<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<Option<chrono::DateTime<chrono::Utc>>, saga_domain::PortError>,
+            > + Send
+            + 'a,
+    >,
+>;
+
 /// Whether the payment provider takes new orders now (the charge
 /// function's shared circuit breaker, read-only).
 pub trait PaymentsGate: std::fmt::Debug + Send + Sync {
     /// `Some(retry_at)` while new orders should wait until `retry_at`.
-    fn refuses_until(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<Option<chrono::DateTime<chrono::Utc>>, saga_domain::PortError>,
-                > + Send
-                + '_,
-        >,
-    >;
+    fn refuses_until(&self, now: chrono::DateTime<chrono::Utc>) -> GateFuture<'_>;
 }
 
 /// The [`PaymentsGate`] of a breaker kept in a [`BreakerStore`].
@@ -92,17 +92,7 @@ impl<S> PaymentsGate for BreakerGate<S>
 where
     S: saga_domain::breaker::BreakerStore + std::fmt::Debug,
 {
-    fn refuses_until(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<Option<chrono::DateTime<chrono::Utc>>, saga_domain::PortError>,
-                > + Send
-                + '_,
-        >,
-    > {
+    fn refuses_until(&self, now: chrono::DateTime<chrono::Utc>) -> GateFuture<'_> {
         Box::pin(async move {
             Ok(self
                 .0

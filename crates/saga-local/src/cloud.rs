@@ -463,6 +463,12 @@ fn local_names(template: &Template, options: &Options) -> Result<LocalNames> {
     overrides
         .entry("JwtAudience".to_owned())
         .or_insert_with(|| Value::Array(vec![Value::String(LOCAL_AUDIENCE.to_owned())]));
+    // The local cloud charges through the simulated provider unless told
+    // otherwise (`--parameter PaymentProvider=stripe`, with localstripe):
+    // the deployed default, Stripe, needs a key and a server.
+    overrides
+        .entry("PaymentProvider".to_owned())
+        .or_insert_with(|| Value::String("simulated".to_owned()));
     overrides.retain(|name, _| template.parameters.contains_key(name));
     let mut names = LocalNames::new(template, &options.stack_name, &overrides)?;
     stack::learn_state_machine_names(template, &mut names)?;

@@ -190,7 +190,7 @@ async fn declined_by_stripes_test_payment_methods() {
             "pm_card_chargeDeclinedInsufficientFunds",
             "insufficient_funds",
         ),
-        ("pm_card_chargeCustomerFail", "card_declined"),
+        ("pm_card_chargeCustomerFail", "generic_decline"),
     ] {
         let payments = InMemoryPayments::new();
         let order = order_id("declined");

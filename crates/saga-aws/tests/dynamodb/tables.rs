@@ -24,7 +24,11 @@ fn keys_of(elements: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> KeySchema 
 async fn creates_every_template_table_with_its_keys_and_indexes() {
     let client: Client = support::dynamodb_client().await;
     let tables = saga_template::project_tables("test").unwrap();
-    assert_eq!(tables.len(), 4, "one table per service: {tables:?}");
+    assert_eq!(
+        tables.len(),
+        5,
+        "one table per service, and the payment breaker's: {tables:?}"
+    );
     for spec in tables {
         let name = support::unique_name(&spec.logical_id);
         support::create_table(&client, &spec.logical_id, &name).await;
