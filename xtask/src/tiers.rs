@@ -184,7 +184,11 @@ pub const TIERS: &[Tier] = &[
         name: "e2e",
         about: "the whole saga through the local cloud over HTTP, the aws-sdk-sfn wire \
                 protocol, and the console in headless Chromium",
-        emulators: &[Emulator::DynamoDbLocal, Emulator::Moto],
+        emulators: &[
+            Emulator::DynamoDbLocal,
+            Emulator::Moto,
+            Emulator::LocalStripe,
+        ],
         tools: &[Tool::Browser],
         run: TierRun::CargoTests(&[
             "test",

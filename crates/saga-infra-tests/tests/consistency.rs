@@ -892,3 +892,35 @@ fn the_code_map_matches_the_crates() {
     );
     assert_no_problems("ARCHITECTURE.md code map", &problems);
 }
+
+/// The payment alarms watch the metric names the charge function emits, in
+/// the namespace it is given.
+#[test]
+fn the_payment_alarms_watch_the_metrics_the_charge_function_emits() {
+    let template = template();
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    let watched = |metric: &str| {
+        alarms
+            .iter()
+            .find(|(_, properties, _)| properties["MetricName"] == metric)
+            .map(|(id, properties, _)| (id.clone(), properties["Namespace"].clone()))
+    };
+    let charge_namespace = template
+        .resources_of("AWS::Serverless::Function")
+        .find(|(_, function)| function.metadata["BuildProperties"]["Binary"] == "charge")
+        .map(|(_, function)| {
+            function.properties["Environment"]["Variables"]["METRICS_NAMESPACE"].clone()
+        })
+        .expect("the charge function");
+    for metric in [
+        saga_wiring::payments::BREAKER_OPENED_METRIC,
+        saga_wiring::payments::PROVIDER_ERRORS_METRIC,
+    ] {
+        let (alarm, namespace) =
+            watched(metric).unwrap_or_else(|| panic!("no alarm watches {metric}"));
+        assert_eq!(
+            namespace, charge_namespace,
+            "{alarm}: the charge function's namespace"
+        );
+    }
+}

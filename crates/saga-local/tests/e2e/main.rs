@@ -2,12 +2,14 @@
 //!
 //! Each test starts its own `saga-local` process (its own stack name, so its
 //! own tables and queues) against DynamoDB Local and moto, which must
-//! already run: `cargo xtask test --tier e2e` starts them and sets
-//! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS`. Without them every
+//! already run: `cargo xtask test --tier e2e` starts them (and localstripe)
+//! and sets `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` /
+//! `STRIPE_API_BASE`. Without them every
 //! test fails and says so.
 
 mod console_browser;
 mod foreign_requests;
 mod saga;
 mod sfn_client;
+mod stripe;
 mod support;
