@@ -13,8 +13,10 @@
 //! - **refund**: `POST /v1/refunds` for the PaymentIntent, in full, with its
 //!   own idempotency key (`refund-<orderId>`); a charge already refunded is
 //!   refused (`charge_already_refunded`), which the refund step looks up.
-//! - **cancel**: the lookup, then `POST /v1/payment_intents/{id}/cancel` of
-//!   any PaymentIntent that could still be confirmed.
+//! - **cancel**: the lookup (and, when the search finds nothing, the list
+//!   of the last ten minutes' PaymentIntents, which does not lag), then
+//!   `POST /v1/payment_intents/{id}/cancel` of any PaymentIntent of the
+//!   order that could still be confirmed.
 //!
 //! Errors, as the saga needs them: a card error (HTTP 402) is a decline
 //! with Stripe's `decline_code` (else its `code`); rate limits (429), 5xx,
@@ -57,6 +59,12 @@ pub use amount::stripe_amount;
 
 /// Stripe's API.
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
+
+/// How far back `cancel` reads the PaymentIntent list when the search
+/// finds nothing for the order (the search lags writes by up to a minute).
+const RECENT_WINDOW_SECONDS: i64 = 600;
+/// At most this many pages of 100 of that list.
+const RECENT_PAGES: usize = 10;
 
 /// The API version every request pins, so response shapes do not change
 /// under a deployed function when the account's default version moves.
@@ -247,6 +255,47 @@ impl StripeProvider {
         Ok(intents)
     }
 
+    /// The order's PaymentIntents among those created in the last
+    /// [`RECENT_WINDOW_SECONDS`] (`GET /v1/payment_intents`, newest first,
+    /// at most [`RECENT_PAGES`] pages of 100), matched by metadata: what
+    /// the search may not show yet.
+    async fn recent_of(&self, order_id: &OrderId) -> Result<Vec<Intent>, PortError> {
+        let operation = "cancel";
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            });
+        let cutoff = now - RECENT_WINDOW_SECONDS;
+        let mut found = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..RECENT_PAGES {
+            let mut query = vec![("limit", "100".to_owned())];
+            if let Some(last) = &after {
+                query.push(("starting_after", last.clone()));
+            }
+            let request = self
+                .request(operation, Method::GET, "/v1/payment_intents")
+                .await?
+                .query(&query);
+            let (_, body) = self.send(operation, request).await?;
+            let page: ListPage = parse(operation, body)?;
+            let mut reached_older = false;
+            for intent in page.data {
+                reached_older |= intent.created < cutoff;
+                after = Some(intent.id.clone());
+                if intent.order_id() == Some(order_id.as_str()) {
+                    found.push(intent);
+                }
+            }
+            if reached_older || !page.has_more {
+                break;
+            }
+        }
+        found.sort_by_key(|intent| intent.created);
+        Ok(found)
+    }
+
     async fn refund_of(&self, intent_id: &str) -> Result<Option<String>, PortError> {
         let operation = "find_charges";
         let request = self
@@ -356,7 +405,14 @@ impl PaymentProvider for StripeProvider {
 
     async fn cancel(&self, request: &CancelRequest) -> Result<CancelOutcome, PortError> {
         let operation = "cancel";
-        let intents = self.search(&request.order_id).await?;
+        let mut intents = self.search(&request.order_id).await?;
+        if intents.is_empty() {
+            // The search index lags writes by up to a minute, and a
+            // compensation can follow the charge's last attempt by less:
+            // a capture missed here would never be refunded. The list is
+            // consistent; its recent pages are read too.
+            intents = self.recent_of(&request.order_id).await?;
+        }
         if let Some(captured) = intents
             .iter()
             .find(|intent| intent.state() == IntentState::Succeeded)
@@ -511,6 +567,13 @@ struct SearchPage {
 }
 
 #[derive(Debug, Deserialize)]
+struct ListPage {
+    data: Vec<Intent>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+#[derive(Debug, Deserialize)]
 struct RefundPage {
     data: Vec<RefundObject>,
 }
@@ -533,6 +596,8 @@ struct Intent {
     created: i64,
     #[serde(default)]
     last_payment_error: Option<Value>,
+    #[serde(default)]
+    metadata: Value,
 }
 
 /// Where a PaymentIntent is, for the saga.
@@ -566,6 +631,11 @@ impl Intent {
             "requires_confirmation" => IntentState::NotConfirmed,
             other => IntentState::InFlight(other.to_owned()),
         }
+    }
+
+    /// The order it was made for (`metadata[orderId]`).
+    fn order_id(&self) -> Option<&str> {
+        self.metadata["orderId"].as_str()
     }
 
     /// The amount in the system's minor units.

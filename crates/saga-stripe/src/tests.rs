@@ -307,3 +307,45 @@ async fn the_key_is_fetched_once_and_never_shown() {
         "{shown}"
     );
 }
+
+/// The compensation right after a lost capture: the search does not show
+/// the PaymentIntent yet, the list does, and the capture is reported (to
+/// be refunded), not cancelled away.
+#[tokio::test]
+async fn a_capture_the_search_does_not_show_yet_is_found_in_the_recent_list() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let recent = |id: &str, order: &str, status: &str| {
+        let mut intent = intent(id, status, None);
+        intent["created"] = json!(now);
+        intent["metadata"] = json!({"orderId": order});
+        intent
+    };
+    let empty_search = json!({"object": "search_result", "data": [], "has_more": false});
+    let list = json!({"object": "list", "has_more": false, "url": "/v1/payment_intents", "data": [
+        recent("pi_other", "ord-2", "succeeded"),
+        recent("pi_lagging", "ord-1", "succeeded"),
+    ]});
+    let (provider, script) = scripted(vec![(200, empty_search, 0), (200, list, 0)]).await;
+    let order_id: OrderId = "ord-1".parse().unwrap();
+    let outcome = provider
+        .cancel(&CancelRequest {
+            order_id: order_id.clone(),
+            idempotency_key: "ord-1".to_owned(),
+            amount: Money::new(4200, "EUR".parse().unwrap()).unwrap(),
+            payment_method: "pm_card_visa".parse::<PaymentMethod>().unwrap(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        CancelOutcome::Captured {
+            provider_reference: "pi_lagging".to_owned()
+        }
+    );
+    let seen = script.seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "no cancel sent");
+    assert_eq!(seen[1].path, "/v1/payment_intents");
+}

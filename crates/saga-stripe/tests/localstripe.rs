@@ -443,3 +443,62 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes() {
     ));
     assert_eq!(gate.refuses_until(clock.now()).await.unwrap(), None);
 }
+
+/// The charge step gave up with the payment PENDING and the saga
+/// compensates: a capture whose answer was lost is found and refunded; a
+/// charge that never reached Stripe leaves nothing to refund (the search
+/// and the recent list both find nothing) and the payment is recorded
+/// DECLINED.
+#[tokio::test]
+async fn compensating_a_pending_payment_refunds_a_lost_capture_or_records_nothing_charged() {
+    let _turn = turn().await;
+    let stripe = provider();
+    let clock = clock();
+    for lost_capture in [true, false] {
+        let payments = InMemoryPayments::new();
+        let order = order_id("pending");
+        payments
+            .record_intent(&PaymentIntent {
+                order_id: order.clone(),
+                amount: eur(4200),
+                payment_method: "pm_card_visa".parse().unwrap(),
+                created_at: clock.now(),
+            })
+            .await
+            .unwrap();
+        if lost_capture {
+            stripe
+                .charge(&ChargeRequest {
+                    order_id: order.clone(),
+                    idempotency_key: order.as_str().to_owned(),
+                    amount: eur(4200),
+                    payment_method: "pm_card_visa".parse().unwrap(),
+                })
+                .await
+                .unwrap();
+        }
+        let refunded = refund_payment(
+            &payments,
+            &stripe,
+            &clock,
+            OrderRef {
+                order_id: order.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        let payment = payments.get_payment(&order).await.unwrap().unwrap();
+        let intents = intents_of(&order).await;
+        if lost_capture {
+            assert_eq!(refunded.outcome, RefundOutcome::Refunded);
+            assert_eq!(payment.status, PaymentStatus::Refunded);
+            let reference = payment.provider_reference.unwrap();
+            let refunds = stripe_get(&format!("/v1/refunds?payment_intent={reference}")).await;
+            assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
+        } else {
+            assert_eq!(refunded.outcome, RefundOutcome::NothingToRefund);
+            assert_eq!(payment.status, PaymentStatus::Declined);
+            assert!(intents.is_empty(), "{intents:?}");
+        }
+    }
+}
