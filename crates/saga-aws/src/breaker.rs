@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use saga_domain::PortError;
 use saga_domain::breaker::{BreakerRecord, BreakerState, BreakerStore};
@@ -64,13 +66,7 @@ impl DynamoBreaker {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Some(parse(output.attributes.as_ref())?)),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
-                _ => Err(port_error("breaker_count", error)),
-            },
-        }
+        counted(result)
     }
 
     /// Starts window `window_start` with one call, if the breaker is
@@ -102,13 +98,7 @@ impl DynamoBreaker {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Some(parse(output.attributes.as_ref())?)),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
-                _ => Err(port_error("breaker_count", error)),
-            },
-        }
+        counted(result)
     }
 }
 
@@ -197,6 +187,19 @@ impl BreakerStore for DynamoBreaker {
                 _ => Err(port_error("breaker_replace", error)),
             },
         }
+    }
+}
+
+/// The record after a counting update; `None` when its condition failed.
+fn counted(
+    result: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<Option<BreakerRecord>, PortError> {
+    match result {
+        Ok(output) => Ok(Some(parse(output.attributes.as_ref())?)),
+        Err(error) => match error.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+            _ => Err(port_error("breaker_count", error)),
+        },
     }
 }
 

@@ -90,6 +90,30 @@ fn input(order_id: &OrderId, method: &str) -> ChargeInput {
     }
 }
 
+/// The charge request the charge step sends for `order` (4200 EUR, a card
+/// that succeeds).
+fn visa_charge(order: &OrderId) -> ChargeRequest {
+    ChargeRequest {
+        order_id: order.clone(),
+        idempotency_key: order.as_str().to_owned(),
+        amount: eur(4200),
+        payment_method: "pm_card_visa".parse().unwrap(),
+    }
+}
+
+/// What the charge step writes first: the order's payment, PENDING.
+async fn record_pending(payments: &InMemoryPayments, order: &OrderId, clock: &ManualClock) {
+    payments
+        .record_intent(&PaymentIntent {
+            order_id: order.clone(),
+            amount: eur(4200),
+            payment_method: "pm_card_visa".parse().unwrap(),
+            created_at: clock.now(),
+        })
+        .await
+        .unwrap();
+}
+
 fn clock() -> ManualClock {
     ManualClock::at_rfc3339("2026-01-01T00:00:00Z")
 }
@@ -246,12 +270,7 @@ async fn a_replay_after_a_lost_response_is_the_same_payment_intent() {
     let _turn = turn().await;
     let stripe = provider();
     let order = order_id("replay");
-    let request = ChargeRequest {
-        order_id: order.clone(),
-        idempotency_key: order.as_str().to_owned(),
-        amount: eur(4200),
-        payment_method: "pm_card_visa".parse().unwrap(),
-    };
+    let request = visa_charge(&order);
     let first = stripe.charge(&request).await.unwrap();
     let replay = stripe.charge(&request).await.unwrap();
     assert_eq!(first, replay);
@@ -271,24 +290,8 @@ async fn a_redrive_after_the_keys_expired_charges_and_refunds_exactly_once() {
     let clock = clock();
     let order = order_id("expired");
     // The first attempt: the intent recorded, the charge made, the answer lost.
-    payments
-        .record_intent(&PaymentIntent {
-            order_id: order.clone(),
-            amount: eur(4200),
-            payment_method: "pm_card_visa".parse().unwrap(),
-            created_at: clock.now(),
-        })
-        .await
-        .unwrap();
-    let lost = stripe
-        .charge(&ChargeRequest {
-            order_id: order.clone(),
-            idempotency_key: order.as_str().to_owned(),
-            amount: eur(4200),
-            payment_method: "pm_card_visa".parse().unwrap(),
-        })
-        .await
-        .unwrap();
+    record_pending(&payments, &order, &clock).await;
+    let lost = stripe.charge(&visa_charge(&order)).await.unwrap();
     control(
         reqwest::Method::POST,
         "/_shim/forget-idempotency-keys",
@@ -383,15 +386,7 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes() {
     );
     let guarded = GuardedProvider::new(provider(), breaker);
     let gate = order_api::BreakerGate(store.clone());
-    let charge = |label: &str| {
-        let order = order_id(label);
-        ChargeRequest {
-            idempotency_key: order.as_str().to_owned(),
-            order_id: order,
-            amount: eur(4200),
-            payment_method: "pm_card_visa".parse().unwrap(),
-        }
-    };
+    let charge = |label: &str| visa_charge(&order_id(label));
     use order_api::PaymentsGate as _;
 
     control(
@@ -457,25 +452,9 @@ async fn compensating_a_pending_payment_refunds_a_lost_capture_or_records_nothin
     for lost_capture in [true, false] {
         let payments = InMemoryPayments::new();
         let order = order_id("pending");
-        payments
-            .record_intent(&PaymentIntent {
-                order_id: order.clone(),
-                amount: eur(4200),
-                payment_method: "pm_card_visa".parse().unwrap(),
-                created_at: clock.now(),
-            })
-            .await
-            .unwrap();
+        record_pending(&payments, &order, &clock).await;
         if lost_capture {
-            stripe
-                .charge(&ChargeRequest {
-                    order_id: order.clone(),
-                    idempotency_key: order.as_str().to_owned(),
-                    amount: eur(4200),
-                    payment_method: "pm_card_visa".parse().unwrap(),
-                })
-                .await
-                .unwrap();
+            stripe.charge(&visa_charge(&order)).await.unwrap();
         }
         let refunded = refund_payment(
             &payments,
