@@ -99,6 +99,8 @@ pub const TIERS: &[Tier] = &[
                     "saga-local",
                     "--package",
                     "saga-stripe",
+                    "--package",
+                    "saga-wiring",
                     "--all-targets",
                     "--features",
                     "emulator-tests",
@@ -152,17 +154,26 @@ pub const TIERS: &[Tier] = &[
     Tier {
         name: "payments",
         about: "the Stripe payment adapter (saga-stripe) against localstripe behind \
-                infra/localstripe/serve.py, its circuit breaker on DynamoDB Local",
-        emulators: &[Emulator::DynamoDbLocal, Emulator::LocalStripe],
+                infra/localstripe/serve.py, its circuit breaker on DynamoDB Local, and its \
+                key read from an SSM SecureString (moto)",
+        emulators: &[
+            Emulator::DynamoDbLocal,
+            Emulator::LocalStripe,
+            Emulator::Moto,
+        ],
         tools: &[],
         run: TierRun::CargoTests(&[
             "test",
             "--package",
             "saga-stripe",
+            "--package",
+            "saga-wiring",
             "--features",
-            "emulator-tests",
+            "saga-stripe/emulator-tests saga-wiring/emulator-tests",
             "--test",
             "localstripe",
+            "--test",
+            "stripe_key",
         ]),
     },
     Tier {
