@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 /// How often a customer sends the same POST before giving up.
 const POST_ATTEMPTS: u32 = 10;
+/// The longest `Retry-After` the client waits (the breaker's reset is 30 s).
+const MAX_RETRY_AFTER_SECONDS: u64 = 60;
 
 /// How often a `/local/*` call or a customer's GET is repeated after a 5xx
 /// or no answer.
@@ -186,12 +188,19 @@ impl CloudClient {
             .with_context(|| format!("/local/faults: {faults}"))
     }
 
-    /// `POST /orders` as the holder of `token`, retried as a client would.
+    /// `POST /orders` as the holder of `token`, retried as a client would:
+    /// after the `Retry-After` the answer gives (a 503 while the payment
+    /// provider's circuit breaker is open says when it will probe), else
+    /// after a short growing pause.
     pub async fn place(&self, token: &str, key: &str, body: &Value) -> Placed {
         let mut last = String::new();
+        let mut retry_after: Option<Duration> = None;
         for attempt in 0..POST_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                let pause = retry_after
+                    .take()
+                    .unwrap_or_else(|| Duration::from_millis(200 * u64::from(attempt)));
+                tokio::time::sleep(pause).await;
             }
             let response = self
                 .http
@@ -209,6 +218,14 @@ impl CloudClient {
                 }
             };
             let status = response.status();
+            // Only a 503's: a 429 (too many orders in flight) keeps the
+            // short pauses, as the campaign has always sent them.
+            retry_after = (status == StatusCode::SERVICE_UNAVAILABLE)
+                .then(|| response.headers().get("retry-after"))
+                .flatten()
+                .and_then(|value| value.to_str().ok())
+                .and_then(|seconds| seconds.trim().parse::<u64>().ok())
+                .map(|seconds| Duration::from_secs(seconds.clamp(1, MAX_RETRY_AFTER_SECONDS)));
             let text = response.text().await.unwrap_or_default();
             if status.is_success() {
                 let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
