@@ -214,6 +214,20 @@ impl StripeProvider {
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<(StatusCode, Value), PortError> {
+        let (status, body) = self.answer(operation, request).await?;
+        if status.is_success() || status == StatusCode::PAYMENT_REQUIRED {
+            return Ok((status, body));
+        }
+        Err(error_of(operation, status, &body))
+    }
+
+    /// Sends `request` and reads any answer with a JSON body; only no
+    /// answer (network, timeout) or a body that is not JSON is an error.
+    async fn answer(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, Value), PortError> {
         let response = request.send().await.map_err(|error| {
             tracing::warn!(operation, error = %error, "Stripe did not answer");
             PortError::unavailable(operation, error)
@@ -232,10 +246,7 @@ impl StripeProvider {
                 )
             }
         })?;
-        if status.is_success() || status == StatusCode::PAYMENT_REQUIRED {
-            return Ok((status, body));
-        }
-        Err(error_of(operation, status, &body))
+        Ok((status, body))
     }
 
     async fn search(&self, order_id: &OrderId) -> Result<Vec<Intent>, PortError> {
@@ -338,18 +349,18 @@ impl PaymentProvider for StripeProvider {
             .await?
             .header("Idempotency-Key", &request.idempotency_key)
             .form(&form);
-        let (status, body) = match self.send(operation, http).await {
-            // An unknown payment method is the customer's to fix, as the
-            // simulated provider has it: a decline, not an outage.
-            Err(PortError::Rejected { detail, .. })
-                if detail.contains("resource_missing") && detail.contains("payment_method") =>
-            {
-                return Ok(ChargeOutcome::Declined {
-                    code: "unknown_payment_method".to_owned(),
-                });
-            }
-            other => other?,
-        };
+        let (status, body) = self.answer(operation, http).await?;
+        let error = &body["error"];
+        // An unknown payment method is the customer's to fix, as the
+        // simulated provider has it: a decline, not an outage.
+        if error["code"] == "resource_missing" && error["param"] == "payment_method" {
+            return Ok(ChargeOutcome::Declined {
+                code: "unknown_payment_method".to_owned(),
+            });
+        }
+        if !(status.is_success() || status == StatusCode::PAYMENT_REQUIRED) {
+            return Err(error_of(operation, status, &body));
+        }
         if status == StatusCode::PAYMENT_REQUIRED {
             let code = decline_code(&body["error"]);
             tracing::info!(order_id = %request.order_id, %code, "Stripe declined the payment");
