@@ -396,29 +396,25 @@ impl<S: BreakerStore, K: Clock> CircuitBreaker<S, K> {
         Ok(())
     }
 
+    /// Closes or re-opens the breaker after the probe that `version` made,
+    /// conditional on that version: a probe that outlived its lease (another
+    /// caller took over) changes nothing, so no read is needed first.
     async fn finish_probe(&self, version: u64, failed: bool) -> Result<(), PortError> {
         let now = self.clock.now().timestamp();
-        let Some(record) = self.store.load().await? else {
-            return Ok(());
+        let probing = BreakerRecord {
+            state: BreakerState::HalfOpen,
+            version,
+            ..BreakerRecord::fresh()
         };
-        if record.version != version || record.state != BreakerState::HalfOpen {
-            // Another caller took over the probe (this one outlived its
-            // lease); its outcome decides.
-            return Ok(());
-        }
         if failed {
-            return self.open(&record, now, 1, 1).await;
+            return self.open(&probing, now, 1, 1).await;
         }
         let closed = BreakerRecord {
             state: BreakerState::Closed,
-            version: record.version + 1,
-            window_start: 0,
-            calls: 0,
-            failures: 0,
-            probe_until: 0,
-            ..record.clone()
+            version: version + 1,
+            ..BreakerRecord::fresh()
         };
-        if self.store.replace(record.version, &closed).await? {
+        if self.store.replace(version, &closed).await? {
             tracing::info!(
                 breaker = "payment-provider",
                 "circuit breaker closed: the probe call succeeded"
