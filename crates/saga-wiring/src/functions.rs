@@ -52,12 +52,12 @@ impl Api {
         Ok(Self {
             api: OrderApi {
                 orders: DynamoOrders::new(dynamodb.clone(), config.orders_table),
-                catalog: DynamoInventory::new(dynamodb, config.inventory_table),
+                catalog: DynamoInventory::new(dynamodb.clone(), config.inventory_table),
                 executions: SfnExecutions::new(context.sfn(), config.state_machine_arn),
                 clock: SystemClock,
                 max_orders_in_flight: config.max_orders_in_flight,
                 payments_gate: Some(Arc::new(BreakerGate(DynamoBreaker::new(
-                    context.dynamodb(),
+                    dynamodb,
                     breaker_table,
                     PAYMENT_PROVIDER_BREAKER,
                 )))),
@@ -122,13 +122,14 @@ impl Charge {
                 "PAYMENT_PROVIDER=simulated: charges take no money"
             );
         }
+        let dynamodb = context.dynamodb();
         Ok(Self {
-            payments: DynamoPayments::new(context.dynamodb(), config.payments_table),
+            payments: DynamoPayments::new(dynamodb.clone(), config.payments_table),
             provider: payments::guarded(
                 provider,
                 &config.breaker,
                 &config.metrics_namespace,
-                context,
+                dynamodb,
             ),
         })
     }

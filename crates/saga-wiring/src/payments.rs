@@ -99,19 +99,16 @@ impl PaymentProvider for AnyProvider {
 /// The charge function's provider: behind the shared breaker.
 pub type GuardedAnyProvider = GuardedProvider<AnyProvider, DynamoBreaker, SystemClock>;
 
-/// `provider` behind the breaker of `config`, whose openings and the
+/// `provider` behind the breaker of `config` (its item read and written
+/// with the function's one `dynamodb` client), whose openings and the
 /// provider's failures become EMF metrics in `namespace`.
 pub fn guarded(
     provider: AnyProvider,
     config: &BreakerConfig,
     namespace: &str,
-    context: &Context<'_>,
+    dynamodb: aws_sdk_dynamodb::Client,
 ) -> GuardedAnyProvider {
-    let store = DynamoBreaker::new(
-        context.dynamodb(),
-        config.table.as_str(),
-        PAYMENT_PROVIDER_BREAKER,
-    );
+    let store = DynamoBreaker::new(dynamodb, config.table.as_str(), PAYMENT_PROVIDER_BREAKER);
     let namespace = namespace.to_owned();
     let events = Arc::new(move |event: BreakerEvent| {
         let metric = match event {
