@@ -13,10 +13,14 @@
 //!   without a container runtime).
 //! - `cargo xtask chaos [--orders N] [--seed S]...` runs the fault campaign
 //!   (`saga-chaos`) on a local cloud of its own, or on `--url`.
+//! - `cargo xtask bench [--only PART]...` measures cold starts and sizes,
+//!   the interpreter next to moto's and the local cloud under load, prints
+//!   a table and writes the results under `target/bench/`.
 //!
 //! `main` only parses the command line (clap) and reports errors; each
 //! command lives in its own module.
 
+mod bench;
 mod browser;
 mod chaos;
 mod emulators;
@@ -62,6 +66,11 @@ enum Command {
     /// every way the local cloud can, redrive until nothing changes, then
     /// check the saga's five invariants; non-zero exit on any violation.
     Chaos(chaos::ChaosOptions),
+    /// Measure what users feel: cold start and size of every function next
+    /// to a hello-world, the interpreter next to moto's, orders per second
+    /// and POST /orders latency through the local cloud; print a table and
+    /// write the results under target/bench/.
+    Bench(bench::BenchOptions),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +90,7 @@ fn run(command: Command, root: &Path) -> Result<ExitCode> {
         Command::Up(options) => up::run(root, &options),
         Command::Invoke(options) => invoke::run(root, &options),
         Command::Chaos(options) => chaos::run(root, &options),
+        Command::Bench(options) => bench::run(root, &options),
     }
 }
 

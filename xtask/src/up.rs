@@ -227,6 +227,13 @@ pub(crate) struct StartedCloud {
     _emulators: LocalEmulators,
 }
 
+impl StartedCloud {
+    /// moto's endpoint (the cloud's SQS).
+    pub fn moto_endpoint(&self) -> &str {
+        &self._emulators.moto.endpoint
+    }
+}
+
 /// Starts the emulators and saga-local on a free port with `extra`
 /// arguments (its log in `log`, else on the terminal), and waits until
 /// `/health` answers. Its payments are simulated: the chaos campaign drives

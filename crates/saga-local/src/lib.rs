@@ -27,6 +27,7 @@
 
 pub mod attribute_json;
 pub mod aws;
+pub mod bench;
 pub mod browser_guard;
 pub mod chaos;
 pub mod cli;

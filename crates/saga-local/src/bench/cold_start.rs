@@ -1,0 +1,266 @@
+//! Cold start of a Lambda binary: the time from spawning the process to its
+//! first `GET /2018-06-01/runtime/invocation/next` on the Runtime API, which
+//! is when Lambda ends the init phase. The Runtime API here is a stub on
+//! 127.0.0.1 that notes the poll and never answers it; the process is then
+//! killed. Runs are interleaved (every binary once per round) so that the
+//! machine's noise falls on all of them alike.
+//!
+//! Each function gets the environment `template.yaml` gives it, with every
+//! AWS endpoint pointed at a closed port and static dummy credentials: a
+//! function that reached out at init would fail or stall, not talk to AWS.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use saga_template::{LocalNames, Template, stack};
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::{median, millis};
+
+/// How long one process may take to reach its first poll.
+const INIT_DEADLINE: Duration = Duration::from_secs(20);
+/// Where every AWS endpoint of a measured function points: nothing listens.
+const CLOSED_ENDPOINT: &str = "http://127.0.0.1:9";
+
+/// One binary to measure.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The name in the results: the binary's file name.
+    pub name: String,
+    /// The executable.
+    pub path: PathBuf,
+    /// Its environment besides the Lambda runtime's own variables.
+    pub environment: BTreeMap<String, String>,
+}
+
+/// The figures of one binary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdStart {
+    /// The binary's name.
+    pub name: String,
+    /// Its size on disk, bytes.
+    pub size_bytes: u64,
+    /// Init of every run, milliseconds, in run order.
+    pub init_ms: Vec<f64>,
+    /// Their median.
+    pub init_median_ms: f64,
+}
+
+/// What the stub Runtime API saw.
+enum Seen {
+    Poll(Instant),
+    InitError(String),
+}
+
+/// The subjects for the function binaries in `directory` (e.g.
+/// `target/release`) named by `template`'s functions (`binaries`: which
+/// ones; all when empty), each with the template's environment for it.
+pub fn function_subjects(
+    template: &Path,
+    directory: &Path,
+    binaries: &[String],
+) -> Result<Vec<Subject>> {
+    let template = Template::load(template)?;
+    let mut names = LocalNames::with_placeholders(&template, "bench")?;
+    stack::learn_state_machine_names(&template, &mut names)?;
+    for (logical_id, _) in template.resources_of("AWS::SQS::Queue") {
+        let name = names.physical_name(logical_id);
+        let url = format!("{CLOSED_ENDPOINT}/000000000000/{name}");
+        names.learn(logical_id, "Ref", url.clone());
+        names.learn(logical_id, "QueueUrl", url);
+        names.learn(
+            logical_id,
+            "Arn",
+            format!(
+                "arn:aws:sqs:{}:000000000000:{name}",
+                saga_template::LOCAL_REGION
+            ),
+        );
+        names.learn(logical_id, "QueueName", name);
+    }
+    let stack = stack::load(&template, &names)?;
+    let mut subjects = Vec::new();
+    for function in stack.functions.values() {
+        if !binaries.is_empty() && !binaries.contains(&function.binary) {
+            continue;
+        }
+        let mut environment = function.environment.clone();
+        environment.insert("AWS_LAMBDA_FUNCTION_NAME".to_owned(), function.name.clone());
+        environment.insert(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            function.memory_size.to_string(),
+        );
+        subjects.push(Subject {
+            name: function.binary.clone(),
+            path: directory.join(&function.binary),
+            environment,
+        });
+    }
+    if let Some(missing) = binaries
+        .iter()
+        .find(|binary| !subjects.iter().any(|subject| &subject.name == *binary))
+    {
+        bail!("template.yaml has no function whose binary is {missing}");
+    }
+    Ok(subjects)
+}
+
+/// Measures every subject `runs` times, interleaved.
+pub async fn measure(subjects: &[Subject], runs: usize) -> Result<Vec<ColdStart>> {
+    if runs == 0 {
+        bail!("at least one run is needed");
+    }
+    for subject in subjects {
+        if !subject.path.is_file() {
+            bail!("{} does not exist: build it first", subject.path.display());
+        }
+    }
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the stub Runtime API")?;
+    let address = listener.local_addr()?;
+    let (seen_sender, mut seen) = mpsc::unbounded_channel();
+    let seen_sender = Arc::new(seen_sender);
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let sender = Arc::clone(&seen_sender);
+            tokio::spawn(async move {
+                let _ = serve(stream, &sender).await;
+            });
+        }
+    });
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); subjects.len()];
+    for _ in 0..runs {
+        for (subject, samples) in subjects.iter().zip(&mut samples) {
+            while seen.try_recv().is_ok() {}
+            samples.push(one_run(subject, &address.to_string(), &mut seen).await?);
+        }
+    }
+    server.abort();
+    subjects
+        .iter()
+        .zip(samples)
+        .map(|(subject, init_ms)| {
+            let size_bytes = std::fs::metadata(&subject.path)
+                .with_context(|| format!("reading {}", subject.path.display()))?
+                .len();
+            Ok(ColdStart {
+                name: subject.name.clone(),
+                size_bytes,
+                init_median_ms: median(&init_ms).unwrap_or(f64::NAN),
+                init_ms,
+            })
+        })
+        .collect()
+}
+
+async fn one_run(
+    subject: &Subject,
+    runtime_api: &str,
+    seen: &mut mpsc::UnboundedReceiver<Seen>,
+) -> Result<f64> {
+    let mut command = Command::new(&subject.path);
+    command
+        .env_clear()
+        .envs(&subject.environment)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", subject.name),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_REGION", saga_template::LOCAL_REGION)
+        .env("AWS_DEFAULT_REGION", saga_template::LOCAL_REGION)
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
+        .env("TZ", ":UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if !subject.environment.contains_key("AWS_LAMBDA_FUNCTION_NAME") {
+        command.env("AWS_LAMBDA_FUNCTION_NAME", &subject.name);
+    }
+    if !subject
+        .environment
+        .contains_key("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    {
+        command.env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128");
+    }
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", subject.path.display()))?;
+    let outcome = tokio::time::timeout(INIT_DEADLINE, seen.recv()).await;
+    let _ = child.kill();
+    let exit = child.wait();
+    match outcome {
+        Ok(Some(Seen::Poll(at))) => Ok(millis(at.duration_since(started))),
+        Ok(Some(Seen::InitError(body))) => {
+            bail!("{} reported an init error: {body}", subject.name)
+        }
+        Ok(None) => bail!("the stub Runtime API stopped"),
+        Err(_) => bail!(
+            "{} did not poll the Runtime API within {} s (exit: {exit:?})",
+            subject.name,
+            INIT_DEADLINE.as_secs()
+        ),
+    }
+}
+
+/// Serves one connection: notes every `invocation/next` poll (and leaves
+/// it unanswered, so the process waits there) and every init error.
+async fn serve(stream: TcpStream, seen: &mpsc::UnboundedSender<Seen>) -> Result<()> {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).await? == 0 {
+            return Ok(());
+        }
+        let at = Instant::now();
+        let mut content_length = 0_usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).await? == 0 {
+                return Ok(());
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0_u8; content_length.min(64 * 1024)];
+        reader.read_exact(&mut body).await?;
+        if request_line.contains("/runtime/invocation/next") {
+            let _ = seen.send(Seen::Poll(at));
+            // Never answered: the process is killed while it waits.
+            std::future::pending::<()>().await;
+        }
+        if request_line.contains("/runtime/init/error") {
+            let _ = seen.send(Seen::InitError(String::from_utf8_lossy(&body).into_owned()));
+        }
+        use tokio::io::AsyncWriteExt as _;
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+            .await?;
+    }
+}
