@@ -32,8 +32,19 @@ fn live_groups() -> MutexGuard<'static, Vec<Pid>> {
     LIVE_GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Stops every live group on Ctrl-C, SIGTERM or SIGHUP, then exits.
+/// Whether [`stop_all_on_interrupt`] has installed its handler.
+static HANDLER_INSTALLED: Mutex<bool> = Mutex::new(false);
+
+/// Stops every live group on Ctrl-C, SIGTERM or SIGHUP, then exits. Calling
+/// it again (a command that starts a local cloud among other things) keeps
+/// the handler installed the first time.
 pub fn stop_all_on_interrupt() -> Result<()> {
+    let mut installed = HANDLER_INSTALLED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if *installed {
+        return Ok(());
+    }
     ctrlc::set_handler(|| {
         eprintln!("\nxtask: interrupted; stopping the processes it started");
         // Keep the lock until exit, so no new group can start meanwhile.
@@ -41,7 +52,9 @@ pub fn stop_all_on_interrupt() -> Result<()> {
         groups.iter().for_each(|group| stop_group(*group));
         std::process::exit(INTERRUPTED_EXIT_CODE);
     })
-    .context("cannot install the Ctrl-C handler")
+    .context("cannot install the Ctrl-C handler")?;
+    *installed = true;
+    Ok(())
 }
 
 /// A running child that leads its own process group.
@@ -155,6 +168,13 @@ mod tests {
             "group still has members"
         );
         assert!(!live_groups().contains(&group));
+    }
+
+    #[test]
+    fn the_interrupt_handler_can_be_asked_for_twice() {
+        // `cargo xtask bench` asks, then starts a local cloud, which asks again.
+        stop_all_on_interrupt().unwrap();
+        stop_all_on_interrupt().unwrap();
     }
 
     #[test]
