@@ -201,26 +201,19 @@ impl JsonPath {
     pub fn select<'a>(&self, value: &'a Value) -> Result<Cow<'a, Value>, PathMiss> {
         if self.definite {
             let mut current = value;
-            let mut rendered = String::from("$");
             for (i, segment) in self.segments.iter().enumerate() {
                 let next = match segment {
-                    Segment::Name(name) => {
-                        rendered.push_str(&format!("['{name}']"));
-                        current.as_object().and_then(|o| o.get(name))
-                    }
-                    Segment::Index(index) => {
-                        rendered.push_str(&format!("[{index}]"));
-                        current
-                            .as_array()
-                            .and_then(|a| index_in(a.len(), *index).map(|i| &a[i]))
-                    }
+                    Segment::Name(name) => current.as_object().and_then(|o| o.get(name)),
+                    Segment::Index(index) => current
+                        .as_array()
+                        .and_then(|a| index_in(a.len(), *index).map(|i| &a[i])),
                     _ => None,
                 };
                 match next {
                     Some(v) => current = v,
                     None => {
                         return Err(PathMiss {
-                            rendered,
+                            rendered: self.render_through(i),
                             at_last_segment: i + 1 == self.segments.len(),
                         });
                     }
@@ -239,6 +232,22 @@ impl JsonPath {
         Ok(Cow::Owned(Value::Array(
             current.into_iter().cloned().collect(),
         )))
+    }
+
+    /// `$['a'][0]`: the definite segments up to and including `last`, as
+    /// Jayway renders them in a miss. Built only when a lookup misses.
+    fn render_through(&self, last: usize) -> String {
+        use std::fmt::Write as _;
+        let mut rendered = String::from("$");
+        for segment in &self.segments[..=last] {
+            // Writing to a `String` cannot fail.
+            let _ = match segment {
+                Segment::Name(name) => write!(rendered, "['{name}']"),
+                Segment::Index(index) => write!(rendered, "[{index}]"),
+                _ => Ok(()),
+            };
+        }
+        rendered
     }
 
     /// Writes `new_value` at this (definite) path inside `target`, creating

@@ -8,6 +8,7 @@
 //! the result) → `ResultPath` (merging the result into the raw input) →
 //! `OutputPath` → size check; see [`finish`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -18,7 +19,7 @@ use crate::definition::{FailText, NumberSource, ResultPath, Selector, State};
 use crate::errors;
 use crate::history::AssignedVariables;
 use crate::intrinsics::render_plain;
-use crate::path::JsonPath;
+use crate::path::{JsonPath, PathRoot};
 use crate::scope::{Failure, LookupError, Scope};
 use crate::template::Template;
 
@@ -51,6 +52,49 @@ pub(super) fn select(scope: &Scope<'_>, selector: &Selector) -> Result<Value, Fa
             .map(std::borrow::Cow::into_owned)
             .map_err(|e| lookup_failure(path, e)),
     }
+}
+
+/// `InputPath` / `OutputPath` over borrowed data: the data itself (not a
+/// copy), `{}` for `null`, or what the path finds (a miss is a runtime
+/// error). A definite path on `$` borrows too.
+pub(super) fn select_ref<'v>(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    data: &'v Value,
+    selector: &Selector,
+) -> Result<Cow<'v, Value>, Failure> {
+    match selector {
+        Selector::Whole => Ok(Cow::Borrowed(data)),
+        Selector::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
+        // What `Scope::lookup` does for a `$` path, without the scope.
+        Selector::Path(path) if matches!(path.root(), PathRoot::Data) => path
+            .select(data)
+            .map_err(|miss| lookup_failure(path, LookupError::Miss(miss))),
+        Selector::Path(_) => rt
+            .with_scope(frame, facts, data, |s| select(s, selector))
+            .map(Cow::Owned),
+    }
+}
+
+/// [`select_ref`] on data the caller owns: the whole value moves through.
+pub(super) fn select_owned(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    data: Value,
+    selector: &Selector,
+) -> Result<Value, Failure> {
+    match selector {
+        Selector::Whole => Ok(data),
+        _ => select_ref(rt, frame, facts, &data, selector).map(Cow::into_owned),
+    }
+}
+
+/// Whether `output` is `input` itself (borrowed through, not rebuilt), so
+/// the state passes its input on unchanged.
+pub(super) fn is_same(output: &Cow<'_, Value>, input: &Value) -> bool {
+    matches!(output, Cow::Borrowed(v) if std::ptr::eq(*v, input))
 }
 
 /// `ResultPath`: the result replaces the input, is dropped, or is written
@@ -157,7 +201,7 @@ pub(super) fn finish(
 ) -> Result<(Value, Option<AssignedVariables>), Failure> {
     let assigned = assign(rt, frame, facts, state.assign.as_ref(), &result)?;
     let combined = apply_result_path(&state.result_path, raw_input, result)?;
-    let output = rt.with_scope(frame, facts, &combined, |s| select(s, &state.output_path))?;
+    let output = select_owned(rt, frame, facts, combined, &state.output_path)?;
     check_size(&state.name, &output)?;
     Ok((output, assigned))
 }

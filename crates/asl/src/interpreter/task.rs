@@ -7,6 +7,7 @@
 //! `Task*` events, which name a resource type and resource (`lambda` /
 //! `invoke`, `sqs` / `sendMessage.waitForTaskToken`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,7 +17,7 @@ use super::runtime::Runtime;
 use super::{Frame, StateFacts, json_text, lock};
 use crate::definition::{IntegrationPattern, State, TaskSpec};
 use crate::errors;
-use crate::history::{EventDetails, EventType, TaskResource, TaskScheduledDetails};
+use crate::history::{EventDetails, EventType, JsonText, TaskResource, TaskScheduledDetails};
 use crate::resource::Resource;
 use crate::scope::Failure;
 use crate::task::{TaskError, TaskHandler, TaskRequest};
@@ -35,7 +36,8 @@ pub(super) async fn attempt_task(
     rt: &Runtime,
     state: &State,
     spec: &TaskSpec,
-    effective: Value,
+    effective: Cow<'_, Value>,
+    input_text: Option<JsonText>,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
@@ -51,7 +53,7 @@ pub(super) async fn attempt_task(
     };
     let parameters = match &state.parameters {
         Some(t) => rt.with_scope(frame, &token_facts, &effective, |s| t.evaluate(s)),
-        None => Ok(effective),
+        None => Ok(effective.into_owned()),
     };
     let parameters = match parameters {
         Ok(p) => p,
@@ -60,7 +62,20 @@ pub(super) async fn attempt_task(
             return Err(e);
         }
     };
-    run_task(rt, state, spec, parameters, facts, issued, frame).await
+    let call = PendingCall {
+        parameters,
+        input_text,
+        token: issued,
+    };
+    run_task(rt, state, spec, call, facts, frame).await
+}
+
+/// A task attempt's effective parameters (and their JSON text when known
+/// already) and token.
+struct PendingCall {
+    parameters: Value,
+    input_text: Option<JsonText>,
+    token: Option<IssuedToken>,
 }
 
 fn retire(rt: &Runtime, token: Option<&IssuedToken>) {
@@ -73,11 +88,15 @@ async fn run_task(
     rt: &Runtime,
     state: &State,
     spec: &TaskSpec,
-    parameters: Value,
+    call: PendingCall,
     facts: &StateFacts<'_>,
-    token: Option<IssuedToken>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
+    let PendingCall {
+        parameters,
+        input_text,
+        token,
+    } = call;
     let limits = match task_limits(rt, frame, facts, spec, &parameters) {
         Ok(limits) => limits,
         Err(e) => {
@@ -85,7 +104,8 @@ async fn run_task(
             return Err(e);
         }
     };
-    emit_scheduled(rt, frame, &spec.resource, &parameters, limits);
+    let text = input_text.unwrap_or_else(|| json_text(&parameters));
+    emit_scheduled(rt, frame, &spec.resource, text, limits);
     let token_text = token.as_ref().map(|t| t.token.clone());
     let context = rt.context_object(&StateFacts {
         token: token_text.as_deref(),
@@ -94,7 +114,7 @@ async fn run_task(
     });
     let request = TaskRequest {
         resource: spec.resource.clone(),
-        parameters: parameters.clone(),
+        parameters,
         context,
         task_token: token_text,
         state_name: state.name.clone(),
@@ -156,7 +176,7 @@ fn emit_scheduled(
     rt: &Runtime,
     frame: &mut Frame,
     resource: &Resource,
-    parameters: &Value,
+    parameters: JsonText,
     limits: Limits,
 ) {
     if resource.is_lambda_function() {
@@ -165,7 +185,7 @@ fn emit_scheduled(
             EventType::LambdaFunctionScheduled,
             EventDetails::LambdaScheduled {
                 resource: resource.arn().into(),
-                input: json_text(parameters),
+                input: parameters,
                 timeout_seconds: limits.timeout,
             },
         );
@@ -178,7 +198,7 @@ fn emit_scheduled(
             EventDetails::TaskScheduled(Box::new(TaskScheduledDetails {
                 task: resource.event_names().clone(),
                 region: region.into_boxed_str(),
-                parameters: json_text(parameters),
+                parameters,
                 timeout_seconds: limits.timeout,
                 heartbeat_seconds: limits.heartbeat,
             })),

@@ -20,7 +20,7 @@ use super::recovery::{Recovery, run_with_recovery};
 use super::runtime::Runtime;
 use super::task::{TaskCall, TaskEnd};
 use super::work::StateWork;
-use super::{Frame, StateFacts, Step, emit_entered, map, run_state};
+use super::{Frame, StateFacts, emit_entered, map, run_state};
 use crate::clock::Clock;
 use crate::definition::{MapSpec, State, StateKind, StateMachine};
 use crate::scope::{Failure, Variables};
@@ -171,10 +171,7 @@ pub async fn test_state(
     };
     match result {
         Ok((step, recovery)) => {
-            let (output, next) = match step {
-                Step::Next(next, output) => (output, Some(next)),
-                Step::End(output) => (output, None),
-            };
+            let (next, output) = step.into_parts(input);
             TestStateOutcome {
                 status: if recovery == Recovery::Caught {
                     "CAUGHT_ERROR"
