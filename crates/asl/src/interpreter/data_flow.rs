@@ -110,14 +110,8 @@ pub(super) fn apply_result_path(
         ResultPath::Discard => Ok(raw_input.clone()),
         ResultPath::Path(path) => {
             let mut combined = raw_input.clone();
-            path.write(&mut combined, result).map_err(|_| {
-                Failure::new(
-                    errors::RESULT_PATH_MATCH_FAILURE,
-                    Some(format!(
-                        "Unable to apply ReferencePath {path} to input '{raw_input}'"
-                    )),
-                )
-            })?;
+            path.write(&mut combined, result)
+                .map_err(|_| result_path_failure(path, raw_input))?;
             Ok(combined)
         }
     }
@@ -191,19 +185,70 @@ pub(super) fn assign(
 
 /// ResultSelector (already applied by callers that have one), Assign,
 /// ResultPath, OutputPath and the size limit.
+///
+/// `ResultPath` writes the result into the raw input itself rather than
+/// into a copy (the copy was most of a state's cost): when this succeeds
+/// the raw input may have been moved into the output (it is left `null`),
+/// and when it fails the raw input is exactly as it was, so a retry, a
+/// catcher or a redrive still sees it.
 pub(super) fn finish(
     rt: &Runtime,
     state: &State,
     frame: &mut Frame,
     facts: &StateFacts<'_>,
-    raw_input: &Value,
+    raw_input: &mut Value,
     result: Value,
 ) -> Result<(Value, Option<AssignedVariables>), Failure> {
     let assigned = assign(rt, frame, facts, state.assign.as_ref(), &result)?;
-    let combined = apply_result_path(&state.result_path, raw_input, result)?;
-    let output = select_owned(rt, frame, facts, combined, &state.output_path)?;
-    check_size(&state.name, &output)?;
+    let output = match &state.result_path {
+        ResultPath::Replace => {
+            let output = select_owned(rt, frame, facts, result, &state.output_path)?;
+            check_size(&state.name, &output)?;
+            output
+        }
+        ResultPath::Discard => output_from_input(rt, frame, facts, state, raw_input)?,
+        ResultPath::Path(path) => {
+            let undo = path
+                .write_in_place(raw_input, result)
+                .map_err(|_| result_path_failure(path, raw_input))?;
+            match output_from_input(rt, frame, facts, state, raw_input) {
+                Ok(output) => output,
+                Err(failure) => {
+                    path.undo_write(raw_input, undo);
+                    return Err(failure);
+                }
+            }
+        }
+    };
     Ok((output, assigned))
+}
+
+/// `OutputPath` and the size limit over the raw input (which `ResultPath`
+/// has written to): a whole selection moves it out, only once it passed.
+fn output_from_input(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    state: &State,
+    raw_input: &mut Value,
+) -> Result<Value, Failure> {
+    if matches!(state.output_path, Selector::Whole) {
+        check_size(&state.name, raw_input)?;
+        return Ok(std::mem::take(raw_input));
+    }
+    let output = select_ref(rt, frame, facts, raw_input, &state.output_path)?.into_owned();
+    check_size(&state.name, &output)?;
+    Ok(output)
+}
+
+/// `States.ResultPathMatchFailure`: `path` cannot be written into `input`.
+fn result_path_failure(path: &JsonPath, input: &Value) -> Failure {
+    Failure::new(
+        errors::RESULT_PATH_MATCH_FAILURE,
+        Some(format!(
+            "Unable to apply ReferencePath {path} to input '{input}'"
+        )),
+    )
 }
 
 /// A Fail state's error or cause: literal, intrinsic call or path (`field`

@@ -323,7 +323,7 @@ pub(crate) fn run_machine<'a>(
             }
             first = false;
             let entered_id = emit_entered(rt, frame, &state, &input);
-            match run_state(rt, &state, &input, entered_id, frame).await {
+            match run_state(rt, &state, &mut input, entered_id, frame).await {
                 Ok(Step::Next(next, output)) => {
                     name = next;
                     input = output;
@@ -348,11 +348,13 @@ pub(crate) fn run_machine<'a>(
     })
 }
 
-/// Runs one state whose entered event has id `entered_id`.
+/// Runs one state whose entered event has id `entered_id`. When it goes on
+/// to a new output, `raw_input` may have been moved into it; when it fails
+/// or passes its input on unchanged, `raw_input` is as it was.
 async fn run_state(
     rt: &Runtime,
     state: &State,
-    raw_input: &Value,
+    raw_input: &mut Value,
     entered_id: u64,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
@@ -385,7 +387,7 @@ fn run_pass(
     rt: &Runtime,
     state: &State,
     result: Option<&Value>,
-    raw_input: &Value,
+    raw_input: &mut Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
@@ -499,11 +501,12 @@ fn select_on<'v>(
     }
 }
 
-/// One attempt of a Task, Parallel or Map state, through `finish`.
+/// One attempt of a Task, Parallel or Map state, through `finish` (see
+/// there for what becomes of `raw_input`).
 async fn attempt_state(
     rt: &Runtime,
     state: &State,
-    raw_input: &Value,
+    raw_input: &mut Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<(Value, Option<AssignedVariables>), Failure> {

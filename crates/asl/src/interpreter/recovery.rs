@@ -43,7 +43,7 @@ impl Failure {
 pub(super) async fn run_with_recovery(
     rt: &Runtime,
     state: &State,
-    raw_input: &Value,
+    raw_input: &mut Value,
     entered_id: u64,
     entered: DateTime<Utc>,
     frame: &mut Frame,

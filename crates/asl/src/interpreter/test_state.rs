@@ -155,7 +155,7 @@ impl StateWork for MockedWork {
 pub async fn test_state(
     rt: &Runtime,
     state: &State,
-    input: Value,
+    mut input: Value,
     variables: Variables,
 ) -> TestStateOutcome {
     let mut frame = Frame::main(variables, 0);
@@ -163,9 +163,9 @@ pub async fn test_state(
     let entered = rt.clock.now();
     let result = match &state.kind {
         StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
-            run_with_recovery(rt, state, &input, entered_id, entered, &mut frame).await
+            run_with_recovery(rt, state, &mut input, entered_id, entered, &mut frame).await
         }
-        _ => run_state(rt, state, &input, entered_id, &mut frame)
+        _ => run_state(rt, state, &mut input, entered_id, &mut frame)
             .await
             .map(|s| (s, Recovery::None)),
     };
