@@ -77,13 +77,34 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Compact JSON text.
 pub(crate) fn json_text(value: &Value) -> JsonText {
-    // `serde_json::to_string` writes through `io::Write` into a byte
-    // buffer, much faster than `Display` (`to_string()`), which goes
-    // through `fmt::Formatter` for every fragment; the text is the same.
-    // Serialising a `Value` cannot fail (its keys are strings).
-    serde_json::to_string(value)
-        .unwrap_or_else(|_| value.to_string())
-        .into()
+    thread_local! {
+        /// Reused for every payload on the thread, so serialising costs one
+        /// allocation (the shared text) instead of a growing buffer each time.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // `serde_json::to_writer` writes through `io::Write` into bytes, much
+    // faster than `Display` (`to_string()`), which goes through
+    // `fmt::Formatter` for every fragment; the text is the same.
+    // Serialising a `Value` cannot fail (its keys are strings) and always
+    // gives UTF-8; the fallbacks only keep this free of panics.
+    BUFFER.with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return value.to_string().into();
+        };
+        buffer.clear();
+        if serde_json::to_writer(&mut *buffer, value).is_err() {
+            return value.to_string().into();
+        }
+        let text = match std::str::from_utf8(&buffer) {
+            Ok(text) => text.into(),
+            Err(_) => value.to_string().into(),
+        };
+        // Payloads are at most 256 KiB, but do not keep a rare huge one.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        text
+    })
 }
 
 fn iso(time: DateTime<Utc>) -> String {

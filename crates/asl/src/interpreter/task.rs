@@ -17,7 +17,7 @@ use super::runtime::Runtime;
 use super::{Frame, StateFacts, json_text, lock};
 use crate::definition::{IntegrationPattern, State, TaskSpec};
 use crate::errors;
-use crate::history::{EventDetails, EventType, JsonText, TaskResource, TaskScheduledDetails};
+use crate::history::{EventDetails, EventType, JsonText, TaskScheduledDetails};
 use crate::resource::Resource;
 use crate::scope::Failure;
 use crate::task::{TaskError, TaskHandler, TaskRequest};
@@ -313,7 +313,6 @@ fn record_end(
     end: TaskEnd,
 ) -> Result<Value, Failure> {
     let lambda = resource.is_lambda_function();
-    let task = resource.event_names().clone();
     match end {
         TaskEnd::Done(Ok(output)) => {
             let (event_type, details) = if lambda {
@@ -327,7 +326,7 @@ fn record_end(
                 (
                     EventType::TaskSucceeded,
                     EventDetails::TaskSucceeded {
-                        task,
+                        task: resource.event_names().clone(),
                         output: json_text(&output),
                     },
                 )
@@ -337,12 +336,12 @@ fn record_end(
         }
         TaskEnd::Done(Err(error)) => {
             let cause = error.cause.clone().map(String::into_boxed_str);
-            let (event_type, details) = failure_event(lambda, task, false, &error.error, cause);
+            let (event_type, details) = failure_event(resource, false, &error.error, cause);
             rt.emit(frame, event_type, details);
             Err(Failure::new(error.error, error.cause))
         }
         TaskEnd::TimedOut(name) => {
-            let (event_type, details) = failure_event(lambda, task, true, name, None);
+            let (event_type, details) = failure_event(resource, true, name, None);
             rt.emit(frame, event_type, details);
             Err(Failure::new(name, None))
         }
@@ -352,14 +351,13 @@ fn record_end(
 /// `LambdaFunctionFailed` / `TaskFailed`, or with `timed_out`
 /// `LambdaFunctionTimedOut` / `TaskTimedOut`.
 fn failure_event(
-    lambda: bool,
-    task: TaskResource,
+    resource: &Resource,
     timed_out: bool,
     error: &str,
     cause: Option<Box<str>>,
 ) -> (EventType, EventDetails) {
     let error = Some(error.into());
-    match (lambda, timed_out) {
+    match (resource.is_lambda_function(), timed_out) {
         (true, false) => (
             EventType::LambdaFunctionFailed,
             EventDetails::Error { error, cause },
@@ -370,11 +368,19 @@ fn failure_event(
         ),
         (false, false) => (
             EventType::TaskFailed,
-            EventDetails::TaskFailed { task, error, cause },
+            EventDetails::TaskFailed {
+                task: resource.event_names().clone(),
+                error,
+                cause,
+            },
         ),
         (false, true) => (
             EventType::TaskTimedOut,
-            EventDetails::TaskFailed { task, error, cause },
+            EventDetails::TaskFailed {
+                task: resource.event_names().clone(),
+                error,
+                cause,
+            },
         ),
     }
 }
