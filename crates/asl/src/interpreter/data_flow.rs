@@ -91,10 +91,11 @@ pub(super) fn select_owned(
     }
 }
 
-/// Whether `output` is `input` itself (borrowed through, not rebuilt), so
-/// the state passes its input on unchanged.
-pub(super) fn is_same(output: &Cow<'_, Value>, input: &Value) -> bool {
-    matches!(output, Cow::Borrowed(v) if std::ptr::eq(*v, input))
+/// Whether `output` is `input` itself (borrowed through by
+/// [`select_ref`], not rebuilt), so the state passes its input on
+/// unchanged.
+pub(super) fn is_same(output: &Value, input: &Value) -> bool {
+    std::ptr::eq(output, input)
 }
 
 /// `ResultPath`: the result replaces the input, is dropped, or is written
