@@ -17,7 +17,7 @@ use super::runtime::Runtime;
 use super::{Frame, StateFacts, json_text};
 use crate::definition::{FailText, NumberSource, ResultPath, Selector, State};
 use crate::errors;
-use crate::history::AssignedVariables;
+use crate::history::{AssignedVariables, JsonText};
 use crate::intrinsics::render_plain;
 use crate::path::{JsonPath, PathRoot};
 use crate::scope::{Failure, LookupError, Scope};
@@ -184,6 +184,15 @@ pub(super) fn assign(
     Ok(Some(recorded.into_boxed_slice()))
 }
 
+/// A state's output as `finish` leaves it: the value, the variables it
+/// assigned, and the exit event's JSON text (serialised once, while
+/// checking the size limit; `None` in a frame that records no events).
+pub(super) struct Exit {
+    pub(super) output: Value,
+    pub(super) assigned: Option<AssignedVariables>,
+    pub(super) text: Option<JsonText>,
+}
+
 /// ResultSelector (already applied by callers that have one), Assign,
 /// ResultPath, OutputPath and the size limit.
 ///
@@ -199,13 +208,13 @@ pub(super) fn finish(
     facts: &StateFacts<'_>,
     raw_input: &mut Value,
     result: Value,
-) -> Result<(Value, Option<AssignedVariables>), Failure> {
+) -> Result<Exit, Failure> {
     let assigned = assign(rt, frame, facts, state.assign.as_ref(), &result)?;
-    let output = match &state.result_path {
+    let (output, text) = match &state.result_path {
         ResultPath::Replace => {
             let output = select_owned(rt, frame, facts, result, &state.output_path)?;
-            check_size(&state.name, &output)?;
-            output
+            let text = checked_text(state, frame, &output)?;
+            (output, text)
         }
         ResultPath::Discard => output_from_input(rt, frame, facts, state, raw_input)?,
         ResultPath::Path(path) => {
@@ -221,7 +230,28 @@ pub(super) fn finish(
             }
         }
     };
-    Ok((output, assigned))
+    Ok(Exit {
+        output,
+        assigned,
+        text,
+    })
+}
+
+/// The size limit, and the exit event's text of `output` in a frame that
+/// records events. [`json_size`] never exceeds 8 bytes per byte of the
+/// text (a number counts 8 and takes at least 1, everything else counts
+/// no more than it takes), so a text of at most 1/8 of the limit proves
+/// the estimate within it and the estimate is skipped.
+fn checked_text(state: &State, frame: &Frame, output: &Value) -> Result<Option<JsonText>, Failure> {
+    if frame.silent {
+        check_size(&state.name, output)?;
+        return Ok(None);
+    }
+    let text = json_text(output);
+    if text.len() > errors::MAX_PAYLOAD_BYTES / 8 {
+        check_size(&state.name, output)?;
+    }
+    Ok(Some(text))
 }
 
 /// `OutputPath` and the size limit over the raw input (which `ResultPath`
@@ -232,14 +262,14 @@ fn output_from_input(
     facts: &StateFacts<'_>,
     state: &State,
     raw_input: &mut Value,
-) -> Result<Value, Failure> {
+) -> Result<(Value, Option<JsonText>), Failure> {
     if matches!(state.output_path, Selector::Whole) {
-        check_size(&state.name, raw_input)?;
-        return Ok(std::mem::take(raw_input));
+        let text = checked_text(state, frame, raw_input)?;
+        return Ok((std::mem::take(raw_input), text));
     }
     let output = select_ref(rt, frame, facts, raw_input, &state.output_path)?.into_owned();
-    check_size(&state.name, &output)?;
-    Ok(output)
+    let text = checked_text(state, frame, &output)?;
+    Ok((output, text))
 }
 
 /// `States.ResultPathMatchFailure`: `path` cannot be written into `input`.

@@ -277,6 +277,21 @@ fn emit_exited(
     emit_exited_text(rt, frame, state, json_text(output), assigned);
 }
 
+/// Records the exit event of a state that went through `finish` and says
+/// where it goes.
+fn exit_finished(rt: &Runtime, frame: &mut Frame, state: &State, exit: data_flow::Exit) -> Step {
+    let data_flow::Exit {
+        output,
+        assigned,
+        text,
+    } = exit;
+    match text {
+        Some(text) => emit_exited_text(rt, frame, state, text, assigned),
+        None => emit_exited(rt, frame, state, &output, assigned),
+    }
+    transition_step(state, output)
+}
+
 /// Records `state`'s `*StateExited` event with an output already
 /// serialised.
 fn emit_exited_text(
@@ -421,9 +436,8 @@ fn run_pass(
         }
         (None, None) => effective.into_owned(),
     };
-    let (output, assigned) = data_flow::finish(rt, state, frame, facts, raw_input, result)?;
-    emit_exited(rt, frame, state, &output, assigned);
-    Ok(transition_step(state, output))
+    let exit = data_flow::finish(rt, state, frame, facts, raw_input, result)?;
+    Ok(exit_finished(rt, frame, state, exit))
 }
 
 fn run_succeed(
@@ -530,7 +544,7 @@ async fn attempt_state(
     raw_input: &mut Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
-) -> Result<(Value, Option<AssignedVariables>), Failure> {
+) -> Result<data_flow::Exit, Failure> {
     let effective = data_flow::select_ref(rt, frame, facts, raw_input, &state.input_path)?;
     let result = match &state.kind {
         StateKind::Task(spec) => {
