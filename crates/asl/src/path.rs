@@ -201,26 +201,19 @@ impl JsonPath {
     pub fn select<'a>(&self, value: &'a Value) -> Result<Cow<'a, Value>, PathMiss> {
         if self.definite {
             let mut current = value;
-            let mut rendered = String::from("$");
             for (i, segment) in self.segments.iter().enumerate() {
                 let next = match segment {
-                    Segment::Name(name) => {
-                        rendered.push_str(&format!("['{name}']"));
-                        current.as_object().and_then(|o| o.get(name))
-                    }
-                    Segment::Index(index) => {
-                        rendered.push_str(&format!("[{index}]"));
-                        current
-                            .as_array()
-                            .and_then(|a| index_in(a.len(), *index).map(|i| &a[i]))
-                    }
+                    Segment::Name(name) => current.as_object().and_then(|o| o.get(name)),
+                    Segment::Index(index) => current
+                        .as_array()
+                        .and_then(|a| index_in(a.len(), *index).map(|i| &a[i])),
                     _ => None,
                 };
                 match next {
                     Some(v) => current = v,
                     None => {
                         return Err(PathMiss {
-                            rendered,
+                            rendered: self.render_through(i),
                             at_last_segment: i + 1 == self.segments.len(),
                         });
                     }
@@ -239,6 +232,22 @@ impl JsonPath {
         Ok(Cow::Owned(Value::Array(
             current.into_iter().cloned().collect(),
         )))
+    }
+
+    /// `$['a'][0]`: the definite segments up to and including `last`, as
+    /// Jayway renders them in a miss. Built only when a lookup misses.
+    fn render_through(&self, last: usize) -> String {
+        use std::fmt::Write as _;
+        let mut rendered = String::from("$");
+        for segment in &self.segments[..=last] {
+            // Writing to a `String` cannot fail.
+            let _ = match segment {
+                Segment::Name(name) => write!(rendered, "['{name}']"),
+                Segment::Index(index) => write!(rendered, "[{index}]"),
+                _ => Ok(()),
+            };
+        }
+        rendered
     }
 
     /// Writes `new_value` at this (definite) path inside `target`, creating
@@ -295,6 +304,148 @@ impl JsonPath {
             }
         }
         Ok(())
+    }
+}
+
+/// How to take back a [`JsonPath::write_in_place`].
+#[derive(Debug)]
+pub struct WriteUndo {
+    /// How many segments lead to the place that changed.
+    depth: usize,
+    change: Change,
+}
+
+#[derive(Debug)]
+enum Change {
+    /// The value at `depth` segments (the whole target for a path without
+    /// segments) was replaced; this is the old one.
+    Replaced(Value),
+    /// The object entry named by segment `depth` was created.
+    Created,
+}
+
+impl JsonPath {
+    /// [`JsonPath::write`] straight into `target` instead of into a copy of
+    /// it: the same result, but `target` is changed only when the write
+    /// succeeds (after an error it is exactly as it was), and
+    /// [`JsonPath::undo_write`] with the returned [`WriteUndo`] restores it.
+    pub fn write_in_place(
+        &self,
+        target: &mut Value,
+        new_value: Value,
+    ) -> Result<WriteUndo, String> {
+        let Some(depth) = self.check_writable(target)? else {
+            let slot = self
+                .walk_mut(target, self.segments.len())
+                .ok_or_else(|| self.unwritable())?;
+            let old = std::mem::replace(slot, new_value);
+            return Ok(WriteUndo {
+                depth: self.segments.len(),
+                change: Change::Replaced(old),
+            });
+        };
+        // Every step from `depth` on is a new object entry: build that
+        // part inside out, then add it with one insert.
+        let mut value = new_value;
+        for segment in self.segments[depth + 1..].iter().rev() {
+            let Segment::Name(name) = segment else {
+                return Err(self.unwritable());
+            };
+            let mut map = Map::new();
+            map.insert(name.clone(), value);
+            value = Value::Object(map);
+        }
+        let (Some(Value::Object(map)), Segment::Name(name)) =
+            (self.walk_mut(target, depth), &self.segments[depth])
+        else {
+            return Err(self.unwritable());
+        };
+        map.insert(name.clone(), value);
+        Ok(WriteUndo {
+            depth,
+            change: Change::Created,
+        })
+    }
+
+    /// Takes back a [`JsonPath::write_in_place`] of this path into
+    /// `target`, which must not have changed since.
+    pub fn undo_write(&self, target: &mut Value, undo: WriteUndo) {
+        match undo.change {
+            Change::Replaced(old) => {
+                if let Some(slot) = self.walk_mut(target, undo.depth) {
+                    *slot = old;
+                }
+            }
+            Change::Created => {
+                if let (Some(Value::Object(map)), Some(Segment::Name(name))) = (
+                    self.walk_mut(target, undo.depth),
+                    self.segments.get(undo.depth),
+                ) {
+                    // The entry was the last one added, so removing it
+                    // leaves the rest in order even with `preserve_order`.
+                    map.remove(name);
+                }
+            }
+        }
+    }
+
+    /// Whether [`JsonPath::write`] would succeed on `target`, without
+    /// changing it: `Some(i)` when segment `i` names the first object entry
+    /// that it would create.
+    fn check_writable(&self, target: &Value) -> Result<Option<usize>, String> {
+        if !self.definite {
+            return Err(format!("the path '{}' is not a reference path", self.text));
+        }
+        let mut current = target;
+        let mut created = None;
+        for (i, segment) in self.segments.iter().enumerate() {
+            match (segment, created) {
+                // Below a created entry every object is new and empty.
+                (Segment::Name(_), Some(_)) => {}
+                (Segment::Name(name), None) => {
+                    let Value::Object(map) = current else {
+                        return Err(self.unwritable());
+                    };
+                    match map.get(name) {
+                        Some(v) => current = v,
+                        None => created = Some(i),
+                    }
+                }
+                (Segment::Index(index), None) => {
+                    let Value::Array(items) = current else {
+                        return Err(self.unwritable());
+                    };
+                    let Some(at) = index_in(items.len(), *index) else {
+                        return Err(self.unwritable());
+                    };
+                    current = &items[at];
+                }
+                _ => return Err(self.unwritable()),
+            }
+        }
+        Ok(created)
+    }
+
+    /// The existing value that the first `depth` (definite) segments lead
+    /// to.
+    fn walk_mut<'v>(&self, target: &'v mut Value, depth: usize) -> Option<&'v mut Value> {
+        let mut current = target;
+        for segment in self.segments.get(..depth)? {
+            current = match segment {
+                Segment::Name(name) => current.as_object_mut()?.get_mut(name)?,
+                Segment::Index(index) => {
+                    let items = current.as_array_mut()?;
+                    let at = index_in(items.len(), *index)?;
+                    &mut items[at]
+                }
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+
+    fn unwritable(&self) -> String {
+        format!("Unable to apply ReferencePath {} to input", self.text)
     }
 }
 
@@ -657,6 +808,48 @@ mod tests {
         );
         for bad in ["", "a.b", "$.", "$[", "$.a[b]", "$.a..", "$[1:2:0]"] {
             assert!(JsonPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn writes_in_place_like_write_and_undoes() {
+        let doc = json!({"a": 1, "o": {"x": [1, {"y": 2}]}, "s": "t", "l": [0, 1]});
+        let paths = [
+            "$",
+            "$.a",
+            "$.b",
+            "$.b.c.d",
+            "$.o.x",
+            "$.o.x[1].y",
+            "$.o.x[1].z.w",
+            "$.o.x[-1]",
+            "$.o.x[5]",
+            "$.s.q",
+            "$.l[0]",
+            "$.l[2]",
+            "$.b[0]",
+            "$.b.c[0]",
+            "$.o.new[0]",
+            "$.a.b",
+            "$.l.x",
+            "$.o.x[*]",
+        ];
+        for text in paths {
+            let path = JsonPath::parse(text).unwrap();
+            let mut copied = doc.clone();
+            let expected = path.write(&mut copied, json!("new")).map(|()| copied);
+            let mut target = doc.clone();
+            match path.write_in_place(&mut target, json!("new")) {
+                Ok(undo) => {
+                    assert_eq!(Ok(&target), expected.as_ref(), "{text}");
+                    path.undo_write(&mut target, undo);
+                    assert_eq!(target, doc, "{text} undone");
+                }
+                Err(_) => {
+                    assert!(expected.is_err(), "{text}");
+                    assert_eq!(target, doc, "{text} left as it was");
+                }
+            }
         }
     }
 

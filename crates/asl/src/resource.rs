@@ -6,6 +6,8 @@
 //! name the `Task*` history events show, so neither the interpreter nor a
 //! [`crate::TaskHandler`] has to take the text apart again.
 
+use std::sync::Arc;
+
 use crate::history::TaskResource;
 
 /// How a Task waits for its work.
@@ -68,9 +70,13 @@ pub struct ActivityArn {
     pub name: String,
 }
 
-/// A Task state's `Resource`.
+/// A Task state's `Resource`. Cheap to clone (every task attempt hands
+/// one to its handler): the parsed parts are shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resource {
+pub struct Resource(Arc<Parts>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Parts {
     arn: String,
     partition: String,
     target: ResourceTarget,
@@ -91,44 +97,44 @@ impl Resource {
         } else {
             activity_arn(arn).map_or(ResourceTarget::Other, ResourceTarget::Activity)
         };
-        Self {
+        Self(Arc::new(Parts {
             arn: arn.to_owned(),
             partition: arn.split(':').nth(1).unwrap_or_default().to_owned(),
             target,
             pattern,
             event_names: event_names(arn),
-        }
+        }))
     }
 
     /// The ARN as written (including `.sync` / `.waitForTaskToken`).
     pub fn arn(&self) -> &str {
-        &self.arn
+        &self.0.arn
     }
 
     /// The ARN's partition (`aws`, `aws-cn` ...; empty if there is none).
     pub fn partition(&self) -> &str {
-        &self.partition
+        &self.0.partition
     }
 
     /// What the ARN names.
     pub fn target(&self) -> &ResourceTarget {
-        &self.target
+        &self.0.target
     }
 
     /// How the task waits, from the ARN's suffix.
     pub fn pattern(&self) -> IntegrationPattern {
-        self.pattern
+        self.0.pattern
     }
 
     /// Whether the task records the `LambdaFunction*` events (rather than
     /// the `Task*` ones).
     pub(crate) fn is_lambda_function(&self) -> bool {
-        matches!(self.target, ResourceTarget::LambdaFunction(_))
+        matches!(self.0.target, ResourceTarget::LambdaFunction(_))
     }
 
     /// The resource type and name the `Task*` events show.
     pub(crate) fn event_names(&self) -> &TaskResource {
-        &self.event_names
+        &self.0.event_names
     }
 }
 
@@ -234,7 +240,7 @@ mod tests {
             ),
             ("arn:aws:states:us-east-1:1:activity:work", "states", "work"),
         ] {
-            let r = Resource::parse(arn).event_names;
+            let r = Resource::parse(arn).event_names().clone();
             assert_eq!((&*r.resource_type, &*r.resource), (kind, name), "{arn}");
         }
     }

@@ -8,6 +8,7 @@
 //! the result) → `ResultPath` (merging the result into the raw input) →
 //! `OutputPath` → size check; see [`finish`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -16,9 +17,9 @@ use super::runtime::Runtime;
 use super::{Frame, StateFacts, json_text};
 use crate::definition::{FailText, NumberSource, ResultPath, Selector, State};
 use crate::errors;
-use crate::history::AssignedVariables;
+use crate::history::{AssignedVariables, JsonText};
 use crate::intrinsics::render_plain;
-use crate::path::JsonPath;
+use crate::path::{JsonPath, PathRoot};
 use crate::scope::{Failure, LookupError, Scope};
 use crate::template::Template;
 
@@ -53,6 +54,50 @@ pub(super) fn select(scope: &Scope<'_>, selector: &Selector) -> Result<Value, Fa
     }
 }
 
+/// `InputPath` / `OutputPath` over borrowed data: the data itself (not a
+/// copy), `{}` for `null`, or what the path finds (a miss is a runtime
+/// error). A definite path on `$` borrows too.
+pub(super) fn select_ref<'v>(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    data: &'v Value,
+    selector: &Selector,
+) -> Result<Cow<'v, Value>, Failure> {
+    match selector {
+        Selector::Whole => Ok(Cow::Borrowed(data)),
+        Selector::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
+        // What `Scope::lookup` does for a `$` path, without the scope.
+        Selector::Path(path) if matches!(path.root(), PathRoot::Data) => path
+            .select(data)
+            .map_err(|miss| lookup_failure(path, LookupError::Miss(miss))),
+        Selector::Path(_) => rt
+            .with_scope(frame, facts, data, |s| select(s, selector))
+            .map(Cow::Owned),
+    }
+}
+
+/// [`select_ref`] on data the caller owns: the whole value moves through.
+pub(super) fn select_owned(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    data: Value,
+    selector: &Selector,
+) -> Result<Value, Failure> {
+    match selector {
+        Selector::Whole => Ok(data),
+        _ => select_ref(rt, frame, facts, &data, selector).map(Cow::into_owned),
+    }
+}
+
+/// Whether `output` is `input` itself (borrowed through by
+/// [`select_ref`], not rebuilt), so the state passes its input on
+/// unchanged.
+pub(super) fn is_same(output: &Value, input: &Value) -> bool {
+    std::ptr::eq(output, input)
+}
+
 /// `ResultPath`: the result replaces the input, is dropped, or is written
 /// into a copy of the raw input (`States.ResultPathMatchFailure` when the
 /// path cannot be written, e.g. through a number).
@@ -66,14 +111,8 @@ pub(super) fn apply_result_path(
         ResultPath::Discard => Ok(raw_input.clone()),
         ResultPath::Path(path) => {
             let mut combined = raw_input.clone();
-            path.write(&mut combined, result).map_err(|_| {
-                Failure::new(
-                    errors::RESULT_PATH_MATCH_FAILURE,
-                    Some(format!(
-                        "Unable to apply ReferencePath {path} to input '{raw_input}'"
-                    )),
-                )
-            })?;
+            path.write(&mut combined, result)
+                .map_err(|_| result_path_failure(path, raw_input))?;
             Ok(combined)
         }
     }
@@ -145,21 +184,102 @@ pub(super) fn assign(
     Ok(Some(recorded.into_boxed_slice()))
 }
 
+/// A state's output as `finish` leaves it: the value, the variables it
+/// assigned, and the exit event's JSON text (serialised once, while
+/// checking the size limit; `None` in a frame that records no events).
+pub(super) struct Exit {
+    pub(super) output: Value,
+    pub(super) assigned: Option<AssignedVariables>,
+    pub(super) text: Option<JsonText>,
+}
+
 /// ResultSelector (already applied by callers that have one), Assign,
 /// ResultPath, OutputPath and the size limit.
+///
+/// `ResultPath` writes the result into the raw input itself rather than
+/// into a copy (the copy was most of a state's cost): when this succeeds
+/// the raw input may have been moved into the output (it is left `null`),
+/// and when it fails the raw input is exactly as it was, so a retry, a
+/// catcher or a redrive still sees it.
 pub(super) fn finish(
     rt: &Runtime,
     state: &State,
     frame: &mut Frame,
     facts: &StateFacts<'_>,
-    raw_input: &Value,
+    raw_input: &mut Value,
     result: Value,
-) -> Result<(Value, Option<AssignedVariables>), Failure> {
+) -> Result<Exit, Failure> {
     let assigned = assign(rt, frame, facts, state.assign.as_ref(), &result)?;
-    let combined = apply_result_path(&state.result_path, raw_input, result)?;
-    let output = rt.with_scope(frame, facts, &combined, |s| select(s, &state.output_path))?;
-    check_size(&state.name, &output)?;
-    Ok((output, assigned))
+    let (output, text) = match &state.result_path {
+        ResultPath::Replace => {
+            let output = select_owned(rt, frame, facts, result, &state.output_path)?;
+            let text = checked_text(state, frame, &output)?;
+            (output, text)
+        }
+        ResultPath::Discard => output_from_input(rt, frame, facts, state, raw_input)?,
+        ResultPath::Path(path) => {
+            let undo = path
+                .write_in_place(raw_input, result)
+                .map_err(|_| result_path_failure(path, raw_input))?;
+            match output_from_input(rt, frame, facts, state, raw_input) {
+                Ok(output) => output,
+                Err(failure) => {
+                    path.undo_write(raw_input, undo);
+                    return Err(failure);
+                }
+            }
+        }
+    };
+    Ok(Exit {
+        output,
+        assigned,
+        text,
+    })
+}
+
+/// The size limit, and the exit event's text of `output` in a frame that
+/// records events. [`json_size`] never exceeds 8 bytes per byte of the
+/// text (a number counts 8 and takes at least 1, everything else counts
+/// no more than it takes), so a text of at most 1/8 of the limit proves
+/// the estimate within it and the estimate is skipped.
+fn checked_text(state: &State, frame: &Frame, output: &Value) -> Result<Option<JsonText>, Failure> {
+    if frame.silent {
+        check_size(&state.name, output)?;
+        return Ok(None);
+    }
+    let text = json_text(output);
+    if text.len() > errors::MAX_PAYLOAD_BYTES / 8 {
+        check_size(&state.name, output)?;
+    }
+    Ok(Some(text))
+}
+
+/// `OutputPath` and the size limit over the raw input (which `ResultPath`
+/// has written to): a whole selection moves it out, only once it passed.
+fn output_from_input(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    state: &State,
+    raw_input: &mut Value,
+) -> Result<(Value, Option<JsonText>), Failure> {
+    if matches!(state.output_path, Selector::Whole) {
+        let text = checked_text(state, frame, raw_input)?;
+        return Ok((std::mem::take(raw_input), text));
+    }
+    let output = select_ref(rt, frame, facts, raw_input, &state.output_path)?.into_owned();
+    let text = checked_text(state, frame, &output)?;
+    Ok((output, text))
+}
+
+/// `States.ResultPathMatchFailure`: `path` cannot be written into `input`.
+fn result_path_failure(path: &JsonPath, input: &Value) -> Failure {
+    Failure::new(
+        errors::RESULT_PATH_MATCH_FAILURE,
+        Some(format!(
+            "Unable to apply ReferencePath {path} to input '{input}'"
+        )),
+    )
 }
 
 /// A Fail state's error or cause: literal, intrinsic call or path (`field`

@@ -44,6 +44,7 @@ mod test_state;
 mod wait;
 mod work;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -76,7 +77,34 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Compact JSON text.
 pub(crate) fn json_text(value: &Value) -> JsonText {
-    value.to_string().into()
+    thread_local! {
+        /// Reused for every payload on the thread, so serialising costs one
+        /// allocation (the shared text) instead of a growing buffer each time.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // `serde_json::to_writer` writes through `io::Write` into bytes, much
+    // faster than `Display` (`to_string()`), which goes through
+    // `fmt::Formatter` for every fragment; the text is the same.
+    // Serialising a `Value` cannot fail (its keys are strings) and always
+    // gives UTF-8; the fallbacks only keep this free of panics.
+    BUFFER.with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return value.to_string().into();
+        };
+        buffer.clear();
+        if serde_json::to_writer(&mut *buffer, value).is_err() {
+            return value.to_string().into();
+        }
+        let text = match std::str::from_utf8(&buffer) {
+            Ok(text) => text.into(),
+            Err(_) => value.to_string().into(),
+        };
+        // Payloads are at most 256 KiB, but do not keep a rare huge one.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        text
+    })
 }
 
 fn iso(time: DateTime<Utc>) -> String {
@@ -103,6 +131,10 @@ pub(crate) struct Frame {
     /// The JSON text of the last exit event's output, which the next
     /// entered event (or the execution's end) carries too.
     carried: Option<JsonText>,
+    /// The JSON text of the current state's input, as its entered event
+    /// recorded it: the exit event of a state that passes its input on
+    /// unchanged records the same text.
+    entered_input: Option<JsonText>,
 }
 
 impl Frame {
@@ -114,6 +146,7 @@ impl Frame {
             silent: false,
             main: true,
             carried: None,
+            entered_input: None,
         }
     }
 
@@ -127,6 +160,7 @@ impl Frame {
             silent,
             main: false,
             carried: None,
+            entered_input: None,
         }
     }
 }
@@ -135,6 +169,21 @@ impl Frame {
 enum Step {
     Next(String, Value),
     End(Value),
+    /// The state passed its input on unchanged, to the named state or (with
+    /// `None`) out of the machine: the caller still owns that input, so it
+    /// is not copied.
+    Unchanged(Option<String>),
+}
+
+impl Step {
+    /// The next state's name and the output, given the state's input.
+    fn into_parts(self, input: Value) -> (Option<String>, Value) {
+        match self {
+            Step::Next(next, output) => (Some(next), output),
+            Step::End(output) => (None, output),
+            Step::Unchanged(next) => (next, input),
+        }
+    }
 }
 
 /// Per-state facts the context object shows.
@@ -181,6 +230,42 @@ fn transition_step(state: &State, output: Value) -> Step {
     }
 }
 
+/// The step of a state whose `output` (borrowed from or built out of its
+/// `input`) goes on: [`Step::Unchanged`] when it is the input itself.
+/// Records the exit event, reusing the input's text in that case.
+fn exit_with(
+    rt: &Runtime,
+    frame: &mut Frame,
+    state: &State,
+    input: &Value,
+    output: Cow<'_, Value>,
+    assigned: Option<AssignedVariables>,
+    next: Option<&String>,
+) -> Step {
+    if data_flow::is_same(&output, input) {
+        let text = match frame.entered_input.clone() {
+            Some(text) => text,
+            None => json_text(input),
+        };
+        emit_exited_text(rt, frame, state, text, assigned);
+        return Step::Unchanged(next.cloned());
+    }
+    let output = output.into_owned();
+    emit_exited(rt, frame, state, &output, assigned);
+    match next {
+        Some(next) => Step::Next(next.clone(), output),
+        None => Step::End(output),
+    }
+}
+
+/// The name of the state `state` transitions to, if any.
+fn next_name(state: &State) -> Option<&String> {
+    match &state.transition {
+        Transition::Next(next) => Some(next),
+        Transition::End => None,
+    }
+}
+
 /// Records `state`'s `*StateExited` event.
 fn emit_exited(
     rt: &Runtime,
@@ -189,12 +274,39 @@ fn emit_exited(
     output: &Value,
     assigned: Option<AssignedVariables>,
 ) {
+    emit_exited_text(rt, frame, state, json_text(output), assigned);
+}
+
+/// Records the exit event of a state that went through `finish` and says
+/// where it goes.
+fn exit_finished(rt: &Runtime, frame: &mut Frame, state: &State, exit: data_flow::Exit) -> Step {
+    let data_flow::Exit {
+        output,
+        assigned,
+        text,
+    } = exit;
+    match text {
+        Some(text) => emit_exited_text(rt, frame, state, text, assigned),
+        None => emit_exited(rt, frame, state, &output, assigned),
+    }
+    transition_step(state, output)
+}
+
+/// Records `state`'s `*StateExited` event with an output already
+/// serialised.
+fn emit_exited_text(
+    rt: &Runtime,
+    frame: &mut Frame,
+    state: &State,
+    output: JsonText,
+    assigned: Option<AssignedVariables>,
+) {
     rt.emit(
         frame,
         EventType::StateExited(state_type(&state.kind)),
         EventDetails::StateExited {
             name: state.name.clone().into_boxed_str(),
-            output: json_text(output),
+            output,
             assigned,
         },
     );
@@ -208,6 +320,7 @@ fn emit_entered(rt: &Runtime, frame: &mut Frame, state: &State, input: &Value) -
         None if frame.silent => Arc::from(""),
         None => json_text(input),
     };
+    frame.entered_input = Some(Arc::clone(&input_text));
     rt.emit(
         frame,
         EventType::StateEntered(state_type(&state.kind)),
@@ -246,12 +359,14 @@ pub(crate) fn run_machine<'a>(
             }
             first = false;
             let entered_id = emit_entered(rt, frame, &state, &input);
-            match run_state(rt, &state, &input, entered_id, frame).await {
+            match run_state(rt, &state, &mut input, entered_id, frame).await {
                 Ok(Step::Next(next, output)) => {
                     name = next;
                     input = output;
                 }
                 Ok(Step::End(output)) => return Ok(output),
+                Ok(Step::Unchanged(Some(next))) => name = next,
+                Ok(Step::Unchanged(None)) => return Ok(input),
                 Err(failure) => {
                     if frame.main {
                         // The state a redrive starts again from, with the
@@ -269,11 +384,13 @@ pub(crate) fn run_machine<'a>(
     })
 }
 
-/// Runs one state whose entered event has id `entered_id`.
+/// Runs one state whose entered event has id `entered_id`. When it goes on
+/// to a new output, `raw_input` may have been moved into it; when it fails
+/// or passes its input on unchanged, `raw_input` is as it was.
 async fn run_state(
     rt: &Runtime,
     state: &State,
-    raw_input: &Value,
+    raw_input: &mut Value,
     entered_id: u64,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
@@ -306,24 +423,21 @@ fn run_pass(
     rt: &Runtime,
     state: &State,
     result: Option<&Value>,
-    raw_input: &Value,
+    raw_input: &mut Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = rt.with_scope(frame, facts, raw_input, |s| {
-        data_flow::select(s, &state.input_path)
-    })?;
+    let effective = data_flow::select_ref(rt, frame, facts, raw_input, &state.input_path)?;
     // `Result` wins over `Parameters`; with neither, the input passes on.
     let result = match (result, &state.parameters) {
         (Some(result), _) => result.clone(),
         (None, Some(template)) => {
             rt.with_scope(frame, facts, &effective, |s| template.evaluate(s))?
         }
-        (None, None) => effective,
+        (None, None) => effective.into_owned(),
     };
-    let (output, assigned) = data_flow::finish(rt, state, frame, facts, raw_input, result)?;
-    emit_exited(rt, frame, state, &output, assigned);
-    Ok(transition_step(state, output))
+    let exit = data_flow::finish(rt, state, frame, facts, raw_input, result)?;
+    Ok(exit_finished(rt, frame, state, exit))
 }
 
 fn run_succeed(
@@ -333,14 +447,9 @@ fn run_succeed(
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = rt.with_scope(frame, facts, raw_input, |s| {
-        data_flow::select(s, &state.input_path)
-    })?;
-    let output = rt.with_scope(frame, facts, &effective, |s| {
-        data_flow::select(s, &state.output_path)
-    })?;
-    emit_exited(rt, frame, state, &output, None);
-    Ok(Step::End(output))
+    let effective = data_flow::select_ref(rt, frame, facts, raw_input, &state.input_path)?;
+    let output = select_on(rt, frame, facts, effective, &state.output_path)?;
+    Ok(exit_with(rt, frame, state, raw_input, output, None, None))
 }
 
 fn run_fail(
@@ -373,9 +482,7 @@ fn run_choice(
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = rt.with_scope(frame, facts, raw_input, |s| {
-        data_flow::select(s, &state.input_path)
-    })?;
+    let effective = data_flow::select_ref(rt, frame, facts, raw_input, &state.input_path)?;
     let chosen = rt.with_scope(frame, facts, &effective, |scope| {
         choice.rules.iter().find(|rule| rule.condition.holds(scope))
     });
@@ -400,32 +507,61 @@ fn run_choice(
         all.extend(more.into_vec());
         assigned = Some(all.into_boxed_slice());
     }
-    let output = rt.with_scope(frame, facts, &effective, |s| {
-        data_flow::select(s, &state.output_path)
-    })?;
-    emit_exited(rt, frame, state, &output, assigned);
-    Ok(Step::Next(next, output))
+    let output = select_on(rt, frame, facts, effective, &state.output_path)?;
+    Ok(exit_with(
+        rt,
+        frame,
+        state,
+        raw_input,
+        output,
+        assigned,
+        Some(&next),
+    ))
 }
 
-/// One attempt of a Task, Parallel or Map state, through `finish`.
+/// `OutputPath` over a state's effective input: still borrowed from the
+/// raw input when it was, so an unchanged input is never copied.
+fn select_on<'v>(
+    rt: &Runtime,
+    frame: &Frame,
+    facts: &StateFacts<'_>,
+    effective: Cow<'v, Value>,
+    selector: &crate::definition::Selector,
+) -> Result<Cow<'v, Value>, Failure> {
+    match effective {
+        Cow::Borrowed(data) => data_flow::select_ref(rt, frame, facts, data, selector),
+        Cow::Owned(data) => {
+            data_flow::select_owned(rt, frame, facts, data, selector).map(Cow::Owned)
+        }
+    }
+}
+
+/// One attempt of a Task, Parallel or Map state, through `finish` (see
+/// there for what becomes of `raw_input`).
 async fn attempt_state(
     rt: &Runtime,
     state: &State,
-    raw_input: &Value,
+    raw_input: &mut Value,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
-) -> Result<(Value, Option<AssignedVariables>), Failure> {
-    let effective = rt.with_scope(frame, facts, raw_input, |s| {
-        data_flow::select(s, &state.input_path)
-    })?;
+) -> Result<data_flow::Exit, Failure> {
+    let effective = data_flow::select_ref(rt, frame, facts, raw_input, &state.input_path)?;
     let result = match &state.kind {
         StateKind::Task(spec) => {
-            task::attempt_task(rt, state, spec, effective, facts, frame).await?
+            // With neither `InputPath` nor `Parameters` changing it, the
+            // task's input is the state's, whose text is known already.
+            let input_text =
+                if state.parameters.is_none() && data_flow::is_same(&effective, raw_input) {
+                    frame.entered_input.clone()
+                } else {
+                    None
+                };
+            task::attempt_task(rt, state, spec, effective, input_text, facts, frame).await?
         }
         StateKind::Parallel { branches } => {
             let input = match &state.parameters {
                 Some(t) => rt.with_scope(frame, facts, &effective, |s| t.evaluate(s))?,
-                None => effective,
+                None => effective.into_owned(),
             };
             rt.work
                 .run_branches(rt, state, branches, input, frame)
@@ -433,10 +569,10 @@ async fn attempt_state(
         }
         StateKind::Map(spec) => {
             rt.work
-                .run_map(rt, state, spec, effective, facts, frame)
+                .run_map(rt, state, spec, effective.into_owned(), facts, frame)
                 .await?
         }
-        _ => effective,
+        _ => effective.into_owned(),
     };
     let result = match &state.result_selector {
         Some(t) => rt.with_scope(frame, facts, &result, |s| t.evaluate(s))?,

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::data_flow::{apply_result_path, assign, with_state_prefix};
 use super::runtime::Runtime;
-use super::{Frame, StateFacts, Step, attempt_state, emit_exited, transition_step};
+use super::{Frame, StateFacts, Step, attempt_state, emit_exited, exit_finished};
 use crate::definition::{Catcher, Retrier, State, StateKind};
 use crate::errors;
 use crate::history::{AssignedVariables, EventDetails, EventType};
@@ -43,7 +43,7 @@ impl Failure {
 pub(super) async fn run_with_recovery(
     rt: &Runtime,
     state: &State,
-    raw_input: &Value,
+    raw_input: &mut Value,
     entered_id: u64,
     entered: DateTime<Utc>,
     frame: &mut Frame,
@@ -53,10 +53,7 @@ pub(super) async fn run_with_recovery(
     loop {
         let facts = StateFacts::of(state, entered, retry_count);
         let failure = match attempt_state(rt, state, raw_input, &facts, frame).await {
-            Ok((output, assigned)) => {
-                emit_exited(rt, frame, state, &output, assigned);
-                return Ok((transition_step(state, output), Recovery::None));
-            }
+            Ok(exit) => return Ok((exit_finished(rt, frame, state, exit), Recovery::None)),
             Err(failure) => with_state_prefix(failure, &state.name, entered_id),
         };
         let retrier = state

@@ -7,6 +7,7 @@
 //! `Task*` events, which name a resource type and resource (`lambda` /
 //! `invoke`, `sqs` / `sendMessage.waitForTaskToken`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,7 +17,7 @@ use super::runtime::Runtime;
 use super::{Frame, StateFacts, json_text, lock};
 use crate::definition::{IntegrationPattern, State, TaskSpec};
 use crate::errors;
-use crate::history::{EventDetails, EventType, TaskResource, TaskScheduledDetails};
+use crate::history::{EventDetails, EventType, JsonText, TaskScheduledDetails};
 use crate::resource::Resource;
 use crate::scope::Failure;
 use crate::task::{TaskError, TaskHandler, TaskRequest};
@@ -35,7 +36,8 @@ pub(super) async fn attempt_task(
     rt: &Runtime,
     state: &State,
     spec: &TaskSpec,
-    effective: Value,
+    effective: Cow<'_, Value>,
+    input_text: Option<JsonText>,
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
@@ -51,7 +53,7 @@ pub(super) async fn attempt_task(
     };
     let parameters = match &state.parameters {
         Some(t) => rt.with_scope(frame, &token_facts, &effective, |s| t.evaluate(s)),
-        None => Ok(effective),
+        None => Ok(effective.into_owned()),
     };
     let parameters = match parameters {
         Ok(p) => p,
@@ -60,7 +62,20 @@ pub(super) async fn attempt_task(
             return Err(e);
         }
     };
-    run_task(rt, state, spec, parameters, facts, issued, frame).await
+    let call = PendingCall {
+        parameters,
+        input_text,
+        token: issued,
+    };
+    run_task(rt, state, spec, call, facts, frame).await
+}
+
+/// A task attempt's effective parameters (and their JSON text when known
+/// already) and token.
+struct PendingCall {
+    parameters: Value,
+    input_text: Option<JsonText>,
+    token: Option<IssuedToken>,
 }
 
 fn retire(rt: &Runtime, token: Option<&IssuedToken>) {
@@ -73,11 +88,15 @@ async fn run_task(
     rt: &Runtime,
     state: &State,
     spec: &TaskSpec,
-    parameters: Value,
+    call: PendingCall,
     facts: &StateFacts<'_>,
-    token: Option<IssuedToken>,
     frame: &mut Frame,
 ) -> Result<Value, Failure> {
+    let PendingCall {
+        parameters,
+        input_text,
+        token,
+    } = call;
     let limits = match task_limits(rt, frame, facts, spec, &parameters) {
         Ok(limits) => limits,
         Err(e) => {
@@ -85,7 +104,8 @@ async fn run_task(
             return Err(e);
         }
     };
-    emit_scheduled(rt, frame, &spec.resource, &parameters, limits);
+    let text = input_text.unwrap_or_else(|| json_text(&parameters));
+    emit_scheduled(rt, frame, &spec.resource, text, limits);
     let token_text = token.as_ref().map(|t| t.token.clone());
     let context = rt.context_object(&StateFacts {
         token: token_text.as_deref(),
@@ -94,7 +114,7 @@ async fn run_task(
     });
     let request = TaskRequest {
         resource: spec.resource.clone(),
-        parameters: parameters.clone(),
+        parameters,
         context,
         task_token: token_text,
         state_name: state.name.clone(),
@@ -156,7 +176,7 @@ fn emit_scheduled(
     rt: &Runtime,
     frame: &mut Frame,
     resource: &Resource,
-    parameters: &Value,
+    parameters: JsonText,
     limits: Limits,
 ) {
     if resource.is_lambda_function() {
@@ -165,7 +185,7 @@ fn emit_scheduled(
             EventType::LambdaFunctionScheduled,
             EventDetails::LambdaScheduled {
                 resource: resource.arn().into(),
-                input: json_text(parameters),
+                input: parameters,
                 timeout_seconds: limits.timeout,
             },
         );
@@ -178,7 +198,7 @@ fn emit_scheduled(
             EventDetails::TaskScheduled(Box::new(TaskScheduledDetails {
                 task: resource.event_names().clone(),
                 region: region.into_boxed_str(),
-                parameters: json_text(parameters),
+                parameters,
                 timeout_seconds: limits.timeout,
                 heartbeat_seconds: limits.heartbeat,
             })),
@@ -293,7 +313,6 @@ fn record_end(
     end: TaskEnd,
 ) -> Result<Value, Failure> {
     let lambda = resource.is_lambda_function();
-    let task = resource.event_names().clone();
     match end {
         TaskEnd::Done(Ok(output)) => {
             let (event_type, details) = if lambda {
@@ -307,7 +326,7 @@ fn record_end(
                 (
                     EventType::TaskSucceeded,
                     EventDetails::TaskSucceeded {
-                        task,
+                        task: resource.event_names().clone(),
                         output: json_text(&output),
                     },
                 )
@@ -317,12 +336,12 @@ fn record_end(
         }
         TaskEnd::Done(Err(error)) => {
             let cause = error.cause.clone().map(String::into_boxed_str);
-            let (event_type, details) = failure_event(lambda, task, false, &error.error, cause);
+            let (event_type, details) = failure_event(resource, false, &error.error, cause);
             rt.emit(frame, event_type, details);
             Err(Failure::new(error.error, error.cause))
         }
         TaskEnd::TimedOut(name) => {
-            let (event_type, details) = failure_event(lambda, task, true, name, None);
+            let (event_type, details) = failure_event(resource, true, name, None);
             rt.emit(frame, event_type, details);
             Err(Failure::new(name, None))
         }
@@ -332,14 +351,13 @@ fn record_end(
 /// `LambdaFunctionFailed` / `TaskFailed`, or with `timed_out`
 /// `LambdaFunctionTimedOut` / `TaskTimedOut`.
 fn failure_event(
-    lambda: bool,
-    task: TaskResource,
+    resource: &Resource,
     timed_out: bool,
     error: &str,
     cause: Option<Box<str>>,
 ) -> (EventType, EventDetails) {
     let error = Some(error.into());
-    match (lambda, timed_out) {
+    match (resource.is_lambda_function(), timed_out) {
         (true, false) => (
             EventType::LambdaFunctionFailed,
             EventDetails::Error { error, cause },
@@ -350,11 +368,19 @@ fn failure_event(
         ),
         (false, false) => (
             EventType::TaskFailed,
-            EventDetails::TaskFailed { task, error, cause },
+            EventDetails::TaskFailed {
+                task: resource.event_names().clone(),
+                error,
+                cause,
+            },
         ),
         (false, true) => (
             EventType::TaskTimedOut,
-            EventDetails::TaskFailed { task, error, cause },
+            EventDetails::TaskFailed {
+                task: resource.event_names().clone(),
+                error,
+                cause,
+            },
         ),
     }
 }

@@ -20,7 +20,7 @@ use super::recovery::{Recovery, run_with_recovery};
 use super::runtime::Runtime;
 use super::task::{TaskCall, TaskEnd};
 use super::work::StateWork;
-use super::{Frame, StateFacts, Step, emit_entered, map, run_state};
+use super::{Frame, StateFacts, emit_entered, map, run_state};
 use crate::clock::Clock;
 use crate::definition::{MapSpec, State, StateKind, StateMachine};
 use crate::scope::{Failure, Variables};
@@ -155,7 +155,7 @@ impl StateWork for MockedWork {
 pub async fn test_state(
     rt: &Runtime,
     state: &State,
-    input: Value,
+    mut input: Value,
     variables: Variables,
 ) -> TestStateOutcome {
     let mut frame = Frame::main(variables, 0);
@@ -163,18 +163,15 @@ pub async fn test_state(
     let entered = rt.clock.now();
     let result = match &state.kind {
         StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
-            run_with_recovery(rt, state, &input, entered_id, entered, &mut frame).await
+            run_with_recovery(rt, state, &mut input, entered_id, entered, &mut frame).await
         }
-        _ => run_state(rt, state, &input, entered_id, &mut frame)
+        _ => run_state(rt, state, &mut input, entered_id, &mut frame)
             .await
             .map(|s| (s, Recovery::None)),
     };
     match result {
         Ok((step, recovery)) => {
-            let (output, next) = match step {
-                Step::Next(next, output) => (output, Some(next)),
-                Step::End(output) => (output, None),
-            };
+            let (next, output) = step.into_parts(input);
             TestStateOutcome {
                 status: if recovery == Recovery::Caught {
                     "CAUGHT_ERROR"

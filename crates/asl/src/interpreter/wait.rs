@@ -6,9 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::data_flow::{assign, lookup_failure, select};
+use super::data_flow::{assign, lookup_failure, select_ref};
 use super::runtime::Runtime;
-use super::{Frame, StateFacts, Step, emit_exited, transition_step};
+use super::{Frame, StateFacts, Step, exit_with, next_name, select_on};
 use crate::choice::parse_timestamp;
 use crate::definition::{State, WaitSpec};
 use crate::intrinsics::render_plain;
@@ -22,15 +22,22 @@ pub(super) async fn run_wait(
     facts: &StateFacts<'_>,
     frame: &mut Frame,
 ) -> Result<Step, Failure> {
-    let effective = rt.with_scope(frame, facts, raw_input, |s| select(s, &state.input_path))?;
+    let effective = select_ref(rt, frame, facts, raw_input, &state.input_path)?;
     let delay = wait_delay(rt, frame, facts, &effective, spec)?;
     if !delay.is_zero() {
         rt.clock.sleep(delay).await;
     }
     let assigned = assign(rt, frame, facts, state.assign.as_ref(), &effective)?;
-    let output = rt.with_scope(frame, facts, &effective, |s| select(s, &state.output_path))?;
-    emit_exited(rt, frame, state, &output, assigned);
-    Ok(transition_step(state, output))
+    let output = select_on(rt, frame, facts, effective, &state.output_path)?;
+    Ok(exit_with(
+        rt,
+        frame,
+        state,
+        raw_input,
+        output,
+        assigned,
+        next_name(state),
+    ))
 }
 
 /// How long to wait. A timestamp in the past waits not at all; one more
