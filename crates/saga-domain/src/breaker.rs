@@ -507,6 +507,7 @@ impl<P: PaymentProvider, S: BreakerStore, K: Clock> PaymentProvider for GuardedP
 #[derive(Debug, Default)]
 pub struct InMemoryBreakerStore {
     record: std::sync::Mutex<Option<BreakerRecord>>,
+    calls: std::sync::Mutex<Vec<&'static str>>,
 }
 
 #[cfg(any(test, feature = "fakes"))]
@@ -521,11 +522,28 @@ impl InMemoryBreakerStore {
     pub fn snapshot(&self) -> Option<BreakerRecord> {
         self.lock().clone()
     }
+
+    /// Every store call made so far, in order (`load`, `count_call`,
+    /// `replace`), so a test can count the Breaker table requests.
+    pub fn calls(&self) -> Vec<&'static str> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn log(&self, operation: &'static str) {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(operation);
+    }
 }
 
 #[cfg(any(test, feature = "fakes"))]
 impl BreakerStore for InMemoryBreakerStore {
     async fn load(&self) -> Result<Option<BreakerRecord>, PortError> {
+        self.log("load");
         Ok(self.lock().clone())
     }
 
@@ -534,6 +552,7 @@ impl BreakerStore for InMemoryBreakerStore {
         window_start: i64,
         failed: bool,
     ) -> Result<Option<BreakerRecord>, PortError> {
+        self.log("count_call");
         let mut stored = self.lock();
         let record = stored.get_or_insert_with(BreakerRecord::fresh);
         if record.state != BreakerState::Closed {
@@ -556,6 +575,7 @@ impl BreakerStore for InMemoryBreakerStore {
         expected_version: u64,
         record: &BreakerRecord,
     ) -> Result<bool, PortError> {
+        self.log("replace");
         let mut stored = self.lock();
         let version = stored.as_ref().map_or(0, |record| record.version);
         if version != expected_version {

@@ -817,8 +817,8 @@ fn status_writes_only_move_forward_and_terminal_statuses_are_final() {
         }
     }
     assert!(
-        writes >= 6,
-        "the definition writes the order status in at least 6 states"
+        writes >= 5,
+        "the definition writes the order status in at least 5 states"
     );
     assert_no_problems("order status writes", &problems);
 }

@@ -31,14 +31,28 @@ pub use shipments::InMemoryShipments;
 pub use tasks::{RecordingTaskReporter, TaskReport};
 
 /// Makes a fake fail like an unavailable service: for the next `n` calls, or
-/// for every call until switched off.
+/// for every call until switched off. Also logs every call, by operation
+/// name, so a test can count the requests a step makes (the cost counts).
 #[derive(Debug, Default)]
 pub struct Faults {
     fail_next: AtomicUsize,
     always: AtomicBool,
+    calls: Mutex<Vec<&'static str>>,
 }
 
 impl Faults {
+    /// Every port call made so far, in order, by operation name (e.g.
+    /// `create_order`), failed ones included: each is one request to the
+    /// service the fake stands for.
+    pub fn calls(&self) -> Vec<&'static str> {
+        lock(&self.calls).clone()
+    }
+
+    /// Forgets the calls logged so far.
+    pub fn clear_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
     /// The next `calls` port calls fail with `PortError::Unavailable`.
     pub fn fail_next(&self, calls: usize) {
         self.fail_next.store(calls, Ordering::SeqCst);
@@ -51,6 +65,7 @@ impl Faults {
 
     /// Called at the start of every fake operation.
     pub(crate) fn check(&self, operation: &'static str) -> Result<(), PortError> {
+        lock(&self.calls).push(operation);
         let injected = self.always.load(Ordering::SeqCst)
             || self
                 .fail_next

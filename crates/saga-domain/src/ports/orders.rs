@@ -22,8 +22,11 @@ use crate::money::Money;
 use crate::order::{Quantity, ShippingAddress};
 
 /// Where an order is, as the api writes it (PENDING) and the state machine
-/// moves it: RESERVED, PAID, CONFIRMED, SHIPPING, then COMPLETED; or REJECTED
-/// (with a reason) from any step before SHIPPING.
+/// moves it: RESERVED, PAID, SHIPPING, then COMPLETED; or REJECTED (with a
+/// reason) from any step before SHIPPING. The state machine's `MarkShipping`
+/// records the confirmed reservation and the hand-off to shipping in one
+/// write (two timeline entries, status SHIPPING), so CONFIRMED is no longer
+/// written; it stays readable on orders an earlier definition wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
@@ -33,7 +36,8 @@ pub enum OrderStatus {
     Reserved,
     /// The payment was captured.
     Paid,
-    /// The reservation is confirmed.
+    /// The reservation is confirmed (written only by definitions before
+    /// `MarkShipping` took its write; still a timeline entry's status).
     Confirmed,
     /// Handed to shipping, waiting for the shipment.
     Shipping,
