@@ -120,7 +120,7 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
         results["releaseBuildSeconds"] = json!(seconds);
     }
     // saga-bench itself, in the dev profile the local cloud runs in.
-    run_quiet(cargo(root).args(["build", "--package", "saga-local", "--bins"]))?;
+    crate::run_to_success(cargo(root).args(["build", "--package", "saga-local", "--bins"]))?;
     let release = root.join("target").join("release");
     if options.wants(Part::ColdStart) {
         eprintln!(
@@ -157,10 +157,7 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
             eprintln!("xtask: bench: the asl interpreter");
             let mut command = Command::new(release.join("asl-throughput"));
             command
-                .arg("--definition")
-                .arg(root.join(DEFINITION))
-                .arg("--input")
-                .arg(root.join(DEFINITION_INPUT))
+                .args(definition_arguments(root))
                 .args(["--seconds", &options.interpreter_seconds.to_string()]);
             results["interpreter"] = json_of(&mut command)?;
             eprintln!(
@@ -171,10 +168,7 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
             command
                 .arg("moto")
                 .args(["--endpoint", cloud.moto_endpoint()])
-                .arg("--definition")
-                .arg(root.join(DEFINITION))
-                .arg("--input")
-                .arg(root.join(DEFINITION_INPUT))
+                .args(definition_arguments(root))
                 .args(["--executions", &options.moto_executions.to_string()]);
             results["moto"] = json_of(&mut command)?;
         }
@@ -215,6 +209,16 @@ fn function_packages(root: &Path) -> Result<Vec<String>> {
     Ok(packages)
 }
 
+/// `--definition <benchmark definition> --input <its input>`.
+fn definition_arguments(root: &Path) -> [std::ffi::OsString; 4] {
+    [
+        "--definition".into(),
+        root.join(DEFINITION).into(),
+        "--input".into(),
+        root.join(DEFINITION_INPUT).into(),
+    ]
+}
+
 fn cargo(root: &Path) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root);
@@ -229,18 +233,8 @@ fn saga_bench(root: &Path) -> Command {
 fn timed(command: &mut Command) -> Result<f64> {
     eprintln!("xtask: bench: {command:?}");
     let started = Instant::now();
-    run_quiet(command)?;
+    crate::run_to_success(command)?;
     Ok(started.elapsed().as_secs_f64())
-}
-
-fn run_quiet(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("starting {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed: {status}");
-    }
-    Ok(())
 }
 
 /// Runs a measurement and parses the JSON document it prints.

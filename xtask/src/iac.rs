@@ -156,8 +156,8 @@ fn python_venv(dir: &Path, requirements: &Path) -> Result<PathBuf> {
         dir.display()
     );
     fresh_dir(dir)?;
-    run_installer(Command::new("python3").args(["-m", "venv"]).arg(dir))?;
-    run_installer(
+    crate::run_to_success(Command::new("python3").args(["-m", "venv"]).arg(dir))?;
+    crate::run_to_success(
         Command::new(bin.join("pip"))
             .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
             .arg(requirements),
@@ -185,7 +185,7 @@ fn npm_tools(dir: &Path, pins: &Path) -> Result<PathBuf> {
     fresh_dir(dir)?;
     fs::write(dir.join("package.json"), &manifest).context("copying package.json")?;
     fs::write(dir.join("package-lock.json"), &lock).context("copying package-lock.json")?;
-    run_installer(
+    crate::run_to_success(
         Command::new("npm")
             .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
             .current_dir(dir),
@@ -208,16 +208,6 @@ fn fresh_dir(dir: &Path) -> Result<()> {
         fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-}
-
-fn run_installer(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("starting {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed with {status}");
-    }
-    Ok(())
 }
 
 /// Runs a check's tool, echoes its output, and returns it for counting.

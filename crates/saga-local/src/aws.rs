@@ -41,6 +41,20 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// A Step Functions client of the one at `endpoint` (the local cloud's own,
+/// or moto's), with the shared configuration.
+pub async fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
+    sfn_client_from(&sdk_config().await, endpoint)
+}
+
+fn sfn_client_from(shared: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::from_conf(
+        aws_sdk_sfn::config::Builder::from(shared)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
 impl Clients {
     /// Clients for `endpoints`.
     pub async fn new(endpoints: &Endpoints) -> Self {
@@ -51,14 +65,12 @@ impl Clients {
         let sqs = aws_sdk_sqs::config::Builder::from(&shared)
             .endpoint_url(&endpoints.sqs)
             .build();
-        let sfn = aws_sdk_sfn::config::Builder::from(&shared)
-            .endpoint_url(&endpoints.sfn)
-            .build();
+        let sfn = sfn_client_from(&shared, &endpoints.sfn);
         Self {
             sdk: shared,
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
-            sfn: aws_sdk_sfn::Client::from_conf(sfn),
+            sfn,
         }
     }
 }

@@ -330,18 +330,7 @@ mod tests {
             saga_template::LocalNames::with_placeholders(&template, "saga-local").unwrap();
         saga_template::stack::learn_state_machine_names(&template, &mut names).unwrap();
         // What the queues' creation teaches the cloud at start-up.
-        for (logical_id, _) in template.resources_of("AWS::SQS::Queue") {
-            let name = names.physical_name(logical_id);
-            let url = format!("http://127.0.0.1:1/000000000000/{name}");
-            names.learn(logical_id, "Ref", url.clone());
-            names.learn(logical_id, "QueueUrl", url);
-            names.learn(
-                logical_id,
-                "Arn",
-                format!("arn:aws:sqs:us-east-1:000000000000:{name}"),
-            );
-            names.learn(logical_id, "QueueName", name);
-        }
+        names.learn_queues_at(&template, "http://127.0.0.1:1");
         let stack = saga_template::stack::load(&template, &names).unwrap();
         let watcher = stack
             .functions

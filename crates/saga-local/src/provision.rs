@@ -30,10 +30,7 @@ pub async fn create_queues(
             bail!("moto created queue {} without a URL", queue.name);
         };
         let arn = queue_arn(client, &url).await?;
-        names.learn(&queue.logical_id, "Ref", url.clone());
-        names.learn(&queue.logical_id, "QueueUrl", url);
-        names.learn(&queue.logical_id, "Arn", arn);
-        names.learn(&queue.logical_id, "QueueName", queue.name.clone());
+        names.learn_queue(&queue.logical_id, &queue.name, &url, &arn);
     }
     for queue in queues {
         let Some(policy) = &queue.redrive_policy else {

@@ -215,10 +215,7 @@ impl StripeProvider {
         request: RequestBuilder,
     ) -> Result<(StatusCode, Value), PortError> {
         let (status, body) = self.answer(operation, request).await?;
-        if status.is_success() || status == StatusCode::PAYMENT_REQUIRED {
-            return Ok((status, body));
-        }
-        Err(error_of(operation, status, &body))
+        checked(operation, status, body)
     }
 
     /// Sends `request` and reads any answer with a JSON body; only no
@@ -358,9 +355,7 @@ impl PaymentProvider for StripeProvider {
                 code: "unknown_payment_method".to_owned(),
             });
         }
-        if !(status.is_success() || status == StatusCode::PAYMENT_REQUIRED) {
-            return Err(error_of(operation, status, &body));
-        }
+        let (status, body) = checked(operation, status, body)?;
         if status == StatusCode::PAYMENT_REQUIRED {
             let code = decline_code(&body["error"]);
             tracing::info!(order_id = %request.order_id, %code, "Stripe declined the payment");
@@ -528,6 +523,18 @@ fn decline_code(error: &Value) -> String {
 }
 
 /// The port error for a Stripe error answer (not 2xx, not 402).
+/// A 2xx or 402 answer as it is; any other as the error it means.
+fn checked(
+    operation: &'static str,
+    status: StatusCode,
+    body: Value,
+) -> Result<(StatusCode, Value), PortError> {
+    if status.is_success() || status == StatusCode::PAYMENT_REQUIRED {
+        return Ok((status, body));
+    }
+    Err(error_of(operation, status, &body))
+}
+
 fn error_of(operation: &'static str, status: StatusCode, body: &Value) -> PortError {
     let error = &body["error"];
     let kind = error["type"].as_str().unwrap_or("unknown");

@@ -85,6 +85,28 @@ impl LocalNames {
             .insert((logical_id.to_owned(), attribute.to_owned()), value.into());
     }
 
+    /// Records what creating a queue teaches: its URL (also its `Ref`), its
+    /// ARN and its name.
+    pub fn learn_queue(&mut self, logical_id: &str, name: &str, url: &str, arn: &str) {
+        self.learn(logical_id, "Ref", url);
+        self.learn(logical_id, "QueueUrl", url);
+        self.learn(logical_id, "Arn", arn);
+        self.learn(logical_id, "QueueName", name);
+    }
+
+    /// [`Self::learn_queue`] for every queue of `template` without creating
+    /// any: URLs under `endpoint`, ARNs in the local account. For reading
+    /// the functions' environments where no queue exists (tests, the cold
+    /// start benchmark).
+    pub fn learn_queues_at(&mut self, template: &Template, endpoint: &str) {
+        for (logical_id, _) in template.resources_of("AWS::SQS::Queue") {
+            let name = self.physical_name(logical_id);
+            let url = format!("{endpoint}/{LOCAL_ACCOUNT}/{name}");
+            let arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}");
+            self.learn_queue(logical_id, &name, &url, &arn);
+        }
+    }
+
     /// The physical name of a resource: `<stack>-<LogicalId>`.
     pub fn physical_name(&self, logical_id: &str) -> String {
         format!("{}-{logical_id}", self.stack)

@@ -70,21 +70,7 @@ pub fn function_subjects(
     let template = Template::load(template)?;
     let mut names = LocalNames::with_placeholders(&template, "bench")?;
     stack::learn_state_machine_names(&template, &mut names)?;
-    for (logical_id, _) in template.resources_of("AWS::SQS::Queue") {
-        let name = names.physical_name(logical_id);
-        let url = format!("{CLOSED_ENDPOINT}/000000000000/{name}");
-        names.learn(logical_id, "Ref", url.clone());
-        names.learn(logical_id, "QueueUrl", url);
-        names.learn(
-            logical_id,
-            "Arn",
-            format!(
-                "arn:aws:sqs:{}:000000000000:{name}",
-                saga_template::LOCAL_REGION
-            ),
-        );
-        names.learn(logical_id, "QueueName", name);
-    }
+    names.learn_queues_at(&template, CLOSED_ENDPOINT);
     let stack = stack::load(&template, &names)?;
     let mut subjects = Vec::new();
     for function in stack.functions.values() {

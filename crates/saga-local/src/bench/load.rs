@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use futures::StreamExt as _;
@@ -193,22 +193,7 @@ pub async fn run(url: &str, orders: usize, clients: usize) -> Result<LoadFigure>
 /// The states `execution_arn` entered, in order, from the local cloud's
 /// Step Functions API.
 async fn states_entered(url: &str, execution_arn: &str) -> Result<Vec<String>> {
-    let config = aws_sdk_sfn::Config::builder()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new(
-            saga_template::LOCAL_REGION,
-        ))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "bench", "bench", None, None, "bench",
-        ))
-        .timeout_config(
-            aws_sdk_sfn::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(30))
-                .build(),
-        )
-        .build();
-    let sfn = aws_sdk_sfn::Client::from_conf(config);
+    let sfn = crate::aws::sfn_client(url).await;
     let mut states = Vec::new();
     let mut token = None;
     loop {

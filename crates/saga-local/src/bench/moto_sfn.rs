@@ -70,7 +70,7 @@ pub async fn measure(
     let role = create_role(&http, endpoint, &run).await?;
     let function = create_function(&http, endpoint, &run, &role).await?;
     let definition = definition.replace(BENCH_FUNCTION_ARN, &function);
-    let sfn = sfn_client(endpoint).await;
+    let sfn = crate::aws::sfn_client(endpoint).await;
     let machine = sfn
         .create_state_machine()
         .name(format!("bench-{run}"))
@@ -163,20 +163,6 @@ pub async fn measure(
         executions_per_second,
         states_per_execution,
     })
-}
-
-async fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
-    let config = aws_sdk_sfn::Config::builder()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new(
-            saga_template::LOCAL_REGION,
-        ))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "bench", "bench", None, None, "bench",
-        ))
-        .build();
-    aws_sdk_sfn::Client::from_conf(config)
 }
 
 /// moto picks the service of a request from its signature's scope; it does
