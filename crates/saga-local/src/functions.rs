@@ -296,11 +296,13 @@ impl Functions {
             let result = if twice {
                 // Both deliveries run to the end, concurrently; the caller
                 // sees the answer of the one it is connected to.
-                let (first, _second) =
-                    futures::join!(code.invoke(event.clone()), code.invoke(event));
+                let (first, _second) = futures::join!(
+                    crash_on_panic(code.invoke(event.clone())),
+                    crash_on_panic(code.invoke(event))
+                );
                 first
             } else {
-                code.invoke(event).await
+                crash_on_panic(code.invoke(event)).await
             };
             match after_effect {
                 // The handler's writes are made; the answer never leaves.
@@ -393,9 +395,52 @@ fn build_code(
     saga_wiring::build(binary, &Context::new(&vars, sdk))
 }
 
+/// The handler's answer, or, when it panics, the crash Lambda reports: the
+/// release profile aborts on panic, so on Lambda the runtime process dies
+/// and Lambda answers `Runtime.ExitError` (Step Functions: `Lambda.Unknown`,
+/// retried as a crash). In-process the panic is caught and reported the
+/// same way, instead of taking the local cloud's task down.
+async fn crash_on_panic(
+    invocation: impl std::future::Future<Output = Result<Value, Diagnostic>>,
+) -> Result<Value, Diagnostic> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(invocation).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Diagnostic {
+                error_type: "Runtime.ExitError".to_owned(),
+                error_message: format!(
+                    "RequestId: local Error: Runtime exited with error: signal: aborted (the handler panicked: {message})"
+                ),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::FunctionError;
+    use super::{FunctionError, crash_on_panic};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_a_crash_as_on_lambda() {
+        let error = crash_on_panic(async { panic!("index out of bounds") })
+            .await
+            .expect_err("a crash");
+        assert_eq!(error.error_type, "Runtime.ExitError");
+        assert!(error.error_message.contains("index out of bounds"));
+        assert_eq!(
+            FunctionError::from(error).step_functions_error(),
+            "Lambda.Unknown"
+        );
+        let answer = crash_on_panic(async { Ok(json!({"ok": true})) }).await;
+        assert_eq!(answer.expect("an answer"), json!({"ok": true}));
+    }
 
     #[test]
     fn step_functions_reports_a_timeout_or_crash_as_lambda_unknown_and_a_handled_error_by_name() {

@@ -143,6 +143,18 @@ impl fmt::Debug for StripeProvider {
     }
 }
 
+/// Installs aws-lc-rs, the provider the Stripe client and the AWS SDK use,
+/// as the process's default rustls provider, unless one is installed.
+///
+/// reqwest is built without a provider of its own (see this crate's
+/// manifest), so a reqwest client made without a TLS config panics with "No
+/// provider set" until this has run. The functions never need it; the local
+/// cloud, its tools and tests call it before making their clients.
+pub fn install_crypto_provider() {
+    // An `Err` means a provider is already installed, which is all we need.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// Why the adapter cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {

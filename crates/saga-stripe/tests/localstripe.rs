@@ -118,9 +118,16 @@ fn clock() -> ManualClock {
     ManualClock::at_rfc3339("2026-01-01T00:00:00Z")
 }
 
+/// A plain client for localstripe's own API (reqwest has no crypto provider
+/// of its own in this workspace).
+fn http() -> reqwest::Client {
+    saga_stripe::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 /// localstripe's own API and the wrapper's controls.
 async fn stripe_get(path: &str) -> Value {
-    reqwest::Client::new()
+    http()
         .get(format!("{}{path}", api_base()))
         .bearer_auth(KEY)
         .send()
@@ -132,7 +139,7 @@ async fn stripe_get(path: &str) -> Value {
 }
 
 async fn control(method: reqwest::Method, path: &str, body: Option<Value>) {
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", api_base()));
+    let mut request = http().request(method, format!("{}{path}", api_base()));
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -145,7 +152,7 @@ async fn control(method: reqwest::Method, path: &str, body: Option<Value>) {
 }
 
 async fn calls() -> u64 {
-    let counter: Value = reqwest::Client::new()
+    let counter: Value = http()
         .get(format!("{}/_shim/calls", api_base()))
         .send()
         .await
@@ -159,7 +166,7 @@ async fn calls() -> u64 {
 /// The PaymentIntents localstripe holds for the order.
 async fn intents_of(order_id: &OrderId) -> Vec<Value> {
     let query = format!("metadata['orderId']:'{order_id}'");
-    let found: Value = reqwest::Client::new()
+    let found: Value = http()
         .get(format!("{}/v1/payment_intents/search", api_base()))
         .bearer_auth(KEY)
         .query(&[("query", query.as_str())])

@@ -24,6 +24,7 @@
 mod context;
 mod functions;
 pub mod payments;
+pub mod tls;
 
 use async_trait::async_trait;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -76,7 +77,7 @@ pub async fn run<F: Function>(
     build: fn(&Context<'_>) -> Result<F, BuildError>,
 ) -> Result<(), lambda_runtime::Error> {
     saga_lambda::init_tracing();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = lambda_sdk_config().await?;
     let process = |variable: &str| {
         std::env::var_os(variable).map(|value| value.to_string_lossy().into_owned())
     };
@@ -85,6 +86,54 @@ pub async fn run<F: Function>(
         function.handle(event.payload)
     }))
     .await
+}
+
+/// The SDK configuration of a function on Lambda: [`environment_sdk_config`]
+/// from the process environment, else the SDK's full default chains (a
+/// binary run by hand, with its credentials in a profile). An unusable
+/// `AWS_CA_BUNDLE` fails the cold start.
+async fn lambda_sdk_config() -> Result<aws_config::SdkConfig, tls::BundleError> {
+    let process = |variable: &str| std::env::var(variable).ok();
+    Ok(match environment_sdk_config(&process)? {
+        Some(sdk) => sdk,
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    })
+}
+
+/// The SDK configuration from the region and credentials Lambda puts in
+/// every function's environment (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), made without I/O; `None`
+/// when either is missing.
+///
+/// This is where the SDK's default chains end on Lambda, without their
+/// cold-start work: reading profile files, resolving a dozen settings no
+/// function uses, and building the ECS, IMDS and STS credential providers
+/// and their clients. The endpoint
+/// variables are applied by [`Context`]; retries are the SDK's standard
+/// mode. The credentials are read from the environment when first needed.
+/// HTTPS trusts the roots compiled in ([`tls`]), not the OS store.
+fn environment_sdk_config(
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<aws_config::SdkConfig>, tls::BundleError> {
+    let set = |variable: &str| vars(variable).filter(|value| !value.trim().is_empty());
+    let (Some(region), Some(_)) = (
+        set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION")),
+        set("AWS_ACCESS_KEY_ID"),
+    ) else {
+        return Ok(None);
+    };
+    let https = tls::https_client(set("AWS_CA_BUNDLE").as_deref())?;
+    Ok(Some(
+        aws_config::SdkConfig::builder()
+            .http_client(https)
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ))
+            .retry_config(aws_config::retry::RetryConfig::standard())
+            .build(),
+    ))
 }
 
 /// A function invoked with event JSON, as the local cloud invokes it.
@@ -186,6 +235,57 @@ mod tests {
             assert!(
                 error.to_string().contains(variable),
                 "{binary}: {error} should name {variable}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_lambda_environment_makes_the_sdk_config_without_the_default_chains() {
+        let lambda = HashMap::from([
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ]);
+        let vars = |name: &str| lambda.get(name).map(|value| (*value).to_owned());
+        let sdk = environment_sdk_config(&vars)
+            .expect("no AWS_CA_BUNDLE to read")
+            .expect("a config from the Lambda environment");
+        assert_eq!(
+            sdk.region().map(ToString::to_string).as_deref(),
+            Some("eu-west-1")
+        );
+        assert!(sdk.credentials_provider().is_some());
+        // The compiled-in roots' client, not the SDK's default one.
+        assert!(sdk.http_client().is_some());
+        assert!(sdk.behavior_version().is_some());
+        assert_eq!(
+            sdk.retry_config().map(|retry| retry.max_attempts()),
+            Some(aws_config::retry::RetryConfig::standard().max_attempts())
+        );
+        // Clients build from it (the timeouts need the SDK's default sleep).
+        let env = environment();
+        let vars = |name: &str| env.get(name).map(|value| (*value).to_owned());
+        assert!(matches!(
+            build("reserve", &Context::new(&vars, &sdk)),
+            Ok(Some(_))
+        ));
+
+        let mut bad_bundle = lambda.clone();
+        bad_bundle.insert("AWS_CA_BUNDLE", "/nonexistent/ca.pem");
+        let vars = |name: &str| bad_bundle.get(name).map(|value| (*value).to_owned());
+        let error = environment_sdk_config(&vars).expect_err("an unreadable bundle");
+        assert!(error.to_string().starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: "));
+
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID"] {
+            let mut partial = lambda.clone();
+            partial.remove(missing);
+            if missing == "AWS_REGION" {
+                partial.remove("AWS_DEFAULT_REGION");
+            }
+            let vars = |name: &str| partial.get(name).map(|value| (*value).to_owned());
+            assert!(
+                matches!(environment_sdk_config(&vars), Ok(None)),
+                "without {missing}, the default chains"
             );
         }
     }

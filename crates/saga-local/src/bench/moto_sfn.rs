@@ -62,6 +62,7 @@ pub async fn measure(
         .with_context(|| format!("reading {}", definition.display()))?;
     let input =
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    saga_stripe::install_crypto_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;

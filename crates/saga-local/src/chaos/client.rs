@@ -45,6 +45,7 @@ pub enum Placed {
 impl CloudClient {
     /// A client of the local cloud at `url` (e.g. `http://127.0.0.1:4000`).
     pub fn new(url: &str) -> Result<Self> {
+        saga_stripe::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(5))

@@ -30,6 +30,7 @@ type Body<'a> = Option<(&'a str, &'a str)>;
 /// A client that shows redirects instead of following them: a console form
 /// answers 303 when it was accepted.
 fn no_redirects() -> reqwest::Client {
+    saga_stripe::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -19,6 +19,7 @@ fn stripe_base() -> String {
 }
 
 async fn stripe_get(path: &str) -> Value {
+    saga_stripe::install_crypto_provider();
     reqwest::Client::new()
         .get(format!("{}{path}", stripe_base()))
         .bearer_auth("sk_test_local")

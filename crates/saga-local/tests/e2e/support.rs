@@ -74,6 +74,7 @@ impl LocalCloud {
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         };
+        saga_stripe::install_crypto_provider();
         let cloud = Self {
             url: url.trim().to_owned(),
             http: reqwest::Client::new(),
