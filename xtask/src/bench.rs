@@ -12,7 +12,9 @@
 //! 4. **Local cloud**: the emulators and `saga-local` as `cargo xtask up`
 //!    runs them (the dev profile), then `saga-bench load`: orders per second
 //!    end to end and `POST /orders` p50/p99 at `--clients` clients, and the
-//!    happy path's state transitions.
+//!    happy path's state transitions. Before the orders, `saga-bench
+//!    store` measures the requests per second DynamoDB Local answers on its
+//!    own, and what that allows at the saga's requests per order.
 //!
 //! A benchmark, not a test: the targets are printed next to the figures,
 //! nothing fails on them.
@@ -173,6 +175,16 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
             results["moto"] = json_of(&mut command)?;
         }
         if wants_cloud {
+            eprintln!(
+                "xtask: bench: DynamoDB Local on its own, {} clients",
+                options.clients
+            );
+            let mut command = saga_bench(root);
+            command
+                .arg("store")
+                .args(["--endpoint", cloud.dynamodb_endpoint()])
+                .args(["--clients", &options.clients.to_string()]);
+            results["store"] = json_of(&mut command)?;
             eprintln!(
                 "xtask: bench: {} orders from {} clients through the local cloud",
                 options.orders, options.clients
@@ -379,6 +391,17 @@ pub fn table(results: &Value) -> String {
             mark(transitions > 0 && transitions <= TRANSITIONS_TARGET)
         );
     }
+    let store = &results["store"];
+    if store.is_object() {
+        let _ = writeln!(
+            out,
+            "  DynamoDB Local alone {:>8.0} requests/s at {} clients: at most {:.1} orders/s at {} requests per order",
+            store["requests_per_second"].as_f64().unwrap_or(f64::NAN),
+            store["clients"],
+            store["orders_per_second_ceiling"].as_f64().unwrap_or(f64::NAN),
+            store["requests_per_order"],
+        );
+    }
     out
 }
 
@@ -398,6 +421,8 @@ mod tests {
             "moto": {"executions_per_second": 25.0},
             "localCloud": {"orders": 500, "clients": 16, "completed": 500, "orders_per_second": 25.0,
                 "post_p50_ms": 450.0, "post_p99_ms": 700.0, "happy_path_transitions": 8},
+            "store": {"requests_per_second": 540.0, "clients": 16, "orders_per_second_ceiling": 30.0,
+                "requests_per_order": 18},
         });
         let table = table(&results);
         let line = |name: &str| {
@@ -415,5 +440,9 @@ mod tests {
         assert!(line("  end to end").ends_with("NO)"), "{table}");
         assert!(line("  POST /orders p99").ends_with("NO)"), "{table}");
         assert!(line("  happy path").ends_with("yes)"), "{table}");
+        assert!(
+            line("  DynamoDB Local alone").ends_with("at most 30.0 orders/s at 18 requests per order"),
+            "{table}"
+        );
     }
 }

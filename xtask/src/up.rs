@@ -232,6 +232,11 @@ impl StartedCloud {
     pub fn moto_endpoint(&self) -> &str {
         &self._emulators.moto.endpoint
     }
+
+    /// DynamoDB Local's endpoint.
+    pub fn dynamodb_endpoint(&self) -> &str {
+        &self._emulators.dynamodb.endpoint
+    }
 }
 
 /// Starts the emulators and saga-local on a free port with `extra`

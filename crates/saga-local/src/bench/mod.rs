@@ -10,13 +10,16 @@
 //!   the `asl` interpreter's own;
 //! - [`load`]: orders per second end to end through a running local cloud,
 //!   `POST /orders` latency at a number of concurrent clients, and the
-//!   state transitions of one order's execution.
+//!   state transitions of one order's execution;
+//! - [`store`]: DynamoDB requests per second the store answers, the ceiling
+//!   it puts on the local cloud's orders per second.
 //!
 //! A benchmark, not a test: nothing here asserts on time.
 
 pub mod cold_start;
 pub mod load;
 pub mod moto_sfn;
+pub mod store;
 
 use std::time::Duration;
 

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use saga_local::bench::{cold_start, load, moto_sfn};
+use saga_local::bench::{cold_start, load, moto_sfn, store};
 
-/// Measures cold starts, moto's interpreter or the local cloud under load.
+/// Measures cold starts, moto's interpreter, the local cloud under load or
+/// its store.
 #[derive(Debug, Parser)]
 #[command(name = "saga-bench", version)]
 struct Cli {
@@ -67,6 +68,23 @@ enum Command {
         /// Concurrent clients
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
         clients: u64,
+    },
+    /// DynamoDB requests per second an endpoint answers (a conditional put,
+    /// a consistent get and a conditional update per round)
+    Store {
+        /// The DynamoDB endpoint (e.g. DynamoDB Local's)
+        #[arg(long)]
+        endpoint: String,
+        /// Concurrent clients
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+        clients: u64,
+        /// Seconds counted, after a one-second warm-up
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        seconds: u64,
+        /// DynamoDB requests per order on the happy path (README, "Cost per
+        /// order": 5 reads and 13 writes)
+        #[arg(long, default_value_t = 18, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        requests_per_order: u32,
     },
 }
 
@@ -128,6 +146,18 @@ async fn main() -> ExitCode {
         } => load::run(&url, count(orders), count(clients))
             .await
             .and_then(|figure| Ok(serde_json::to_value(figure)?)),
+        Command::Store {
+            endpoint,
+            clients,
+            seconds,
+            requests_per_order,
+        } => {
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = seconds as f64;
+            store::measure(&endpoint, count(clients), seconds, requests_per_order)
+                .await
+                .and_then(|figure| Ok(serde_json::to_value(figure)?))
+        }
     };
     match result {
         Ok(figures) => {
