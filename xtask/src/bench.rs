@@ -14,7 +14,9 @@
 //!    end to end and `POST /orders` p50/p99 at `--clients` clients, and the
 //!    happy path's state transitions. Before the orders, `saga-bench
 //!    store` measures the requests per second DynamoDB Local answers on its
-//!    own, and what that allows at the saga's requests per order.
+//!    own, and what that allows at the saga's requests per order; during
+//!    the orders, the CPU time DynamoDB Local, saga-local and moto spend
+//!    (their process groups, from `/proc`) gives the CPU each order costs.
 //!
 //! A benchmark, not a test: the targets are printed next to the figures,
 //! nothing fails on them.
@@ -195,7 +197,22 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
                 .args(["--url", &cloud.url])
                 .args(["--orders", &options.orders.to_string()])
                 .args(["--clients", &options.clients.to_string()]);
+            let groups = cloud.process_groups();
+            let before = cpu_seconds(&groups)?;
             results["localCloud"] = json_of(&mut command)?;
+            let after = cpu_seconds(&groups)?;
+            #[allow(clippy::cast_precision_loss)]
+            let completed = results["localCloud"]["completed"].as_u64().unwrap_or(0) as f64;
+            let mut per_order = serde_json::Map::new();
+            for ((name, _), (used_before, used_after)) in
+                groups.iter().zip(before.iter().zip(&after))
+            {
+                per_order.insert(
+                    (*name).to_owned(),
+                    json!(1000.0 * (used_after - used_before) / completed.max(1.0)),
+                );
+            }
+            results["localCloudCpuMsPerOrder"] = Value::Object(per_order);
         }
     }
     let table = table(&results);
@@ -203,6 +220,14 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
     let written = write_results(root, &results)?;
     eprintln!("xtask: bench: results in {}", written.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// CPU seconds used so far by each process group.
+fn cpu_seconds(groups: &[(&str, i32)]) -> Result<Vec<f64>> {
+    groups
+        .iter()
+        .map(|(_, group)| crate::process_group::group_cpu_seconds(*group))
+        .collect()
 }
 
 /// The packages under `functions/`, sorted.
@@ -391,6 +416,19 @@ pub fn table(results: &Value) -> String {
             mark(transitions > 0 && transitions <= TRANSITIONS_TARGET)
         );
     }
+    if let Some(per_order) = results["localCloudCpuMsPerOrder"].as_object() {
+        let total: f64 = per_order.values().filter_map(Value::as_f64).sum();
+        let parts: Vec<String> = per_order
+            .iter()
+            .map(|(name, ms)| format!("{name} {:.1}", ms.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  CPU per order    {total:>8.1} ms ({}): {ORDERS_PER_SECOND_TARGET} orders/s needs {:.1} cores",
+            parts.join(", "),
+            total * ORDERS_PER_SECOND_TARGET / 1000.0
+        );
+    }
     let store = &results["store"];
     if store.is_object() {
         let _ = writeln!(
@@ -398,7 +436,9 @@ pub fn table(results: &Value) -> String {
             "  DynamoDB Local alone {:>8.0} requests/s at {} clients: at most {:.1} orders/s at {} requests per order",
             store["requests_per_second"].as_f64().unwrap_or(f64::NAN),
             store["clients"],
-            store["orders_per_second_ceiling"].as_f64().unwrap_or(f64::NAN),
+            store["orders_per_second_ceiling"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
             store["requests_per_order"],
         );
     }
@@ -423,6 +463,7 @@ mod tests {
                 "post_p50_ms": 450.0, "post_p99_ms": 700.0, "happy_path_transitions": 8},
             "store": {"requests_per_second": 540.0, "clients": 16, "orders_per_second_ceiling": 30.0,
                 "requests_per_order": 18},
+            "localCloudCpuMsPerOrder": {"dynamodb-local": 40.0, "saga-local": 30.0, "moto": 5.0},
         });
         let table = table(&results);
         let line = |name: &str| {
@@ -441,7 +482,12 @@ mod tests {
         assert!(line("  POST /orders p99").ends_with("NO)"), "{table}");
         assert!(line("  happy path").ends_with("yes)"), "{table}");
         assert!(
-            line("  DynamoDB Local alone").ends_with("at most 30.0 orders/s at 18 requests per order"),
+            line("  CPU per order").ends_with("100 orders/s needs 7.5 cores"),
+            "{table}"
+        );
+        assert!(
+            line("  DynamoDB Local alone")
+                .ends_with("at most 30.0 orders/s at 18 requests per order"),
             "{table}"
         );
     }

@@ -67,6 +67,13 @@ pub struct RunningEmulator {
     _process: GroupChild,
 }
 
+impl RunningEmulator {
+    /// The emulator's process group.
+    pub fn group_id(&self) -> i32 {
+        self._process.group_id()
+    }
+}
+
 /// Installs `emulator` into `local` if needed, starts it and waits until it answers.
 pub fn start(local: &Path, emulator: Emulator) -> Result<RunningEmulator> {
     let port = free_port()?;

@@ -83,6 +83,11 @@ impl GroupChild {
         })
     }
 
+    /// The process group's id (the leader's pid).
+    pub fn group_id(&self) -> i32 {
+        self.group.as_raw()
+    }
+
     /// The child's stdout, when it was spawned with a pipe there.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.child.stdout.take()
@@ -150,9 +155,58 @@ fn stop_group(group: Pid) {
     let _ = waitpid(group, None);
 }
 
+/// CPU time (user and system) used so far by the live processes of process
+/// group `group`, in seconds, from `/proc/<pid>/stat` (Linux; clock ticks of
+/// USER_HZ, 100 on every Linux ABI). A process that exited is no longer
+/// counted, so take both readings while the group runs.
+pub fn group_cpu_seconds(group: i32) -> Result<f64> {
+    let mut ticks: u64 = 0;
+    for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // Gone between the listing and the read: not counted.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some((process_group, used)) = group_and_cpu_ticks(&stat)
+            && process_group == group
+        {
+            ticks += used;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    Ok(ticks as f64 / 100.0)
+}
+
+/// `(pgrp, utime + stime)` from one `/proc/<pid>/stat` line. The command
+/// name (field 2) is in parentheses and may hold spaces, so fields are
+/// counted from its closing parenthesis.
+fn group_and_cpu_ticks(stat: &str) -> Option<(i32, u64)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name: state (3), ppid (4), pgrp (5), ... utime (14), stime (15).
+    let group = fields.get(2)?.parse().ok()?;
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some((group, user + system))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stat_line_gives_its_group_and_cpu_ticks() {
+        let stat = "4242 (moto server) S 1 4240 4240 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 3 0 99 1000 200";
+        assert_eq!(group_and_cpu_ticks(stat), Some((4240, 281)));
+        assert_eq!(group_and_cpu_ticks("garbage"), None);
+        // This process's own group is counted (at least zero seconds).
+        let own = nix::unistd::getpgrp().as_raw();
+        assert!(group_cpu_seconds(own).expect("reads /proc") >= 0.0);
+    }
 
     #[test]
     fn stopping_a_child_stops_its_whole_group() {

@@ -237,6 +237,15 @@ impl StartedCloud {
     pub fn dynamodb_endpoint(&self) -> &str {
         &self._emulators.dynamodb.endpoint
     }
+
+    /// `(name, process group)` of DynamoDB Local, moto and saga-local.
+    pub fn process_groups(&self) -> [(&'static str, i32); 3] {
+        [
+            ("dynamodb-local", self._emulators.dynamodb.group_id()),
+            ("saga-local", self._saga_local.group_id()),
+            ("moto", self._emulators.moto.group_id()),
+        ]
+    }
 }
 
 /// Starts the emulators and saga-local on a free port with `extra`

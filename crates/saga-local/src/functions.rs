@@ -404,7 +404,10 @@ async fn crash_on_panic(
     invocation: impl std::future::Future<Output = Result<Value, Diagnostic>>,
 ) -> Result<Value, Diagnostic> {
     use futures::FutureExt as _;
-    match std::panic::AssertUnwindSafe(invocation).catch_unwind().await {
+    match std::panic::AssertUnwindSafe(invocation)
+        .catch_unwind()
+        .await
+    {
         Ok(result) => result,
         Err(panic) => {
             let message = panic

@@ -77,7 +77,8 @@ pub async fn run<F: Function>(
     build: fn(&Context<'_>) -> Result<F, BuildError>,
 ) -> Result<(), lambda_runtime::Error> {
     saga_lambda::init_tracing();
-    let sdk = lambda_sdk_config().await?;
+    let process = |variable: &str| std::env::var(variable).ok();
+    let sdk = environment_sdk_config(&process)?;
     let process = |variable: &str| {
         std::env::var_os(variable).map(|value| value.to_string_lossy().into_owned())
     };
@@ -88,52 +89,51 @@ pub async fn run<F: Function>(
     .await
 }
 
-/// The SDK configuration of a function on Lambda: [`environment_sdk_config`]
-/// from the process environment, else the SDK's full default chains (a
-/// binary run by hand, with its credentials in a profile). An unusable
-/// `AWS_CA_BUNDLE` fails the cold start.
-async fn lambda_sdk_config() -> Result<aws_config::SdkConfig, tls::BundleError> {
-    let process = |variable: &str| std::env::var(variable).ok();
-    Ok(match environment_sdk_config(&process)? {
-        Some(sdk) => sdk,
-        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-    })
+/// Why a function has no SDK configuration: it fails the cold start.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkConfigError {
+    /// Lambda sets it for every function; a binary run by hand needs it too.
+    #[error(
+        "{0} is not set: Lambda sets AWS_REGION and the role's credentials for every function; \
+         to run a function binary by hand, export them (e.g. `aws configure export-credentials --format env`)"
+    )]
+    Missing(&'static str),
+    /// `AWS_CA_BUNDLE` cannot be used.
+    #[error(transparent)]
+    Bundle(#[from] tls::BundleError),
 }
 
 /// The SDK configuration from the region and credentials Lambda puts in
 /// every function's environment (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), made without I/O; `None`
-/// when either is missing.
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), made without I/O; an
+/// error naming the variable when either is missing.
 ///
 /// This is where the SDK's default chains end on Lambda, without their
-/// cold-start work: reading profile files, resolving a dozen settings no
-/// function uses, and building the ECS, IMDS and STS credential providers
-/// and their clients. The endpoint
+/// cold-start work (reading profile files, resolving a dozen settings no
+/// function uses, building the ECS, IMDS and STS credential providers and
+/// their clients) and without their code in the binary (the STS client
+/// alone is about 0.1 MB). The endpoint
 /// variables are applied by [`Context`]; retries are the SDK's standard
 /// mode. The credentials are read from the environment when first needed.
 /// HTTPS trusts the roots compiled in ([`tls`]), not the OS store.
 fn environment_sdk_config(
     vars: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<aws_config::SdkConfig>, tls::BundleError> {
+) -> Result<aws_config::SdkConfig, SdkConfigError> {
     let set = |variable: &str| vars(variable).filter(|value| !value.trim().is_empty());
-    let (Some(region), Some(_)) = (
-        set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION")),
-        set("AWS_ACCESS_KEY_ID"),
-    ) else {
-        return Ok(None);
-    };
+    let region = set("AWS_REGION")
+        .or_else(|| set("AWS_DEFAULT_REGION"))
+        .ok_or(SdkConfigError::Missing("AWS_REGION"))?;
+    set("AWS_ACCESS_KEY_ID").ok_or(SdkConfigError::Missing("AWS_ACCESS_KEY_ID"))?;
     let https = tls::https_client(set("AWS_CA_BUNDLE").as_deref())?;
-    Ok(Some(
-        aws_config::SdkConfig::builder()
-            .http_client(https)
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region))
-            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-            ))
-            .retry_config(aws_config::retry::RetryConfig::standard())
-            .build(),
-    ))
+    Ok(aws_config::SdkConfig::builder()
+        .http_client(https)
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .build())
 }
 
 /// A function invoked with event JSON, as the local cloud invokes it.
@@ -240,16 +240,14 @@ mod tests {
     }
 
     #[test]
-    fn the_lambda_environment_makes_the_sdk_config_without_the_default_chains() {
+    fn the_lambda_environment_makes_the_sdk_config_and_nothing_else_does() {
         let lambda = HashMap::from([
             ("AWS_REGION", "eu-west-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ]);
         let vars = |name: &str| lambda.get(name).map(|value| (*value).to_owned());
-        let sdk = environment_sdk_config(&vars)
-            .expect("no AWS_CA_BUNDLE to read")
-            .expect("a config from the Lambda environment");
+        let sdk = environment_sdk_config(&vars).expect("a config from the Lambda environment");
         assert_eq!(
             sdk.region().map(ToString::to_string).as_deref(),
             Some("eu-west-1")
@@ -274,7 +272,11 @@ mod tests {
         bad_bundle.insert("AWS_CA_BUNDLE", "/nonexistent/ca.pem");
         let vars = |name: &str| bad_bundle.get(name).map(|value| (*value).to_owned());
         let error = environment_sdk_config(&vars).expect_err("an unreadable bundle");
-        assert!(error.to_string().starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: "));
+        assert!(
+            error
+                .to_string()
+                .starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: ")
+        );
 
         for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID"] {
             let mut partial = lambda.clone();
@@ -283,9 +285,12 @@ mod tests {
                 partial.remove("AWS_DEFAULT_REGION");
             }
             let vars = |name: &str| partial.get(name).map(|value| (*value).to_owned());
+            let error = environment_sdk_config(&vars).expect_err("refused");
             assert!(
-                matches!(environment_sdk_config(&vars), Ok(None)),
-                "without {missing}, the default chains"
+                error
+                    .to_string()
+                    .starts_with(&format!("{missing} is not set: ")),
+                "{error}"
             );
         }
     }

@@ -146,7 +146,10 @@ mod tests {
         ] {
             let error = trust_store(Some(("/etc/bundle.pem", pem))).expect_err("refused");
             let message = error.to_string();
-            assert!(message.starts_with("AWS_CA_BUNDLE /etc/bundle.pem: "), "{message}");
+            assert!(
+                message.starts_with("AWS_CA_BUNDLE /etc/bundle.pem: "),
+                "{message}"
+            );
             assert!(message.contains(expected), "{message}");
         }
     }

@@ -84,7 +84,13 @@ async fn list_tables_at(bundle: Option<&str>, endpoint: &str) -> Result<(), Stri
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
         .endpoint_url(endpoint)
         .http_client(https)
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
