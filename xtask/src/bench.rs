@@ -224,10 +224,8 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<ExitCode> {
 
 /// CPU seconds used so far by each process group.
 fn cpu_seconds(groups: &[(&str, i32)]) -> Result<Vec<f64>> {
-    groups
-        .iter()
-        .map(|(_, group)| crate::process_group::group_cpu_seconds(*group))
-        .collect()
+    let ids: Vec<i32> = groups.iter().map(|(_, group)| *group).collect();
+    crate::process_group::groups_cpu_seconds(&ids)
 }
 
 /// The packages under `functions/`, sorted.
@@ -257,7 +255,7 @@ fn definition_arguments(root: &Path) -> [std::ffi::OsString; 4] {
 }
 
 fn cargo(root: &Path) -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut command = crate::cargo_command();
     command.current_dir(root);
     command
 }

@@ -48,6 +48,9 @@ const MAX_BOOTSTRAP_BYTES: u64 = 6_000_000;
 /// what every function has (measured 6.07 and 6.14 MB when it was set).
 const MAX_PAYMENT_BOOTSTRAP_BYTES: u64 = 6_500_000;
 
+/// Name of the stamp file that marks a finished install.
+const STAMP_FILE: &str = ".xtask-installed";
+
 /// The size budget of `function` (a logical id), in bytes.
 fn size_budget(function: &str) -> u64 {
     match function {
@@ -55,8 +58,6 @@ fn size_budget(function: &str) -> u64 {
         _ => MAX_BOOTSTRAP_BYTES,
     }
 }
-/// Name of the stamp file that marks a finished install.
-const STAMP_FILE: &str = ".xtask-installed";
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -381,22 +382,18 @@ fn sam_build_check(root: &Path, tools: &Tools) -> Result<IacCheck> {
     let binaries = template_binaries(&template);
 
     // `cargo lambda`, as sam build runs it: cargo finds `cargo-lambda` on PATH.
-    let mut prebuild = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    prebuild
-        .args(["lambda", "build", "--release"])
-        .env("PATH", tools.path_with(&[cargo_lambda_bin])?)
-        .env("CARGO_LAMBDA_COMPILER", "cargo")
-        .current_dir(root);
+    let mut prebuild = crate::cargo_command();
+    prebuild.args(["lambda", "build", "--release"]);
     for binary in &binaries {
         prebuild.args(["--bin", binary]);
     }
-    println!("iac: == cargo lambda build, every function at once: {prebuild:?}");
-    let started = Instant::now();
-    let prebuilt = prebuild
-        .stdin(Stdio::null())
-        .status()
-        .with_context(|| format!("starting {prebuild:?}"))?;
-    let prebuild_seconds = started.elapsed().as_secs_f64();
+    let (prebuilt, prebuild_seconds) = run_cargo_lambda(
+        "cargo lambda build, every function at once",
+        &mut prebuild,
+        root,
+        tools,
+        cargo_lambda_bin,
+    )?;
     if !prebuilt.success() {
         return Ok(IacCheck {
             name: "sam build",
@@ -414,20 +411,11 @@ fn sam_build_check(root: &Path, tools: &Tools) -> Result<IacCheck> {
         .args(["build", "--template-file", TEMPLATE, "--build-dir"])
         .arg(&build_dir)
         .args(["--parameter-overrides", "Architecture=x86_64"])
-        .env("PATH", tools.path_with(&[cargo_lambda_bin])?)
         .env("SAM_CLI_TELEMETRY", "0")
         // The cargo-lambda build method is a SAM CLI beta feature.
-        .env("SAM_CLI_BETA_RUST_CARGO_LAMBDA", "1")
-        // Plain cargo for the host's x86_64: no Zig cross-linking needed.
-        .env("CARGO_LAMBDA_COMPILER", "cargo")
-        .current_dir(root);
-    println!("iac: == sam build: {command:?}");
-    let started = Instant::now();
-    let status = command
-        .stdin(Stdio::null())
-        .status()
-        .with_context(|| format!("starting sam build ({command:?})"))?;
-    let seconds = started.elapsed().as_secs_f64();
+        .env("SAM_CLI_BETA_RUST_CARGO_LAMBDA", "1");
+    let (status, seconds) =
+        run_cargo_lambda("sam build", &mut command, root, tools, cargo_lambda_bin)?;
 
     let mut check = IacCheck {
         name: "sam build",
@@ -484,6 +472,29 @@ fn sam_build_check(root: &Path, tools: &Tools) -> Result<IacCheck> {
     }
     check.passed = check.findings == 0;
     Ok(check)
+}
+
+/// Runs `command` in `root` with cargo-lambda on PATH and plain cargo as its
+/// compiler (the host's x86_64: no Zig cross-linking needed), its output on
+/// the terminal; its exit status and wall time in seconds.
+fn run_cargo_lambda(
+    name: &str,
+    command: &mut Command,
+    root: &Path,
+    tools: &Tools,
+    cargo_lambda_bin: &Path,
+) -> Result<(std::process::ExitStatus, f64)> {
+    command
+        .env("PATH", tools.path_with(&[cargo_lambda_bin])?)
+        .env("CARGO_LAMBDA_COMPILER", "cargo")
+        .current_dir(root)
+        .stdin(Stdio::null());
+    println!("iac: == {name}: {command:?}");
+    let started = Instant::now();
+    let status = command
+        .status()
+        .with_context(|| format!("starting {name} ({command:?})"))?;
+    Ok((status, started.elapsed().as_secs_f64()))
 }
 
 /// The binaries the template's functions are built from

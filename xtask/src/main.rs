@@ -94,6 +94,12 @@ fn run(command: Command, root: &Path) -> Result<ExitCode> {
     }
 }
 
+/// A command running the cargo that started xtask (`cargo run` sets
+/// `CARGO`), else the `cargo` on PATH.
+pub(crate) fn cargo_command() -> std::process::Command {
+    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
 /// Runs `command` with its output on the terminal; an error when it cannot
 /// start or does not succeed.
 pub(crate) fn run_to_success(command: &mut std::process::Command) -> Result<()> {

@@ -155,12 +155,13 @@ fn stop_group(group: Pid) {
     let _ = waitpid(group, None);
 }
 
-/// CPU time (user and system) used so far by the live processes of process
-/// group `group`, in seconds, from `/proc/<pid>/stat` (Linux; clock ticks of
-/// USER_HZ, 100 on every Linux ABI). A process that exited is no longer
-/// counted, so take both readings while the group runs.
-pub fn group_cpu_seconds(group: i32) -> Result<f64> {
-    let mut ticks: u64 = 0;
+/// CPU time (user and system) used so far by the live processes of each
+/// process group of `groups`, in seconds, from one pass over
+/// `/proc/<pid>/stat` (Linux; clock ticks of USER_HZ, 100 on every Linux
+/// ABI). A process that exited is no longer counted, so take both readings
+/// while the groups run.
+pub fn groups_cpu_seconds(groups: &[i32]) -> Result<Vec<f64>> {
+    let mut ticks = vec![0_u64; groups.len()];
     for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
@@ -172,13 +173,13 @@ pub fn group_cpu_seconds(group: i32) -> Result<f64> {
             continue;
         };
         if let Some((process_group, used)) = group_and_cpu_ticks(&stat)
-            && process_group == group
+            && let Some(at) = groups.iter().position(|group| *group == process_group)
         {
-            ticks += used;
+            ticks[at] += used;
         }
     }
     #[allow(clippy::cast_precision_loss)]
-    Ok(ticks as f64 / 100.0)
+    Ok(ticks.into_iter().map(|used| used as f64 / 100.0).collect())
 }
 
 /// `(pgrp, utime + stime)` from one `/proc/<pid>/stat` line. The command
@@ -205,7 +206,10 @@ mod tests {
         assert_eq!(group_and_cpu_ticks("garbage"), None);
         // This process's own group is counted (at least zero seconds).
         let own = nix::unistd::getpgrp().as_raw();
-        assert!(group_cpu_seconds(own).expect("reads /proc") >= 0.0);
+        let used = groups_cpu_seconds(&[own, -1]).expect("reads /proc");
+        assert_eq!(used.len(), 2);
+        assert!(used[0] >= 0.0);
+        assert_eq!(used[1], 0.0, "no process is in group -1");
     }
 
     #[test]

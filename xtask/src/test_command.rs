@@ -266,9 +266,7 @@ fn conformance_problem(exited_ok: bool, passed: u64, floor: u64) -> Option<Strin
 }
 
 fn cargo(root: &Path, args: &[&str], environment: &[(String, String)]) -> Command {
-    // `cargo run` tells the program which cargo started it.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = crate::cargo_command();
     command.args(args).current_dir(root).stdin(Stdio::null());
     if !environment.is_empty() {
         REMOVED_AWS_VARIABLES.iter().for_each(|name| {

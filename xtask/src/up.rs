@@ -289,8 +289,7 @@ pub(crate) fn start_on_free_port(
 /// `cargo run --quiet -p saga-local --bin <binary> --` in `root`, ready for
 /// the binary's own arguments.
 pub(crate) fn cargo_run_saga_local(root: &Path, binary: &str) -> Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = crate::cargo_command();
     command.current_dir(root).args([
         "run",
         "--quiet",

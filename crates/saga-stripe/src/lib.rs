@@ -534,7 +534,6 @@ fn decline_code(error: &Value) -> String {
         .to_owned()
 }
 
-/// The port error for a Stripe error answer (not 2xx, not 402).
 /// A 2xx or 402 answer as it is; any other as the error it means.
 fn checked(
     operation: &'static str,
@@ -547,6 +546,7 @@ fn checked(
     Err(error_of(operation, status, &body))
 }
 
+/// The port error for a Stripe error answer (not 2xx, not 402).
 fn error_of(operation: &'static str, status: StatusCode, body: &Value) -> PortError {
     let error = &body["error"];
     let kind = error["type"].as_str().unwrap_or("unknown");

@@ -77,11 +77,10 @@ pub async fn run<F: Function>(
     build: fn(&Context<'_>) -> Result<F, BuildError>,
 ) -> Result<(), lambda_runtime::Error> {
     saga_lambda::init_tracing();
-    let process = |variable: &str| std::env::var(variable).ok();
-    let sdk = environment_sdk_config(&process)?;
     let process = |variable: &str| {
         std::env::var_os(variable).map(|value| value.to_string_lossy().into_owned())
     };
+    let sdk = environment_sdk_config(&process)?;
     let function = build(&Context::new(&process, &sdk))?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<F::Event>| {
         function.handle(event.payload)
