@@ -7,7 +7,8 @@
 //! mean the order's saga exists, so the latter is
 //! [`StartOutcome::AlreadyExists`], not an error. Throttling, 5xx and
 //! network failures are `Unavailable`; anything else (a wrong ARN, a missing
-//! permission, invalid input) is `Rejected`.
+//! permission, invalid input) is `Rejected`. The current trace context goes
+//! in `traceHeader`, so the order's trace continues through the execution.
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
@@ -49,6 +50,10 @@ impl ExecutionStarter for SfnExecutions {
             .state_machine_arn(&self.state_machine_arn)
             .name(name.as_str())
             .input(input)
+            // The caller's trace goes on in the execution: Step Functions
+            // (tracing on) hands it to each state's Lambda invocation and
+            // SQS message.
+            .set_trace_header(saga_telemetry::current_context().map(|context| context.to_xray()))
             .send()
             .await;
         match result {

@@ -510,18 +510,36 @@ impl SimulatedPaymentProvider {
     }
 }
 
+/// The client span of one call to the simulated provider, as the Stripe
+/// adapter opens one per call to Stripe: the provider shows in the trace.
+fn provider_span(operation: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "SimulatedProvider",
+        otel.name = format!("SimulatedProvider.{operation}"),
+        otel.kind = "client",
+        rpc.system = "simulated",
+        rpc.method = operation,
+    )
+}
+
 impl PaymentProvider for SimulatedPaymentProvider {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        let span = provider_span("charge");
+        let _entered = span.enter();
         let outcome = self.charge_now(request)?;
         self.answer("charge", outcome)
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, PortError> {
+        let span = provider_span("refund");
+        let _entered = span.enter();
         let receipt = self.refund_now(request)?;
         self.answer("refund", receipt)
     }
 
     async fn cancel(&self, request: &CancelRequest) -> Result<CancelOutcome, PortError> {
+        let span = provider_span("cancel");
+        let _entered = span.enter();
         let outcome = self.cancel_now(request);
         self.answer("cancel", outcome)
     }

@@ -24,6 +24,7 @@ use saga_domain::steps::{
 use saga_domain::{ErrorKind, StepError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 /// The Lambda error for a step error: `errorType` = the step error name.
 pub fn diagnostic(error: &StepError) -> Diagnostic {
@@ -143,7 +144,7 @@ pub async fn handle_ship(
     // so a batch of slow calls does not outlast the function's timeout.
     let outcomes = futures::future::join_all(event.records.iter().map(|record| {
         let body = record.body.as_deref().unwrap_or_default();
-        process_ship_message(shipments, reporter, clock, body)
+        process_ship_message(shipments, reporter, clock, body).instrument(message_span(record))
     }))
     .await;
     for (record, outcome) in event.records.iter().zip(outcomes) {
@@ -181,6 +182,42 @@ pub async fn handle_ship(
         }
     }
     Ok(response)
+}
+
+/// The span one shipping message is processed in. A message is a hop of
+/// its order's trace: the sender (Step Functions, tracing on) put the
+/// trace's context in the `AWSTraceHeader` system attribute, so the span
+/// continues that trace, as a consumer, whatever trace the batch's
+/// invocation is in. A message without it is processed in the
+/// invocation's trace.
+fn message_span(record: &aws_lambda_events::event::sqs::SqsMessage) -> tracing::Span {
+    let span = match record
+        .attributes
+        .get("AWSTraceHeader")
+        .and_then(|header| saga_telemetry::TraceContext::from_header(header))
+    {
+        Some(context) => saga_telemetry::root_span("ship message", "consumer", "", &context),
+        None => tracing::info_span!(
+            "ship message",
+            otel.kind = "consumer",
+            messaging.message.id = tracing::field::Empty,
+            order_id = tracing::field::Empty,
+        ),
+    };
+    span.record("messaging.message.id", record.message_id.as_deref());
+    if let Some(order_id) = record
+        .body
+        .as_deref()
+        .and_then(|body| serde_json::from_str::<Value>(body).ok())
+        .and_then(|body| {
+            body.get("orderId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+    {
+        span.record("order_id", order_id);
+    }
+    span
 }
 
 /// `reaper`: the EventBridge scheduled event → [`ReaperReport`]. The event's

@@ -144,6 +144,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
 
 fn init_logging() {
     use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -160,14 +161,25 @@ fn init_logging() {
         .with_target("aws_config", tracing::Level::WARN)
         .with_target("aws_smithy_runtime", tracing::Level::WARN)
         .with_target("hyper", tracing::Level::WARN);
+    // The traces' root spans carry a dozen fields for the trace store;
+    // on stderr they would prefix every line of a function.
+    let not_a_trace_root = tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.is_span() && metadata.name() == "trace_root")
+    });
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_target(false)
-                .with_filter(filter),
+                .with_filter(filter.and(not_a_trace_root)),
         )
         .with(crate::invocation_logs::CaptureLayer.with_filter(tail))
+        // Every span of the in-process functions, and the Lambda service's
+        // spans, go to the trace store.
+        .with(
+            saga_telemetry::SpanLayer::new(std::sync::Arc::new(crate::traces::StoreSink))
+                .with_filter(saga_telemetry::span_filter()),
+        )
         .try_init();
 }
 

@@ -236,7 +236,14 @@ impl Cloud {
 
     /// Redrives an execution and records when.
     pub fn redrive(&self, arn: &str) -> Result<DateTime<Utc>, asl::EngineError> {
-        self.engine.redrive(arn)?;
+        // The redrive's tasks hang from its own attempt span, set before it
+        // runs (and set back if it does not).
+        let attempt = self.engine.describe(arn)?.redrive_count;
+        crate::traces::store().set_attempt(arn, attempt + 1);
+        if let Err(error) = self.engine.redrive(arn) {
+            crate::traces::store().set_attempt(arn, attempt);
+            return Err(error);
+        }
         let now = Utc::now();
         self.redrive_dates
             .lock()

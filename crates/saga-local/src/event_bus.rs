@@ -188,7 +188,10 @@ async fn deliver(
         if attempt > 1 {
             tokio::time::sleep(first_retry * (1 << (attempt - 2))).await;
         }
-        match functions.invoke(&target.function, event.clone()).await {
+        match functions
+            .invoke(&target.function, event.clone(), None)
+            .await
+        {
             Ok(result) => {
                 tracing::debug!(function = name, rule = %target.rule, %result, "event delivered");
                 return;

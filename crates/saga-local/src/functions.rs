@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use lambda_runtime::Diagnostic;
-use saga_wiring::{AnyFunction, Context};
+use saga_wiring::{AnyFunction, Context, Invocation};
 use serde_json::{Value, json};
 
 use crate::aws::Endpoints;
@@ -80,6 +80,12 @@ impl From<Diagnostic> for FunctionError {
 pub fn runtime_environment(spec: &FunctionSpec, endpoints: &Endpoints) -> BTreeMap<String, String> {
     let mut environment = spec.environment.clone();
     let memory = spec.memory_size.to_string();
+    // Spans a function binary exports go to this server's `/v1/traces`
+    // (the template's endpoint is the collector extension's, on AWS).
+    environment.insert(
+        "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+        endpoints.sfn.clone(),
+    );
     for (variable, value) in [
         ("AWS_REGION", LOCAL_REGION),
         ("AWS_DEFAULT_REGION", LOCAL_REGION),
@@ -227,8 +233,52 @@ impl Functions {
             .and_then(|id| self.by_logical_id.get(id))
     }
 
-    /// Invokes `function` with `event`, applying faults and its timeout.
-    pub async fn invoke(&self, function: &Function, event: Value) -> Result<Value, FunctionError> {
+    /// Invokes `function` with `event`, applying faults and its timeout, as
+    /// the Lambda service does with tracing on: the invocation is a span
+    /// (service `lambda`, named `Invoke <binary>`) in the trace `trace`
+    /// names (a new trace without one), marked failed with the function
+    /// error, and the function gets that span's context as its trace
+    /// header.
+    pub async fn invoke(
+        &self,
+        function: &Function,
+        event: Value,
+        trace: Option<saga_telemetry::TraceContext>,
+    ) -> Result<Value, FunctionError> {
+        use tracing::Instrument as _;
+        let context = trace.unwrap_or_else(saga_telemetry::TraceContext::new_trace);
+        let span = saga_telemetry::root_span(
+            &format!("Invoke {}", function.spec.binary),
+            "server",
+            "lambda",
+            &context,
+        );
+        let request_id = uuid::Uuid::new_v4().to_string();
+        span.record("request_id", request_id.as_str());
+        if let Some(order_id) = event.get("orderId").and_then(Value::as_str) {
+            span.record("order_id", order_id);
+        }
+        let invocation = Invocation {
+            function_name: function.spec.name.clone(),
+            request_id,
+            trace_header: saga_telemetry::span_context(&span).map(|handed| handed.to_xray()),
+        };
+        let result = self
+            .invoke_in_span(function, event, &invocation)
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = &result {
+            saga_telemetry::record_error(&span, &error.error_type);
+        }
+        result
+    }
+
+    async fn invoke_in_span(
+        &self,
+        function: &Function,
+        event: Value,
+        invocation: &Invocation,
+    ) -> Result<Value, FunctionError> {
         let binary = function.spec.binary.as_str();
         let mut code = Arc::clone(&function.code);
         let mut delay = None;
@@ -297,12 +347,12 @@ impl Functions {
                 // Both deliveries run to the end, concurrently; the caller
                 // sees the answer of the one it is connected to.
                 let (first, _second) = futures::join!(
-                    crash_on_panic(code.invoke(event.clone())),
-                    crash_on_panic(code.invoke(event))
+                    crash_on_panic(code.invoke(event.clone(), invocation)),
+                    crash_on_panic(code.invoke(event, invocation))
                 );
                 first
             } else {
-                crash_on_panic(code.invoke(event)).await
+                crash_on_panic(code.invoke(event, invocation)).await
             };
             match after_effect {
                 // The handler's writes are made; the answer never leaves.

@@ -400,7 +400,7 @@ pub async fn handle(
         return Some(response);
     };
     let event = build_event(&request, route, parameters, claims.as_ref());
-    Some(match functions.invoke(function, event).await {
+    Some(match functions.invoke(function, event, None).await {
         Ok(result) => map_response(&result),
         Err(error) => {
             tracing::error!(function = %function.spec.name, %error, "the API function failed");

@@ -405,7 +405,10 @@ async fn invoke_logged(functions: &Functions, function: &Function, event: Value)
         request_id = %request_id,
         function = %function.spec.name,
     );
-    let outcome = functions.invoke(function, event).instrument(span).await;
+    let outcome = functions
+        .invoke(function, event, None)
+        .instrument(span)
+        .await;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     capture.platform_line(&format!("END RequestId: {request_id}"));
     capture.platform_line(&format!(

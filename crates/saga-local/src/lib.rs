@@ -47,5 +47,6 @@ pub mod schedules;
 pub mod server;
 pub mod sfn_api;
 pub mod tasks;
+pub mod traces;
 
 pub use cloud::{Options, RunningCloud, start};

@@ -434,7 +434,7 @@ async fn replay_failed_events(
                     queue.logical_id
                 ));
             };
-            match cloud.functions.invoke(target, event).await {
+            match cloud.functions.invoke(target, event, None).await {
                 Ok(_) => {
                     delete_taken(sqs, queue, &message).await?;
                     replayed += 1;

@@ -189,7 +189,7 @@ async fn poll_once(
         .filter_map(|m| m.message_id().map(str::to_owned))
         .collect();
     let result = functions
-        .invoke(&mapping.function, json!({"Records": records}))
+        .invoke(&mapping.function, json!({"Records": records}), None)
         .await;
     if let Err(error) = &result {
         tracing::info!(function = %mapping.function.spec.name, %error, messages = ids.len(), "batch failed; its messages return after the visibility timeout");

@@ -49,7 +49,7 @@ pub fn spawn(
                 return;
             }
             match functions
-                .invoke(&function, scheduled_event(&rule_name))
+                .invoke(&function, scheduled_event(&rule_name), None)
                 .await
             {
                 Ok(result) => {

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::browser_guard::{self, Loopback};
 use crate::cloud::Cloud;
-use crate::{console, http_api, lambda_api, local_api, sfn_api};
+use crate::{console, http_api, lambda_api, local_api, sfn_api, traces};
 
 /// The router.
 pub fn router(cloud: Arc<Cloud>) -> Router {
@@ -56,6 +56,8 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
             post(local_api::wait_on_task_token).get(local_api::task_token_callbacks),
         )
         .route("/local/queues", get(local_api::list_queues))
+        .route("/local/traces/{order_id}", get(traces::get_order_trace))
+        .route("/v1/traces", post(traces::receive))
         .route(
             "/local/queues/{logical_id}/redrive",
             post(local_api::redrive_queue),

@@ -174,6 +174,8 @@ struct StartExecutionRequest {
     state_machine_arn: Option<String>,
     name: Option<String>,
     input: Option<String>,
+    /// X-Ray's trace header: the execution continues that trace.
+    trace_header: Option<String>,
 }
 
 /// DescribeExecution's and RedriveExecution's members.
@@ -295,9 +297,23 @@ fn start_execution(cloud: &Arc<Cloud>, input: StartExecutionRequest) -> Result<V
             "the input is larger than 256 KiB",
         ));
     }
+    let trace = match input.trace_header.as_deref() {
+        None => None,
+        Some(header) => Some(
+            saga_telemetry::TraceContext::from_xray(header).ok_or_else(|| {
+                ApiError::new(
+                    "ValidationException",
+                    format!("traceHeader is not an X-Ray trace header: '{header}'"),
+                )
+            })?,
+        ),
+    };
     let execution_arn = cloud
         .engine
         .start_execution(&machine.reference, name, execution_input)?;
+    if let Some(trace) = trace {
+        crate::traces::store().start_execution(&execution_arn, trace);
+    }
     let described = cloud.engine.describe(&execution_arn)?;
     Ok(json!({"executionArn": execution_arn, "startDate": epoch(described.start_date)}))
 }

@@ -49,6 +49,13 @@ const STATES_PREFIX: &str = "arn:aws:states:::";
 impl TaskHandler for LocalTasks {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskError> {
         let resource = &request.resource;
+        // The execution's trace, the current attempt as the parent: what
+        // Step Functions with tracing on passes to Lambda and SQS.
+        let trace = request
+            .context
+            .pointer("/Execution/Id")
+            .and_then(Value::as_str)
+            .and_then(|arn| crate::traces::store().task_context(arn));
         if let ResourceTarget::LambdaFunction(function) = resource.target() {
             // A plain function ARN: the result is the payload itself.
             let found = self
@@ -57,7 +64,7 @@ impl TaskHandler for LocalTasks {
                 .ok_or_else(|| function_not_found(resource.arn()))?;
             return self
                 .functions
-                .invoke(found, request.parameters)
+                .invoke(found, request.parameters, trace)
                 .await
                 .map_err(|e| TaskError::new(e.step_functions_error(), e.payload_text()));
         }
@@ -66,11 +73,13 @@ impl TaskHandler for LocalTasks {
             return Err(unsupported(resource.arn()));
         }
         match resource.target() {
-            ResourceTarget::LambdaInvoke => self.lambda_invoke(request.parameters).await,
+            ResourceTarget::LambdaInvoke => self.lambda_invoke(request.parameters, trace).await,
             ResourceTarget::Service { service, action } if service == "dynamodb" => {
                 self.dynamodb(action, &request.parameters).await
             }
-            ResourceTarget::SqsSendMessage => self.sqs_send_message(&request.parameters).await,
+            ResourceTarget::SqsSendMessage => {
+                self.sqs_send_message(&request.parameters, trace).await
+            }
             _ => Err(unsupported(resource.arn())),
         }
     }
@@ -123,7 +132,11 @@ fn sdk_http_metadata(request_id: &str, content_length: usize) -> Value {
 }
 
 impl LocalTasks {
-    async fn lambda_invoke(&self, parameters: Value) -> Result<Value, TaskError> {
+    async fn lambda_invoke(
+        &self,
+        parameters: Value,
+        trace: Option<saga_telemetry::TraceContext>,
+    ) -> Result<Value, TaskError> {
         let name = parameters
             .get("FunctionName")
             .and_then(Value::as_str)
@@ -144,7 +157,7 @@ impl LocalTasks {
             let functions = Arc::clone(&self.functions);
             let function = Arc::clone(function);
             tokio::spawn(async move {
-                if let Err(error) = functions.invoke(&function, payload).await {
+                if let Err(error) = functions.invoke(&function, payload, trace).await {
                     tracing::warn!(function = %function.spec.name, %error, "asynchronous invocation failed");
                 }
             });
@@ -153,7 +166,7 @@ impl LocalTasks {
                              "SdkResponseMetadata": {"RequestId": id}, "StatusCode": 202}),
             );
         }
-        match self.functions.invoke(function, payload).await {
+        match self.functions.invoke(function, payload, trace).await {
             Ok(result) => {
                 let length = result.to_string().len();
                 Ok(json!({
@@ -231,7 +244,11 @@ impl LocalTasks {
         result
     }
 
-    async fn sqs_send_message(&self, parameters: &Value) -> Result<Value, TaskError> {
+    async fn sqs_send_message(
+        &self,
+        parameters: &Value,
+        trace: Option<saga_telemetry::TraceContext>,
+    ) -> Result<Value, TaskError> {
         let queue_url = parameters
             .get("QueueUrl")
             .and_then(Value::as_str)
@@ -260,6 +277,17 @@ impl LocalTasks {
             .set_delay_seconds(delay)
             .set_message_group_id(text("MessageGroupId"))
             .set_message_deduplication_id(text("MessageDeduplicationId"))
+            // The consumer continues the execution's trace from here.
+            .set_message_system_attributes(trace.map(|context| {
+                std::collections::HashMap::from([(
+                    aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+                    aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(context.to_xray())
+                        .build()
+                        .expect("data_type is set"),
+                )])
+            }))
             .send()
             .await
             .map_err(|e| {

@@ -52,6 +52,7 @@ use saga_domain::{Currency, Money, OrderId, PortError};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
 mod amount;
 
@@ -233,6 +234,38 @@ impl StripeProvider {
     /// Sends `request` and reads any answer with a JSON body; only no
     /// answer (network, timeout) or a body that is not JSON is an error.
     async fn answer(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, Value), PortError> {
+        // A client span per call to the provider, in the order's trace.
+        let span = tracing::info_span!(
+            "Stripe",
+            otel.name = format!("Stripe.{operation}"),
+            otel.kind = "client",
+            rpc.system = "stripe",
+            rpc.method = operation,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_message = tracing::field::Empty,
+        );
+        let answer = self
+            .answer_untraced(operation, request)
+            .instrument(span.clone())
+            .await;
+        match &answer {
+            Ok((status, _)) => {
+                span.record("http.response.status_code", status.as_u16());
+                if status.is_server_error() {
+                    saga_telemetry::record_error(&span, status.as_str());
+                }
+            }
+            Err(error) => saga_telemetry::record_error(&span, &error.to_string()),
+        }
+        answer
+    }
+
+    async fn answer_untraced(
         &self,
         operation: &'static str,
         request: RequestBuilder,

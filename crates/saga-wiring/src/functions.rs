@@ -73,6 +73,15 @@ impl Function for Api {
     async fn handle(&self, event: Self::Event) -> Result<Self::Output, Diagnostic> {
         Ok(order_api::handle_request(&self.api, event).await)
     }
+
+    /// A client's W3C `traceparent`: its trace goes on through the saga.
+    fn trace_context(event: &Self::Event) -> Option<saga_telemetry::TraceContext> {
+        event
+            .headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .and_then(saga_telemetry::TraceContext::from_traceparent)
+    }
 }
 
 /// `reserve` (ReserveInventory): holds stock for an order's lines.

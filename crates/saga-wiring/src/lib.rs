@@ -32,6 +32,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::future::Future;
+use tracing::Instrument as _;
 
 pub use context::Context;
 // Every function struct, `BINARIES` and `build`: a function added to
@@ -67,6 +68,25 @@ pub trait Function: Send + Sync + 'static {
         &self,
         event: Self::Event,
     ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send;
+
+    /// The trace context the event itself carries, which wins over the
+    /// invocation's (an HTTP request's `traceparent`); none by default.
+    fn trace_context(_event: &Self::Event) -> Option<saga_telemetry::TraceContext> {
+        None
+    }
+}
+
+/// What Lambda says about one invocation, besides the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`): the invocation
+    /// span's name and service.
+    pub function_name: String,
+    /// The request id.
+    pub request_id: String,
+    /// The trace header Lambda was given (`Lambda-Runtime-Trace-Id`; from
+    /// Step Functions with tracing on, the state's context), if any.
+    pub trace_header: Option<String>,
 }
 
 /// Runs one function on Lambda: logs, SDK config from the process
@@ -76,14 +96,24 @@ pub trait Function: Send + Sync + 'static {
 pub async fn run<F: Function>(
     build: fn(&Context<'_>) -> Result<F, BuildError>,
 ) -> Result<(), lambda_runtime::Error> {
-    saga_lambda::init_tracing();
+    let telemetry = saga_lambda::init_tracing()?;
     let process = |variable: &str| {
         std::env::var_os(variable).map(|value| value.to_string_lossy().into_owned())
     };
     let sdk = environment_sdk_config(&process)?;
     let function = build(&Context::new(&process, &sdk))?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<F::Event>| {
-        function.handle(event.payload)
+    let function_name = process("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let (function, telemetry, function_name) = (&function, &telemetry, &function_name);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let invocation = Invocation {
+            function_name: function_name.clone(),
+            request_id: event.context.request_id,
+            trace_header: event.context.xray_trace_id,
+        };
+        let result = function.invoke(event.payload, &invocation).await;
+        // Before answering: the sandbox may be frozen right after.
+        telemetry.flush().await;
+        result
     }))
     .await
 }
@@ -140,22 +170,63 @@ fn environment_sdk_config(
 pub trait AnyFunction: Send + Sync {
     /// Parses `event` into the function's event type, handles it and gives
     /// the response JSON, or the function error.
-    async fn invoke(&self, event: Value) -> Result<Value, Diagnostic>;
+    ///
+    /// The work runs in the invocation's span ([`invocation_span`]), the
+    /// first span of this function in the trace the event or the
+    /// invocation carries (a new trace when neither does).
+    async fn invoke(&self, event: Value, invocation: &Invocation) -> Result<Value, Diagnostic>;
 }
 
 #[async_trait]
 impl<F: Function> AnyFunction for F {
-    async fn invoke(&self, event: Value) -> Result<Value, Diagnostic> {
-        let event = serde_json::from_value(event).map_err(|e| Diagnostic {
+    async fn invoke(&self, event: Value, invocation: &Invocation) -> Result<Value, Diagnostic> {
+        let order_id = event
+            .get("orderId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let event: F::Event = serde_json::from_value(event).map_err(|e| Diagnostic {
             error_type: "Runtime.UnmarshalError".to_owned(),
             error_message: format!("the event does not parse: {e}"),
         })?;
-        let output = self.handle(event).await?;
+        let span = invocation_span(invocation, F::trace_context(&event));
+        if let Some(order_id) = order_id {
+            span.record("order_id", order_id);
+        }
+        let result = self.handle(event).instrument(span.clone()).await;
+        if let Err(error) = &result {
+            saga_telemetry::record_error(&span, &error.error_type);
+        }
+        let output = result?;
         serde_json::to_value(&output).map_err(|e| Diagnostic {
             error_type: "Runtime.SerializationError".to_owned(),
             error_message: e.to_string(),
         })
     }
+}
+
+/// The span one invocation runs in: a `server` span named after the
+/// function, in the trace `carried` names (the event's own context), else
+/// the invocation's trace header, else a new trace.
+pub fn invocation_span(
+    invocation: &Invocation,
+    carried: Option<saga_telemetry::TraceContext>,
+) -> tracing::Span {
+    let context = carried
+        .or_else(|| {
+            invocation
+                .trace_header
+                .as_deref()
+                .and_then(saga_telemetry::TraceContext::from_header)
+        })
+        .unwrap_or_else(saga_telemetry::TraceContext::new_trace);
+    let name = if invocation.function_name.is_empty() {
+        "function"
+    } else {
+        invocation.function_name.as_str()
+    };
+    let span = saga_telemetry::root_span(name, "server", name, &context);
+    span.record("request_id", invocation.request_id.as_str());
+    span
 }
 
 #[cfg(test)]
@@ -304,7 +375,10 @@ mod tests {
             .flatten()
             .expect("ship builds");
         let error = ship
-            .invoke(serde_json::json!({"Records": "not a list"}))
+            .invoke(
+                serde_json::json!({"Records": "not a list"}),
+                &Invocation::default(),
+            )
             .await
             .expect_err("an SQS event with a bad Records field");
         assert_eq!(error.error_type, "Runtime.UnmarshalError");

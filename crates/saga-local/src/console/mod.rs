@@ -6,7 +6,9 @@
 //!   its input, output, every attempt's error (so retries are visible) and,
 //!   on a failed, timed-out or aborted execution, a Redrive button;
 //! - `/console/queues`: the dead-letter queues' messages and a button that
-//!   moves them back to their source queue.
+//!   moves them back to their source queue;
+//! - `/console/trace/{orderId}`: the order's trace as a waterfall
+//!   ([`crate::traces`] keeps it).
 //!
 //! Buttons are plain HTML forms that POST and redirect back (303), so the
 //! console works without JavaScript; each carries the process's CSRF token,
@@ -24,6 +26,7 @@ mod history;
 mod layout;
 mod list;
 mod queues;
+mod trace;
 
 use std::sync::Arc;
 
@@ -53,12 +56,31 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/console/execution", get(execution_page))
         .route("/console/redrive", post(redrive_form))
         .route("/console/queues", get(queues_page))
+        .route("/console/trace/{order_id}", get(trace_page))
         .route("/console/queues/redrive", post(queue_redrive_form))
         .route("/console/faults", post(fault_form))
         .route("/console/faults/clear", post(clear_fault_form))
         .route("/local/executions", get(executions_json))
         .route("/local/executions/{name}/steps", get(steps_json))
         .route("/local/executions/{name}/redrive", post(redrive_json))
+}
+
+async fn trace_page(State(cloud): State<Arc<Cloud>>, Path(order_id): Path<String>) -> Response {
+    match crate::traces::order_trace(&cloud, &order_id) {
+        Some((trace_id, spans)) => trace::trace_page(
+            &order_id,
+            &trace_id.to_string(),
+            &crate::traces::tree(&spans),
+        )
+        .into_response(),
+        None => error_page(
+            StatusCode::NOT_FOUND,
+            "No trace",
+            &format!(
+                "No trace for order {order_id}: no execution has that name, or it was started without a trace header."
+            ),
+        ),
+    }
 }
 
 /// A page that only says what went wrong, sent with an error status.

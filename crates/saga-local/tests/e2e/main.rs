@@ -13,3 +13,4 @@ mod saga;
 mod sfn_client;
 mod stripe;
 mod support;
+mod traces;
