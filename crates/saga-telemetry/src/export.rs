@@ -192,8 +192,18 @@ impl Exporter {
         stream.write_all(head.as_bytes()).await?;
         stream.write_all(body).await?;
         stream.flush().await?;
+        // The status line is all that matters: read up to the end of the
+        // headers (or the connection's), not to a close the collector may
+        // delay.
         let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
+        let mut chunk = [0_u8; 1024];
+        while !response.windows(4).any(|w| w == b"\r\n\r\n") && response.len() < 64 * 1024 {
+            let read = stream.read(&mut chunk).await?;
+            if read == 0 {
+                break;
+            }
+            response.extend_from_slice(&chunk[..read]);
+        }
         let status_line = response
             .split(|b| *b == b'\n')
             .next()

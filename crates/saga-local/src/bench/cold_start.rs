@@ -1,9 +1,21 @@
-//! Cold start of a Lambda binary: the time from spawning the process to its
-//! first `GET /2018-06-01/runtime/invocation/next` on the Runtime API, which
-//! is when Lambda ends the init phase. The Runtime API here is a stub on
-//! 127.0.0.1 that notes the poll and never answers it; the process is then
-//! killed. Runs are interleaved (every binary once per round) so that the
-//! machine's noise falls on all of them alike.
+//! Cold start of a Lambda binary, in two figures:
+//!
+//! - **init**: the time from spawning the process to its first
+//!   `GET /2018-06-01/runtime/invocation/next` on the Runtime API, which is
+//!   when Lambda ends the init phase;
+//! - **first invoke**: from that poll, answered with an event, to the
+//!   function's answer (`.../response` or `.../error`). The event is one the
+//!   function answers without calling AWS ([`bench_event`]: an empty batch
+//!   for ship, `{}` for the others, which the steps refuse as invalid
+//!   input), so the figure is the per-invocation cost of the runtime, the
+//!   event's parsing, logging, and the trace's spans and their export
+//!   (`OTEL_EXPORTER_OTLP_ENDPOINT` names the stub, which takes
+//!   `POST /v1/traces` as the collector extension does), not a network's.
+//!
+//! The Runtime API here is a stub on 127.0.0.1 that answers the first poll
+//! of each run with the event and leaves the next one unanswered; the
+//! process is then killed. Runs are interleaved (every binary once per
+//! round) so that the machine's noise falls on all of them alike.
 //!
 //! Each function gets the environment `template.yaml` gives it, with every
 //! AWS endpoint pointed at a closed port and static dummy credentials: a
@@ -38,6 +50,20 @@ pub struct Subject {
     pub path: PathBuf,
     /// Its environment besides the Lambda runtime's own variables.
     pub environment: BTreeMap<String, String>,
+    /// The event of its first invocation.
+    pub event: serde_json::Value,
+}
+
+/// The first event `binary` gets: one it answers without calling AWS.
+pub fn bench_event(binary: &str) -> serde_json::Value {
+    match binary {
+        // An SQS batch with no records: nothing to process.
+        "ship" => serde_json::json!({"Records": []}),
+        // The steps refuse it as invalid input; the scheduled and
+        // event-driven functions as an event that does not parse; the api
+        // answers it without a route.
+        _ => serde_json::json!({}),
+    }
 }
 
 /// The figures of one binary.
@@ -51,13 +77,21 @@ pub struct ColdStart {
     pub init_ms: Vec<f64>,
     /// Their median.
     pub init_median_ms: f64,
+    /// First invocation of every run, milliseconds, in run order.
+    pub first_invoke_ms: Vec<f64>,
+    /// Their median.
+    pub first_invoke_median_ms: f64,
 }
 
 /// What the stub Runtime API saw.
 enum Seen {
     Poll(Instant),
+    Answered(Instant),
     InitError(String),
 }
+
+/// The event the next first poll is answered with (taken by that poll).
+type Delivery = Arc<std::sync::Mutex<Option<Vec<u8>>>>;
 
 /// The subjects for the function binaries in `directory` (e.g.
 /// `target/release`) named by `template`'s functions (`binaries`: which
@@ -87,6 +121,7 @@ pub fn function_subjects(
             name: function.binary.clone(),
             path: directory.join(&function.binary),
             environment,
+            event: bench_event(&function.binary),
         });
     }
     if let Some(missing) = binaries
@@ -114,21 +149,28 @@ pub async fn measure(subjects: &[Subject], runs: usize) -> Result<Vec<ColdStart>
     let address = listener.local_addr()?;
     let (seen_sender, mut seen) = mpsc::unbounded_channel();
     let seen_sender = Arc::new(seen_sender);
+    let delivery: Delivery = Arc::default();
+    let server_delivery = Arc::clone(&delivery);
     let server = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
             let sender = Arc::clone(&seen_sender);
+            let delivery = Arc::clone(&server_delivery);
             tokio::spawn(async move {
-                let _ = serve(stream, &sender).await;
+                let _ = serve(stream, &sender, &delivery).await;
             });
         }
     });
-    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); subjects.len()];
+    let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::with_capacity(runs); subjects.len()];
     for _ in 0..runs {
         for (subject, samples) in subjects.iter().zip(&mut samples) {
             while seen.try_recv().is_ok() {}
+            *delivery
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(serde_json::to_vec(&subject.event)?);
             samples.push(one_run(subject, &address.to_string(), &mut seen).await?);
         }
     }
@@ -136,15 +178,18 @@ pub async fn measure(subjects: &[Subject], runs: usize) -> Result<Vec<ColdStart>
     subjects
         .iter()
         .zip(samples)
-        .map(|(subject, init_ms)| {
+        .map(|(subject, runs)| {
             let size_bytes = std::fs::metadata(&subject.path)
                 .with_context(|| format!("reading {}", subject.path.display()))?
                 .len();
+            let (init_ms, first_invoke_ms): (Vec<f64>, Vec<f64>) = runs.into_iter().unzip();
             Ok(ColdStart {
                 name: subject.name.clone(),
                 size_bytes,
                 init_median_ms: median(&init_ms).unwrap_or(f64::NAN),
                 init_ms,
+                first_invoke_median_ms: median(&first_invoke_ms).unwrap_or(f64::NAN),
+                first_invoke_ms,
             })
         })
         .collect()
@@ -154,7 +199,7 @@ async fn one_run(
     subject: &Subject,
     runtime_api: &str,
     seen: &mut mpsc::UnboundedReceiver<Seen>,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     let mut command = Command::new(&subject.path);
     command
         .env_clear()
@@ -174,6 +219,11 @@ async fn one_run(
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
         .env("TZ", ":UTC")
+        // Tracing on: spans go to the stub, as to the collector extension.
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{runtime_api}"),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -191,25 +241,54 @@ async fn one_run(
         .spawn()
         .with_context(|| format!("starting {}", subject.path.display()))?;
     let outcome = tokio::time::timeout(INIT_DEADLINE, seen.recv()).await;
-    let _ = child.kill();
-    let exit = child.wait();
-    match outcome {
-        Ok(Some(Seen::Poll(at))) => Ok(millis(at.duration_since(started))),
-        Ok(Some(Seen::InitError(body))) => {
-            bail!("{} reported an init error: {body}", subject.name)
-        }
-        Ok(None) => bail!("the stub Runtime API stopped"),
-        Err(_) => bail!(
-            "{} did not poll the Runtime API within {} s (exit: {exit:?})",
+    let polled = match outcome {
+        Ok(Some(Seen::Poll(at))) => Ok(at),
+        Ok(Some(Seen::InitError(body))) => Err(anyhow::anyhow!(
+            "{} reported an init error: {body}",
+            subject.name
+        )),
+        Ok(Some(Seen::Answered(_))) => Err(anyhow::anyhow!(
+            "{} answered before it polled",
+            subject.name
+        )),
+        Ok(None) => Err(anyhow::anyhow!("the stub Runtime API stopped")),
+        Err(_) => Err(anyhow::anyhow!(
+            "{} did not poll the Runtime API within {} s",
             subject.name,
             INIT_DEADLINE.as_secs()
-        ),
-    }
+        )),
+    };
+    let answered = match &polled {
+        Ok(_) => match tokio::time::timeout(INIT_DEADLINE, seen.recv()).await {
+            Ok(Some(Seen::Answered(at))) => Ok(at),
+            _ => Err(anyhow::anyhow!(
+                "{} did not answer its first event within {} s",
+                subject.name,
+                INIT_DEADLINE.as_secs()
+            )),
+        },
+        Err(_) => Err(anyhow::anyhow!("no poll")),
+    };
+    let _ = child.kill();
+    let exit = child.wait();
+    let polled = polled.with_context(|| format!("exit: {exit:?}"))?;
+    let answered = answered?;
+    Ok((
+        millis(polled.duration_since(started)),
+        millis(answered.duration_since(polled)),
+    ))
 }
 
-/// Serves one connection: notes every `invocation/next` poll (and leaves
-/// it unanswered, so the process waits there) and every init error.
-async fn serve(stream: TcpStream, seen: &mpsc::UnboundedSender<Seen>) -> Result<()> {
+/// Serves one connection: answers the run's first `invocation/next` poll
+/// with its event and leaves later ones unanswered (the process waits
+/// there), notes the poll, the answer and every init error, and takes trace
+/// exports.
+async fn serve(
+    stream: TcpStream,
+    seen: &mpsc::UnboundedSender<Seen>,
+    delivery: &Delivery,
+) -> Result<()> {
+    use tokio::io::AsyncWriteExt as _;
     let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
@@ -236,14 +315,47 @@ async fn serve(stream: TcpStream, seen: &mpsc::UnboundedSender<Seen>) -> Result<
         let mut body = vec![0_u8; content_length.min(64 * 1024)];
         reader.read_exact(&mut body).await?;
         if request_line.contains("/runtime/invocation/next") {
+            let event = delivery
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let Some(event) = event else {
+                // Never answered: the process is killed while it waits.
+                std::future::pending::<()>().await;
+                return Ok(());
+            };
             let _ = seen.send(Seen::Poll(at));
-            // Never answered: the process is killed while it waits.
-            std::future::pending::<()>().await;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis()
+                + 30_000;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 lambda-runtime-aws-request-id: bench-request\r\nlambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n\
+                 lambda-runtime-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n\r\n",
+                event.len()
+            );
+            let stream = reader.get_mut();
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&event).await?;
+            continue;
+        }
+        if request_line.contains("/runtime/invocation/")
+            && (request_line.contains("/response") || request_line.contains("/error"))
+        {
+            let _ = seen.send(Seen::Answered(Instant::now()));
+        }
+        if request_line.contains("/v1/traces") {
+            reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                .await?;
+            return Ok(());
         }
         if request_line.contains("/runtime/init/error") {
             let _ = seen.send(Seen::InitError(String::from_utf8_lossy(&body).into_owned()));
         }
-        use tokio::io::AsyncWriteExt as _;
         reader
             .get_mut()
             .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")

@@ -20,8 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Init (process start to the first Runtime API poll) of the function
-    /// binaries in --directory and of --hello, interleaved
+    /// Init (process start to the first Runtime API poll) and first
+    /// invocation (that poll answered with an event, to the answer, spans
+    /// exported to the stub) of the function binaries in --directory and of
+    /// --hello, interleaved
     ColdStart {
         /// The template whose functions' environments the binaries get
         #[arg(long, default_value = "template.yaml")]
@@ -115,6 +117,7 @@ async fn main() -> ExitCode {
                     name: "hello-world".to_owned(),
                     path: hello,
                     environment: Default::default(),
+                    event: serde_json::json!({}),
                 }];
                 subjects.extend(cold_start::function_subjects(
                     &template, &directory, &functions,
