@@ -2,9 +2,12 @@
 //!
 //! - `/console`: executions with status filters, the dead-letter queues'
 //!   depths, and the faults in force (with a form to set or clear them);
-//! - `/console/execution?arn=...`: one execution state by state, each with
-//!   its input, output, every attempt's error (so retries are visible) and,
-//!   on a failed, timed-out or aborted execution, a Redrive button;
+//! - `/console/execution?arn=...`: one execution: the state machine's
+//!   graph marked with the path it took (succeeded, caught, compensating,
+//!   failed and unvisited states, each with its duration), then state by
+//!   state its duration, input, output, every attempt's error (so retries
+//!   are visible) and, on a failed, timed-out or aborted execution, a
+//!   Redrive button;
 //! - `/console/queues`: the dead-letter queues' messages and a button that
 //!   moves them back to their source queue.
 //!
@@ -15,11 +18,14 @@
 //!
 //! This module holds the routes and handlers, which gather the data; the
 //! pages are `maud` templates in `list`, `execution` and `queues` (with the
-//! shell in `layout`), checked at compile time and escaping every value they
-//! splice, so no handler writes HTML by hand.
+//! shell in `layout` and the state machine's SVG in `graph_svg`, drawn from
+//! the pure model of `graph`), checked at compile time and escaping every
+//! value they splice, so no handler writes HTML by hand.
 
 pub mod csrf;
 mod execution;
+mod graph;
+mod graph_svg;
 mod history;
 mod layout;
 mod list;
@@ -27,6 +33,7 @@ mod queues;
 
 use std::sync::Arc;
 
+use asl::ExecutionDescription;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -126,6 +133,7 @@ async fn execution_page(
         (Ok(description), Ok(events)) => execution::execution_page(
             &description,
             &steps(&events),
+            machine_graph(&cloud, &description).as_ref(),
             query.message.as_deref(),
             cloud.console_csrf.as_str(),
         )
@@ -134,6 +142,13 @@ async fn execution_page(
             error_page(StatusCode::NOT_FOUND, "Execution not found", &e.to_string())
         }
     }
+}
+
+/// The graph of the state machine an execution runs.
+fn machine_graph(cloud: &Cloud, description: &ExecutionDescription) -> Option<graph::Graph> {
+    cloud
+        .machine(&description.state_machine_arn)
+        .map(|m| graph::Graph::of(&m.reference.definition.machine))
 }
 
 /// A form naming an execution.
