@@ -8,6 +8,9 @@
 //!   state its duration, input, output, every attempt's error (so retries
 //!   are visible) and, on a failed, timed-out or aborted execution, a
 //!   Redrive button;
+//! - `/console/order/{orderId}`: one order: its execution (status, times,
+//!   graph), links to that execution and the order's trace, and its item in
+//!   every service table; its JSON twin is `GET /local/orders/{orderId}`;
 //! - `/console/queues`: the dead-letter queues' messages and a button that
 //!   moves them back to their source queue.
 //!
@@ -17,10 +20,10 @@
 //! grouped by state) also feeds `GET /local/executions/{name}/steps`.
 //!
 //! This module holds the routes and handlers, which gather the data; the
-//! pages are `maud` templates in `list`, `execution` and `queues` (with the
-//! shell in `layout` and the state machine's SVG in `graph_svg`, drawn from
-//! the pure model of `graph`), checked at compile time and escaping every
-//! value they splice, so no handler writes HTML by hand.
+//! pages are `maud` templates in `list`, `execution`, `order` and `queues`
+//! (with the shell in `layout` and the state machine's SVG in `graph_svg`,
+//! drawn from the pure model of `graph`), checked at compile time and
+//! escaping every value they splice, so no handler writes HTML by hand.
 
 pub mod csrf;
 mod execution;
@@ -29,6 +32,7 @@ mod graph_svg;
 mod history;
 mod layout;
 mod list;
+mod order;
 mod queues;
 
 use std::sync::Arc;
@@ -48,7 +52,7 @@ pub use history::{Attempt, StepView, steps};
 
 use crate::cloud::Cloud;
 use crate::faults::{FaultMode, FaultRequest};
-use crate::local_api::{peek_messages, problem, queue_depth, redrive_dead_letters};
+use crate::local_api::{order_records, peek_messages, problem, queue_depth, redrive_dead_letters};
 use csrf::CheckedForm;
 use layout::{encode_query, page};
 
@@ -58,6 +62,7 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/console", get(executions_page))
         .route("/console/", get(executions_page))
         .route("/console/execution", get(execution_page))
+        .route("/console/order/{order_id}", get(order_page))
         .route("/console/redrive", post(redrive_form))
         .route("/console/queues", get(queues_page))
         .route("/console/queues/redrive", post(queue_redrive_form))
@@ -149,6 +154,48 @@ fn machine_graph(cloud: &Cloud, description: &ExecutionDescription) -> Option<gr
     cloud
         .machine(&description.state_machine_arn)
         .map(|m| graph::Graph::of(&m.reference.definition.machine))
+}
+
+/// The order's execution (named after it) and its records in every table;
+/// 404 when neither exists.
+async fn order_page(State(cloud): State<Arc<Cloud>>, Path(order_id): Path<String>) -> Response {
+    let execution = execution_arn(&cloud, &order_id).and_then(|arn| {
+        let description = cloud.engine.describe(&arn).ok()?;
+        let events = cloud.engine.history(&arn).ok()?;
+        Some((description, steps(&events)))
+    });
+    let graph = execution
+        .as_ref()
+        .and_then(|(description, _)| machine_graph(&cloud, description));
+    let records = order_records(&cloud, &order_id).await;
+    let views = records.as_ref().map_err(String::as_str).map(|records| {
+        order::RECORDS
+            .iter()
+            .map(|&(kind, title, table, key)| order::RecordView {
+                kind,
+                title,
+                table: cloud.table_name(table),
+                key,
+                item: &records[kind],
+            })
+            .collect::<Vec<_>>()
+    });
+    let found = execution.is_some()
+        || views
+            .as_ref()
+            .map_or(true, |views| views.iter().any(|r| !r.item.is_null()));
+    let status = if found {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let markup = order::order_page(&order::OrderView {
+        order_id: &order_id,
+        execution: execution.as_ref().map(|(d, s)| (d, s.as_slice())),
+        graph: graph.as_ref(),
+        records: views,
+    });
+    (status, markup).into_response()
 }
 
 /// A form naming an execution.
