@@ -1,6 +1,6 @@
 //! The console's front page, `/console`: the executions (newest first) with
-//! status filters, the dead-letter queues' depths, and the faults in force
-//! with the form that sets or clears them.
+//! status filters and a link to each one's order, the dead-letter queues'
+//! depths, and the faults in force with the form that sets or clears them.
 //!
 //! Rendering only: the handler gathers the data (some of it from SQS) into
 //! [`FrontPage`], so the page itself is a pure function that tests can call.
