@@ -1,22 +1,29 @@
 //! One execution's page, `/console/execution?arn=...`: its status, error and
-//! input, then every state it entered with that state's input, output and
+//! input, links to its order's page and trace (the execution's name is the
+//! order id), the state machine's graph marked with the path it took, then
+//! every state it entered with that state's duration, input, output and
 //! each attempt's error (so retries are visible), and on a failed, timed-out
 //! or aborted execution a Redrive button.
 //!
 //! The ids `status`, `message` and `redrive`, the `step` rows and the badges'
-//! classes are what the browser test (`tests/browser/console.mjs`) reads.
+//! classes are what the browser test (`tests/browser/console.mjs`) reads;
+//! the graph's marks are read by `tests/browser/graph.mjs`.
 
 use asl::{ExecutionDescription, ExecutionStatus};
 use maud::{Markup, html};
 
-use super::history::StepView;
-use super::layout::{DATE_TIME, NBSP, badge, csrf_field, page, pretty};
+use super::graph::{Graph, mark};
+use super::graph_svg::figure;
+use super::history::{StepView, duration_text};
+use super::layout::{DATE_TIME, NBSP, badge, csrf_field, encode_query, page, pretty};
 
-/// The page of one execution; `message` is the outcome of the form that
-/// redirected here (a redrive), shown on top; `csrf` goes in the form.
+/// The page of one execution; `graph` is its state machine's (when known);
+/// `message` is the outcome of the form that redirected here (a redrive),
+/// shown on top; `csrf` goes in the form.
 pub fn execution_page(
     description: &ExecutionDescription,
     steps: &[StepView],
+    graph: Option<&Graph>,
     message: Option<&str>,
     csrf: &str,
 ) -> Markup {
@@ -27,6 +34,10 @@ pub fn execution_page(
                 div class="box" id="message" { (message) }
             }
             (summary(description, csrf))
+            @if let Some(graph) = graph {
+                h2 { "Graph" }
+                (figure(graph, &mark(graph, steps, description.status)))
+            }
             h2 { "Input" }
             pre { (pretty(&description.input.to_string())) }
             h2 { "States" }
@@ -48,6 +59,7 @@ fn summary(description: &ExecutionDescription, csrf: &str) -> Markup {
                 " " (NBSP) " Redrives: " (description.redrive_count)
                 " " (NBSP) " Started: " (description.start_date.format(DATE_TIME))
             }
+            p { (order_links(&description.name)) }
             @if let Some(error) = &description.error {
                 p class="err" { "Error: " strong { (error) } }
                 pre { (pretty(description.cause.as_deref().unwrap_or_default())) }
@@ -62,6 +74,17 @@ fn summary(description: &ExecutionDescription, csrf: &str) -> Markup {
             }
             p class="note" { (description.execution_arn) }
         }
+    }
+}
+
+/// Links to the order whose id is the execution's name: its page and its
+/// trace.
+pub fn order_links(order_id: &str) -> Markup {
+    let id = encode_query(order_id);
+    html! {
+        a id="order-link" href={ "/console/order/" (id) } { "Order " (order_id) }
+        " " (NBSP) " "
+        a id="trace-link" href={ "/console/trace/" (id) } { "Trace" }
     }
 }
 
@@ -84,8 +107,8 @@ fn states_table(steps: &[StepView]) -> Markup {
         table {
             thead {
                 tr {
-                    th { "#" } th { "State" } th { "Status" } th { "Attempts" } th { "Input" }
-                    th { "Output / errors" }
+                    th { "#" } th { "State" } th { "Status" } th { "Duration" } th { "Attempts" }
+                    th { "Input" } th { "Output / errors" }
                 }
             }
             tbody {
@@ -112,6 +135,7 @@ fn step_row(number: usize, step: &StepView) -> Markup {
                 }
             }
             td { (badge(&step.status)) }
+            td class="duration" { (step.duration_ms.map(duration_text).unwrap_or_default()) }
             td {
                 (step.attempts.len())
                 @if retries > 0 { " (" (retries) " retries)" }
@@ -175,6 +199,7 @@ mod tests {
             attempts,
             redrive,
             entered_at: "2025-01-02T03:04:05+00:00".to_owned(),
+            duration_ms: Some(1_234),
         }
     }
 
@@ -192,14 +217,16 @@ mod tests {
         let html = execution_page(
             &description(ExecutionStatus::Failed),
             &steps,
+            None,
             Some(HOSTILE),
             TOKEN,
         )
         .into_string();
         assert!(!html.contains("<script>"), "{html}");
-        // Title and heading, message, error, cause, input, output, the ARN
-        // (hidden input and note), the step's name, input, error and cause.
-        assert_eq!(html.matches(ESCAPED).count(), 13, "{html}");
+        // Title and heading, message, the order link, error, cause, input,
+        // output, the ARN (hidden input and note), the step's name, input,
+        // error and cause.
+        assert_eq!(html.matches(ESCAPED).count(), 14, "{html}");
         assert!(
             html.contains(&format!(
                 "<input type=\"hidden\" name=\"arn\" value=\"arn:aws:states:us-east-1:000000000000:execution:m:&quot;{ESCAPED}\">"
@@ -218,7 +245,7 @@ mod tests {
             (ExecutionStatus::Succeeded, false),
         ];
         for (status, offered) in cases {
-            let html = execution_page(&description(status), &[], None, TOKEN).into_string();
+            let html = execution_page(&description(status), &[], None, None, TOKEN).into_string();
             assert_eq!(html.contains("id=\"redrive\""), offered, "{status:?}");
             assert_eq!(
                 html.contains("<input type=\"hidden\" name=\"csrf\" value=\"t0ken\">"),
@@ -245,6 +272,7 @@ mod tests {
             &description(ExecutionStatus::Succeeded),
             &steps,
             None,
+            None,
             TOKEN,
         )
         .into_string();
@@ -252,6 +280,7 @@ mod tests {
             "<tr class=\"step\"><td>1</td>",
             "<span class=\"note\">Task, redrive 2</span>",
             "<span class=\"s SUCCEEDED\">SUCCEEDED</span>",
+            "<td class=\"duration\">1.2 s</td>",
             "<td>3 (2 retries)</td>",
             "attempt 2: <strong>",
         ] {

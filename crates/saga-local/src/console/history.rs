@@ -3,9 +3,13 @@
 //!
 //! The events are read in order with one open state at a time: a Task or
 //! Lambda event is an attempt of the state entered last and not yet exited,
-//! so retries show as further attempts of the same row.
+//! so retries show as further attempts of the same row. A state's duration
+//! runs from its entered event to its exited event, or to the event that
+//! ended the execution there, so it covers every attempt and the back-off
+//! between them.
 
 use asl::{EventType, HistoryEvent};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// One attempt of a task state.
@@ -40,6 +44,34 @@ pub struct StepView {
     pub redrive: u32,
     /// When it was entered (RFC 3339).
     pub entered_at: String,
+    /// Milliseconds from entering to exiting (or to the execution's end
+    /// there); `None` while it runs.
+    pub duration_ms: Option<u64>,
+}
+
+impl StepView {
+    /// Whether a Catch sent the execution on from here: the state exited
+    /// after its last attempt failed.
+    pub fn caught(&self) -> bool {
+        self.status == "SUCCEEDED"
+            && self
+                .attempts
+                .last()
+                .is_some_and(|a| !a.succeeded && a.error.is_some())
+    }
+}
+
+/// A duration as the console shows it: `350 ms`, `1.2 s`, `2 min 5 s`.
+pub fn duration_text(ms: u64) -> String {
+    let tenths = (ms + 50) / 100;
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        _ if tenths < 600 => format!("{}.{} s", tenths / 10, tenths % 10),
+        _ => {
+            let seconds = (ms + 500) / 1_000;
+            format!("{} min {} s", seconds / 60, seconds % 60)
+        }
+    }
 }
 
 /// Groups history events by state, in order.
@@ -59,6 +91,8 @@ struct Grouping {
     redrive: u32,
     /// The state entered last and not exited yet; task events belong to it.
     open: Option<usize>,
+    /// When each step was entered, by index.
+    entered: Vec<DateTime<Utc>>,
 }
 
 impl Grouping {
@@ -90,9 +124,16 @@ impl Grouping {
                 }
             }
             EventType::ExecutionFailed | EventType::ExecutionTimedOut => {
+                self.end_open(event);
                 if let Some(step) = self.open_step() {
                     step.status = "FAILED".to_owned();
                 }
+                self.open = None;
+            }
+            // The state stays RUNNING, as the execution was stopped there,
+            // but its time in it ends.
+            EventType::ExecutionAborted => {
+                self.end_open(event);
                 self.open = None;
             }
             EventType::ExecutionRedriven => self.redrive += 1,
@@ -114,7 +155,9 @@ impl Grouping {
             attempts: Vec::new(),
             redrive: self.redrive,
             entered_at: event.timestamp.to_rfc3339(),
+            duration_ms: None,
         });
+        self.entered.push(event.timestamp);
         self.open = Some(self.steps.len() - 1);
     }
 
@@ -123,16 +166,33 @@ impl Grouping {
     /// last that is still running.
     fn exit(&mut self, event: &HistoryEvent) {
         let exited = event.name().unwrap_or_default();
-        if let Some(step) = self
+        if let Some(index) = self
             .steps
-            .iter_mut()
-            .rev()
-            .find(|s| s.name == exited && s.status == "RUNNING")
+            .iter()
+            .rposition(|s| s.name == exited && s.status == "RUNNING")
         {
+            let duration = self.duration(index, event);
+            let step = &mut self.steps[index];
             step.status = "SUCCEEDED".to_owned();
             step.output = event.output().map(str::to_owned);
+            step.duration_ms = duration;
         }
         self.open = None;
+    }
+
+    /// Ends the open state's time at `event`.
+    fn end_open(&mut self, event: &HistoryEvent) {
+        if let Some(index) = self.open {
+            let duration = self.duration(index, event);
+            self.steps[index].duration_ms = duration;
+        }
+    }
+
+    /// Milliseconds from step `index`'s entry to `event` (never negative).
+    fn duration(&self, index: usize, event: &HistoryEvent) -> Option<u64> {
+        let entered = self.entered.get(index)?;
+        let millis = (event.timestamp - *entered).num_milliseconds();
+        Some(u64::try_from(millis).unwrap_or(0))
     }
 
     fn open_step(&mut self) -> Option<&mut StepView> {
@@ -226,5 +286,76 @@ mod tests {
             ),
         ];
         assert_eq!(summary, expected);
+    }
+
+    /// Runs `definition` on virtual time with [`FlakyThenFine`] and groups
+    /// its history.
+    async fn run(definition: Value) -> Vec<StepView> {
+        let definition = Definition::parse(&definition).unwrap();
+        let clock = Arc::new(VirtualClock::starting_at(chrono::Utc::now()));
+        let info = ExecutionInfo::local("m", "e", json!({}), clock.now());
+        let handler = Arc::new(FlakyThenFine(AtomicU32::new(0)));
+        steps(
+            &asl::execute(&definition, info, handler, clock)
+                .await
+                .history,
+        )
+    }
+
+    #[test]
+    fn durations_read_in_the_unit_that_fits() {
+        let cases = [
+            (0, "0 ms"),
+            (350, "350 ms"),
+            (999, "999 ms"),
+            (1_000, "1.0 s"),
+            (1_234, "1.2 s"),
+            (59_940, "59.9 s"),
+            (59_960, "1 min 0 s"),
+            (125_400, "2 min 5 s"),
+        ];
+        for (ms, expected) in cases {
+            assert_eq!(duration_text(ms), expected, "{ms}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_duration_spans_every_attempt_and_a_caught_error_is_seen() {
+        // Flaky's two retries wait 1 s then 2 s of virtual time; Broken's
+        // error is caught and the execution goes on to Recover.
+        let steps = run(json!({
+            "StartAt": "Flaky",
+            "States": {
+                "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                          "Parameters": {"FunctionName": "f"},
+                          "Retry": [{"ErrorEquals": ["TransientError"], "MaxAttempts": 3}],
+                          "Next": "Broken"},
+                "Broken": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                           "Parameters": {"FunctionName": "g"},
+                           "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Recover"}],
+                           "End": true},
+                "Recover": {"Type": "Pass", "End": true}
+            }
+        }))
+        .await;
+        let summary: Vec<(&str, &str, Option<u64>, bool)> = steps
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.status.as_str(),
+                    s.duration_ms,
+                    s.caught(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("Flaky", "SUCCEEDED", Some(3000), false),
+                ("Broken", "SUCCEEDED", Some(0), true),
+                ("Recover", "SUCCEEDED", Some(0), false),
+            ]
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The console's front page, `/console`: the executions (newest first) with
-//! status filters, the dead-letter queues' depths, and the faults in force
-//! with the form that sets or clears them.
+//! status filters and a link to each one's order, the dead-letter queues'
+//! depths, and the faults in force with the form that sets or clears them.
 //!
 //! Rendering only: the handler gathers the data (some of it from SQS) into
 //! [`FrontPage`], so the page itself is a pure function that tests can call.
@@ -107,7 +107,7 @@ fn executions_table(all: &[ExecutionDescription], filter: Option<&str>) -> Marku
             thead {
                 tr {
                     th { "Name" } th { "Status" } th { "Started" } th { "Stopped" }
-                    th { "Redrives" } th { "Error" }
+                    th { "Redrives" } th { "Error" } th { "Order" }
                 }
             }
             tbody {
@@ -116,7 +116,7 @@ fn executions_table(all: &[ExecutionDescription], filter: Option<&str>) -> Marku
                 }
                 @if shown.is_empty() {
                     tr {
-                        td colspan="6" class="note" {
+                        td colspan="7" class="note" {
                             "No executions yet. Place an order (POST /orders) to start one."
                         }
                     }
@@ -145,6 +145,8 @@ fn execution_row(description: &ExecutionDescription) -> Markup {
             }
             td { (description.redrive_count) }
             td class="err" { (description.error.as_deref().unwrap_or_default()) }
+            // The execution's name is the order id.
+            td { a class="order-link" href={ "/console/order/" (encode_query(&description.name)) } { "order" } }
         }
     }
 }

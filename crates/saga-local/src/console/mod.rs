@@ -2,9 +2,15 @@
 //!
 //! - `/console`: executions with status filters, the dead-letter queues'
 //!   depths, and the faults in force (with a form to set or clear them);
-//! - `/console/execution?arn=...`: one execution state by state, each with
-//!   its input, output, every attempt's error (so retries are visible) and,
-//!   on a failed, timed-out or aborted execution, a Redrive button;
+//! - `/console/execution?arn=...`: one execution: the state machine's
+//!   graph marked with the path it took (succeeded, caught, compensating,
+//!   failed and unvisited states, each with its duration), then state by
+//!   state its duration, input, output, every attempt's error (so retries
+//!   are visible) and, on a failed, timed-out or aborted execution, a
+//!   Redrive button;
+//! - `/console/order/{orderId}`: one order: its execution (status, times,
+//!   graph), links to that execution and the order's trace, and its item in
+//!   every service table; its JSON twin is `GET /local/orders/{orderId}`;
 //! - `/console/queues`: the dead-letter queues' messages and a button that
 //!   moves them back to their source queue;
 //! - `/console/trace/{orderId}`: the order's trace as a waterfall
@@ -16,20 +22,25 @@
 //! grouped by state) also feeds `GET /local/executions/{name}/steps`.
 //!
 //! This module holds the routes and handlers, which gather the data; the
-//! pages are `maud` templates in `list`, `execution` and `queues` (with the
-//! shell in `layout`), checked at compile time and escaping every value they
-//! splice, so no handler writes HTML by hand.
+//! pages are `maud` templates in `list`, `execution`, `order` and `queues`
+//! (with the shell in `layout` and the state machine's SVG in `graph_svg`,
+//! drawn from the pure model of `graph`), checked at compile time and
+//! escaping every value they splice, so no handler writes HTML by hand.
 
 pub mod csrf;
 mod execution;
+mod graph;
+mod graph_svg;
 mod history;
 mod layout;
 mod list;
+mod order;
 mod queues;
 mod trace;
 
 use std::sync::Arc;
 
+use asl::ExecutionDescription;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -44,7 +55,7 @@ pub use history::{Attempt, StepView, steps};
 
 use crate::cloud::Cloud;
 use crate::faults::{FaultMode, FaultRequest};
-use crate::local_api::{peek_messages, problem, queue_depth, redrive_dead_letters};
+use crate::local_api::{order_records, peek_messages, problem, queue_depth, redrive_dead_letters};
 use csrf::CheckedForm;
 use layout::{encode_query, page};
 
@@ -54,6 +65,7 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/console", get(executions_page))
         .route("/console/", get(executions_page))
         .route("/console/execution", get(execution_page))
+        .route("/console/order/{order_id}", get(order_page))
         .route("/console/redrive", post(redrive_form))
         .route("/console/queues", get(queues_page))
         .route("/console/trace/{order_id}", get(trace_page))
@@ -148,6 +160,7 @@ async fn execution_page(
         (Ok(description), Ok(events)) => execution::execution_page(
             &description,
             &steps(&events),
+            machine_graph(&cloud, &description).as_ref(),
             query.message.as_deref(),
             cloud.console_csrf.as_str(),
         )
@@ -156,6 +169,55 @@ async fn execution_page(
             error_page(StatusCode::NOT_FOUND, "Execution not found", &e.to_string())
         }
     }
+}
+
+/// The graph of the state machine an execution runs.
+fn machine_graph(cloud: &Cloud, description: &ExecutionDescription) -> Option<graph::Graph> {
+    cloud
+        .machine(&description.state_machine_arn)
+        .map(|m| graph::Graph::of(&m.reference.definition.machine))
+}
+
+/// The order's execution (named after it) and its records in every table;
+/// 404 when neither exists.
+async fn order_page(State(cloud): State<Arc<Cloud>>, Path(order_id): Path<String>) -> Response {
+    let execution = execution_arn(&cloud, &order_id).and_then(|arn| {
+        let description = cloud.engine.describe(&arn).ok()?;
+        let events = cloud.engine.history(&arn).ok()?;
+        Some((description, steps(&events)))
+    });
+    let graph = execution
+        .as_ref()
+        .and_then(|(description, _)| machine_graph(&cloud, description));
+    let records = order_records(&cloud, &order_id).await;
+    let views = records.as_ref().map_err(String::as_str).map(|records| {
+        order::RECORDS
+            .iter()
+            .map(|&(kind, title, table, key)| order::RecordView {
+                kind,
+                title,
+                table: cloud.table_name(table),
+                key,
+                item: &records[kind],
+            })
+            .collect::<Vec<_>>()
+    });
+    let found = execution.is_some()
+        || views
+            .as_ref()
+            .map_or(true, |views| views.iter().any(|r| !r.item.is_null()));
+    let status = if found {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let markup = order::order_page(&order::OrderView {
+        order_id: &order_id,
+        execution: execution.as_ref().map(|(d, s)| (d, s.as_slice())),
+        graph: graph.as_ref(),
+        records: views,
+    });
+    (status, markup).into_response()
 }
 
 /// A form naming an execution.

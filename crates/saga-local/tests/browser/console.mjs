@@ -39,7 +39,7 @@ try {
   expect((await row.locator(".s").innerText()) === "FAILED", "the row's status is not FAILED");
 
   // 2. The execution, state by state, shows where and why it failed.
-  await row.locator("a").click();
+  await row.locator(`a:text-is("${name}")`).click();
   await page.waitForSelector("#status");
   expect((await page.locator("#status").innerText()).includes("FAILED"), "the execution page does not say FAILED");
   const failedStep = page.locator("tr.step", { has: page.locator(".s.FAILED") });

@@ -8,6 +8,7 @@
 //! test fails and says so.
 
 mod console_browser;
+mod console_pages;
 mod foreign_requests;
 mod saga;
 mod sfn_client;
