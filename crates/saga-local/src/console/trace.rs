@@ -17,7 +17,8 @@ const STYLE: &str = ".wf td{padding:3px 8px;font-size:13px}.wf .name{white-space
 .k1{background:#85929e}.k2{background:#2e86c1}.k3{background:#ec7211}.k4{background:#8e44ad}.k5{background:#16a085}\
 .wf tr.failed .bar{background:#c0392b}.wf tr.failed .name{color:#78281f}\
 .svc{display:inline-block;font-size:11px;padding:0 6px;border-radius:8px;background:#eef0f3;color:#424949;margin-left:6px}\
-.wf details{font-size:12px}.wf summary{cursor:pointer;color:#5d6d7e}";
+.wf details{font-size:12px}.wf summary{cursor:pointer;color:#5d6d7e}\
+.sw{display:inline-block;width:14px;height:10px;border-radius:2px;vertical-align:middle;margin:0 4px 0 10px}.sw.k0{background:#c0392b}";
 
 /// Milliseconds, as the page shows a duration.
 pub fn duration_text(nanos: u128) -> String {
@@ -74,11 +75,13 @@ pub fn trace_page(order_id: &str, trace_id: &str, spans: &[SpanView]) -> Markup 
                 a href={ "/console/order/" (order_id) } { "Order" } " · "
                 a href={ "/local/traces/" (order_id) } { "OTLP JSON" }
                 p.note {
-                    "Bars: " span.bar.k2 style="position:static;display:inline-block;width:14px" {} " invocation  "
-                    span.bar.k3 style="position:static;display:inline-block;width:14px" {} " AWS or provider call  "
-                    span.bar.k5 style="position:static;display:inline-block;width:14px" {} " queue message  "
-                    span.bar.k1 style="position:static;display:inline-block;width:14px" {} " state  "
-                    "; red: failed. The state machine's spans are built from the execution's history."
+                    "Bars:"
+                    span.sw.k2 {} "invocation"
+                    span.sw.k3 {} "AWS or provider call"
+                    span.sw.k5 {} "queue message"
+                    span.sw.k1 {} "state or step"
+                    span.sw.k0 {} "failed. "
+                    "The state machine's spans are built from the execution's history."
                 }
             }
             table.wf {

@@ -1,7 +1,7 @@
-//! The execution page's graph and the order page in real headless Chromium:
-//! `tests/browser/graph.mjs` and `tests/browser/order.mjs`, run on one
-//! completed and one declined order, each saving screenshots
-//! (`<target>/tmp/console-{graph,order}-{completed,declined}.png`).
+//! The execution page's graph, the order page and the trace waterfall in
+//! real headless Chromium: `tests/browser/graph.mjs`, `order.mjs` and
+//! `trace.mjs`, run on one completed and one declined order, each saving
+//! screenshots (`<target>/tmp/console-{graph,order,trace}-{completed,declined}.png`).
 //!
 //! Needs what `console_browser` needs (Debian's Chromium and
 //! playwright-core) and fails saying so when either is missing.
@@ -40,7 +40,11 @@ async fn the_graph_and_the_order_page_show_what_each_order_did() {
     let declined = place(&cloud, &token, "pm_card_chargeDeclined").await;
 
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    for (script, pages) in [("graph.mjs", "graph"), ("order.mjs", "order")] {
+    for (script, pages) in [
+        ("graph.mjs", "graph"),
+        ("order.mjs", "order"),
+        ("trace.mjs", "trace"),
+    ] {
         let names = ["completed", "declined"].map(|o| format!("console-{pages}-{o}.png"));
         for name in &names {
             let _ = std::fs::remove_file(screenshots.join(name));
