@@ -403,7 +403,11 @@ fn print_banner(base_url: &str, elapsed: Duration, emulators: &LocalEmulators) {
          \n    -H \"Idempotency-Key: $(date +%s%N)\" \\\
          \n    -d '{{\"items\":[{{\"sku\":\"SKU-TEE-M\",\"quantity\":2}}],\"paymentMethod\":\"pm_card_visa\",\
          \"shippingAddress\":{{\"name\":\"Ada Lovelace\",\"line1\":\"1 Analytical St\",\"city\":\"London\",\"postalCode\":\"N1 9GU\",\"country\":\"GB\"}}}}'\
-         \n  curl -s {base_url}/orders/<orderId> -H \"Authorization: Bearer $TOKEN\"\n",
+         \n  curl -s {base_url}/orders/<orderId> -H \"Authorization: Bearer $TOKEN\"\
+         \n\n  # its page (execution, trace, records), its trace as a waterfall and as OTLP JSON\
+         \n  {base_url}/console/order/<orderId>\
+         \n  {base_url}/console/trace/<orderId>\
+         \n  curl -s {base_url}/local/traces/<orderId>\n",
         elapsed.as_secs_f64()
     );
     let _ = std::io::stdout().flush();
