@@ -33,8 +33,10 @@ use chrono::{DateTime, Utc};
 use saga_telemetry::{FinishedSpan, SpanId, SpanSink, TraceContext, TraceId};
 use serde_json::{Value, json};
 
-/// Traces kept; the oldest goes first.
-pub const MAX_TRACES: usize = 10_000;
+/// Traces kept; the oldest goes first. An order's trace is about 40 spans
+/// (some 25 KB), so the store stays within tens of megabytes under the
+/// benchmark's and the fault campaign's thousands of orders.
+pub const MAX_TRACES: usize = 2_000;
 /// Spans kept per trace.
 pub const MAX_SPANS_PER_TRACE: usize = 5_000;
 
