@@ -28,14 +28,13 @@ impl Write for Captured {
 async fn lines_of(world: &FakeWorld, event: &str) -> (Vec<Value>, String) {
     let captured = Captured::default();
     let writer = captured.clone();
-    // The same shape `saga_lambda::init_tracing` installs in the function.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(false)
-        .without_time()
-        .with_target(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    // The subscriber `saga_lambda::init_tracing` installs in the function
+    // (its spans go nowhere here).
+    let subscriber = saga_lambda::subscriber(
+        None,
+        Arc::new(saga_telemetry::export::SpanBuffer::default()),
+        move || writer.clone(),
+    );
     let guard = tracing::subscriber::set_default(subscriber);
     let answer = send(world, event).await;
     drop(guard);
