@@ -95,6 +95,17 @@ fn report_step(
     }
 }
 
+/// Reports a compensation that gave something back (`CompensationsRun`).
+fn report_compensation(
+    compensation: &'static str,
+    order_id: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let sample = metrics::COMPENSATIONS_RUN.count(1);
+    let sample = sample.dimension(COMPENSATION, compensation);
+    sample.property(ORDER_ID, order_id).emit(at);
+}
+
 /// `reserve`: `{orderId, items}` → [`Reserved`].
 pub async fn handle_reserve(
     inventory: &(impl ReservationStore + ReservationExpiry),
@@ -167,11 +178,7 @@ pub async fn handle_release(
         ..
     }) = &result
     {
-        let sample = metrics::COMPENSATIONS_RUN.count(1);
-        let sample = sample.dimension(COMPENSATION, "ReleaseInventory");
-        sample
-            .property(ORDER_ID, order_id.clone())
-            .emit(clock.now());
+        report_compensation("ReleaseInventory", order_id.as_deref(), clock.now());
     }
     result.map_err(|error| failed("release", error))
 }
@@ -196,11 +203,7 @@ pub async fn handle_refund(
         ..
     }) = &result
     {
-        let sample = metrics::COMPENSATIONS_RUN.count(1);
-        let sample = sample.dimension(COMPENSATION, "RefundPayment");
-        sample
-            .property(ORDER_ID, order_id.clone())
-            .emit(clock.now());
+        report_compensation("RefundPayment", order_id.as_deref(), clock.now());
     }
     result.map_err(|error| failed("refund", error))
 }

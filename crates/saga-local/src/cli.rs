@@ -168,6 +168,13 @@ fn init_logging() {
                 .with_filter(filter),
         )
         .with(crate::invocation_logs::CaptureLayer.with_filter(tail))
+        // The functions' EMF lines, for the console's metrics page.
+        .with(
+            crate::metrics_store::MetricsLayer.with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(crate::metrics_store::EMF_TARGET, tracing::Level::INFO),
+            ),
+        )
         .try_init();
 }
 
