@@ -911,8 +911,13 @@ fn the_payment_alarms_watch_the_metrics_the_charge_function_emits() {
         .find(|(_, function)| function.metadata["BuildProperties"]["Binary"] == "charge")
         .map(|(_, function)| {
             let own = &function.properties["Environment"]["Variables"]["METRICS_NAMESPACE"];
-            let global = &template.function_globals["Environment"]["Variables"]["METRICS_NAMESPACE"];
-            if own.is_null() { global.clone() } else { own.clone() }
+            let global =
+                &template.function_globals["Environment"]["Variables"]["METRICS_NAMESPACE"];
+            if own.is_null() {
+                global.clone()
+            } else {
+                own.clone()
+            }
         })
         .expect("the charge function");
     for metric in [

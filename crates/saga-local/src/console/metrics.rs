@@ -19,7 +19,7 @@ pub fn metrics_page(series: &[SeriesSummary], refused_lines: u64, dropped_data: 
         html! {
             p class="note" {
                 "The EMF lines the functions wrote since this cloud started, as CloudWatch would file them: "
-                "each value under its metric with no dimensions and under each dimension set its line names. "
+                "each value under every dimension set its line names, (all) being the set without dimensions. "
                 "Percentiles are nearest-rank over each series' last "
                 (crate::metrics_store::RECENT_VALUES) " values. JSON: "
                 a href="/local/metrics" { "/local/metrics" } "."

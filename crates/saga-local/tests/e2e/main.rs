@@ -9,6 +9,7 @@
 
 mod console_browser;
 mod foreign_requests;
+mod metrics_browser;
 mod saga;
 mod sfn_client;
 mod stripe;
