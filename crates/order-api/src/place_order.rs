@@ -40,6 +40,9 @@
 //! requests each count without the others' orders and may all pass, which
 //! is fine for bounding what one runaway client holds (stock itself cannot
 //! be oversold: reserve's transactions guard it).
+//!
+//! A created order is counted once, as the EMF metric `OrdersPlaced`; a
+//! replay, or a request that finds its concurrent twin's order, is not.
 
 use saga_domain::ports::{
     Catalog, Clock, CreateOrderOutcome, ExecutionStarter, NewOrder, OrderRecord, OrderStore,
@@ -571,6 +574,11 @@ where
             {
                 CreateOrderOutcome::Created(order) => {
                     info!(total_minor = order.total.amount_minor(), currency = %order.total.currency(), lines = order.lines.len(), "order placed");
+                    // Only here: a replay or a concurrent twin found the order.
+                    let placed = saga_lambda::metrics::ORDERS_PLACED.count(1);
+                    placed
+                        .property(saga_lambda::metrics::ORDER_ID, order.order_id.as_str())
+                        .emit(api.clock.now());
                     order
                 }
                 CreateOrderOutcome::AlreadyExists(order) => {

@@ -326,7 +326,9 @@ async fn per_order(payment_method: &str, failures: &[(&str, &str)]) -> PerOrder 
     let order = order_id();
     let mut total = PerOrder {
         transitions: entered.len(),
-        lambda: 1, // the api
+        // The api, and the watcher at the execution's end (its status-change
+        // event: the completed, rejected and failed order counts).
+        lambda: 2,
         ..PerOrder::default()
     };
     total.add(&API_NEW_ORDER);

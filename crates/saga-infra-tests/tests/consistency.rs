@@ -905,11 +905,19 @@ fn the_payment_alarms_watch_the_metrics_the_charge_function_emits() {
             .find(|(_, properties, _)| properties["MetricName"] == metric)
             .map(|(id, properties, _)| (id.clone(), properties["Namespace"].clone()))
     };
+    // Its own variable, or the one every function gets from the Globals.
     let charge_namespace = template
         .resources_of("AWS::Serverless::Function")
         .find(|(_, function)| function.metadata["BuildProperties"]["Binary"] == "charge")
         .map(|(_, function)| {
-            function.properties["Environment"]["Variables"]["METRICS_NAMESPACE"].clone()
+            let own = &function.properties["Environment"]["Variables"]["METRICS_NAMESPACE"];
+            let global =
+                &template.function_globals["Environment"]["Variables"]["METRICS_NAMESPACE"];
+            if own.is_null() {
+                global.clone()
+            } else {
+                own.clone()
+            }
         })
         .expect("the charge function");
     for metric in [

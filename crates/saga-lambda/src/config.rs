@@ -374,10 +374,18 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "OrderSaga";
 /// `METRICS_NAMESPACE`: 1 to 255 printable ASCII characters, not in the
 /// `AWS/` namespaces CloudWatch reserves.
 fn metrics_namespace(source: &impl ConfigSource) -> Result<String, ConfigError> {
-    const VARIABLE: &str = "METRICS_NAMESPACE";
-    let Some(value) = source.get(VARIABLE) else {
-        return Ok(DEFAULT_METRICS_NAMESPACE.to_owned());
-    };
+    match source.get(METRICS_NAMESPACE) {
+        Some(value) => parse_metrics_namespace(value),
+        None => Ok(DEFAULT_METRICS_NAMESPACE.to_owned()),
+    }
+}
+
+/// The variable naming the metrics' CloudWatch namespace.
+const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+
+/// A `METRICS_NAMESPACE` value, checked (the rule of [`metrics_namespace`]).
+pub fn parse_metrics_namespace(value: String) -> Result<String, ConfigError> {
+    const VARIABLE: &str = METRICS_NAMESPACE;
     let reason = if value.is_empty() || value.len() > 255 {
         Some("must be 1 to 255 characters")
     } else if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {

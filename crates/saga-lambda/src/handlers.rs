@@ -6,17 +6,24 @@
 //! the step's domain types is `InvalidOrder`, never a panic. The
 //! `Diagnostic`'s `error_type` is the [`StepError`] name the state machine's
 //! `ErrorEquals` matches; its `error_message` carries the full cause chain.
+//!
+//! Each saga step reports how long its work took and how it failed
+//! (`StepLatency`, `StepErrors`), the compensations what they gave back
+//! (`CompensationsRun`), the sweeper and the watcher what happened to the
+//! orders ([`crate::metrics`] says which metric comes from where).
+
+use std::time::Instant;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Diagnostic;
 use saga_domain::ports::{
-    Clock, ExecutionStarter, OrderStore, PaymentProvider, PaymentStore, ReservationExpiry,
-    ReservationStore, ShipmentStore, StoppedExecutions, TaskReporter,
+    Clock, ExecutionStarter, OrderStore, PaymentProvider, PaymentStore, ReleaseOutcome,
+    ReservationExpiry, ReservationStore, ShipmentStore, StoppedExecutions, TaskReporter,
 };
 use saga_domain::step_io::{
-    ChargeInput, Charged, Confirmed, ExecutionStatusChange, OrderRef, ReaperReport, Refunded,
-    Released, ReserveInput, Reserved, SweepReport, WatchReport,
+    ChargeInput, Charged, Confirmed, ExecutionStatusChange, OrderRef, ReaperReport, RefundOutcome,
+    Refunded, Released, ReserveInput, Reserved, SweepReport, WatchOutcome, WatchReport,
 };
 use saga_domain::steps::{
     self, ReaperSettings, ReservationTtl, ShipRecordOutcome, SweepSettings, process_ship_message,
@@ -25,6 +32,8 @@ use saga_domain::{ErrorKind, StepError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument as _;
+
+use crate::metrics::{self, COMPENSATION, ERROR_TYPE, ORDER_ID, REASON, STATUS, STEP};
 
 /// The Lambda error for a step error: `errorType` = the step error name.
 pub fn diagnostic(error: &StepError) -> Diagnostic {
@@ -56,6 +65,48 @@ fn failed(function: &'static str, error: StepError) -> Diagnostic {
     diagnostic(&error)
 }
 
+/// The `orderId` of a step's payload, for its metrics (read before the
+/// payload is parsed, so a step that refuses it still says whose it was).
+fn order_id_in(payload: &Value) -> Option<String> {
+    payload.get("orderId")?.as_str().map(str::to_owned)
+}
+
+/// Reports one step's work on one order: `StepLatency` since `started`,
+/// and `StepErrors` when it ended in `error`.
+fn report_step(
+    step: &'static str,
+    started: Instant,
+    order_id: Option<&str>,
+    error: Option<&StepError>,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let with_order = |sample: metrics::Sample| match order_id {
+        Some(id) => sample.property(ORDER_ID, id),
+        None => sample,
+    };
+    with_order(
+        metrics::STEP_LATENCY
+            .duration(started.elapsed())
+            .dimension(STEP, step),
+    )
+    .emit(at);
+    if let Some(error) = error {
+        let sample = metrics::STEP_ERRORS.count(1).dimension(STEP, step);
+        with_order(sample.dimension(ERROR_TYPE, error.error_type())).emit(at);
+    }
+}
+
+/// Reports a compensation that gave something back (`CompensationsRun`).
+fn report_compensation(
+    compensation: &'static str,
+    order_id: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let sample = metrics::COMPENSATIONS_RUN.count(1);
+    let sample = sample.dimension(COMPENSATION, compensation);
+    sample.property(ORDER_ID, order_id).emit(at);
+}
+
 /// `reserve`: `{orderId, items}` → [`Reserved`].
 pub async fn handle_reserve(
     inventory: &(impl ReservationStore + ReservationExpiry),
@@ -63,10 +114,14 @@ pub async fn handle_reserve(
     ttl: ReservationTtl,
     payload: Value,
 ) -> Result<Reserved, Diagnostic> {
+    let started = Instant::now();
+    let order_id = order_id_in(&payload);
     let result = match parse_payload::<ReserveInput>(payload) {
         Ok(input) => steps::reserve_inventory(inventory, clock, ttl, input).await,
         Err(error) => Err(error),
     };
+    let error = result.as_ref().err();
+    report_step("reserve", started, order_id.as_deref(), error, clock.now());
     result.map_err(|error| failed("reserve", error))
 }
 
@@ -77,10 +132,14 @@ pub async fn handle_charge(
     clock: &impl Clock,
     payload: Value,
 ) -> Result<Charged, Diagnostic> {
+    let started = Instant::now();
+    let order_id = order_id_in(&payload);
     let result = match parse_payload::<ChargeInput>(payload) {
         Ok(input) => steps::charge_payment(payments, provider, clock, input).await,
         Err(error) => Err(error),
     };
+    let error = result.as_ref().err();
+    report_step("charge", started, order_id.as_deref(), error, clock.now());
     result.map_err(|error| failed("charge", error))
 }
 
@@ -90,10 +149,14 @@ pub async fn handle_confirm(
     clock: &impl Clock,
     payload: Value,
 ) -> Result<Confirmed, Diagnostic> {
+    let started = Instant::now();
+    let order_id = order_id_in(&payload);
     let result = match parse_payload::<OrderRef>(payload) {
         Ok(input) => steps::confirm_reservation(inventory, clock, input).await,
         Err(error) => Err(error),
     };
+    let error = result.as_ref().err();
+    report_step("confirm", started, order_id.as_deref(), error, clock.now());
     result.map_err(|error| failed("confirm", error))
 }
 
@@ -103,10 +166,21 @@ pub async fn handle_release(
     clock: &impl Clock,
     payload: Value,
 ) -> Result<Released, Diagnostic> {
+    let started = Instant::now();
+    let order_id = order_id_in(&payload);
     let result = match parse_payload::<OrderRef>(payload) {
         Ok(input) => steps::release_reservation(inventory, clock, input).await,
         Err(error) => Err(error),
     };
+    let error = result.as_ref().err();
+    report_step("release", started, order_id.as_deref(), error, clock.now());
+    if let Ok(Released {
+        outcome: ReleaseOutcome::Released,
+        ..
+    }) = &result
+    {
+        report_compensation("ReleaseInventory", order_id.as_deref(), clock.now());
+    }
     result.map_err(|error| failed("release", error))
 }
 
@@ -117,10 +191,21 @@ pub async fn handle_refund(
     clock: &impl Clock,
     payload: Value,
 ) -> Result<Refunded, Diagnostic> {
+    let started = Instant::now();
+    let order_id = order_id_in(&payload);
     let result = match parse_payload::<OrderRef>(payload) {
         Ok(input) => steps::refund_payment(payments, provider, clock, input).await,
         Err(error) => Err(error),
     };
+    let error = result.as_ref().err();
+    report_step("refund", started, order_id.as_deref(), error, clock.now());
+    if let Ok(Refunded {
+        outcome: RefundOutcome::Refunded,
+        ..
+    }) = &result
+    {
+        report_compensation("RefundPayment", order_id.as_deref(), clock.now());
+    }
     result.map_err(|error| failed("refund", error))
 }
 
@@ -142,13 +227,28 @@ pub async fn handle_ship(
     // The records of a batch (up to 10) are independent: processed at once,
     // the batch takes as long as its slowest record, not the sum of them,
     // so a batch of slow calls does not outlast the function's timeout.
-    let outcomes = futures::future::join_all(event.records.iter().map(|record| {
+    // Each record is one order's ShipOrder step: timed on its own.
+    let outcomes = futures::future::join_all(event.records.iter().map(|record| async move {
+        let started = Instant::now();
         let body = record.body.as_deref().unwrap_or_default();
-        process_ship_message(shipments, reporter, clock, body).instrument(message_span(record))
+        let outcome = process_ship_message(shipments, reporter, clock, body)
+            .instrument(message_span(record))
+            .await;
+        (outcome, started)
     }))
     .await;
-    for (record, outcome) in event.records.iter().zip(outcomes) {
+    for (record, (outcome, started)) in event.records.iter().zip(outcomes) {
         let message_id = record.message_id.as_deref();
+        let order_id = serde_json::from_str::<Value>(record.body.as_deref().unwrap_or_default())
+            .ok()
+            .and_then(|body| order_id_in(&body));
+        let error = match &outcome {
+            ShipRecordOutcome::FailureReported(error) | ShipRecordOutcome::LeaveOnQueue(error) => {
+                Some(error)
+            }
+            ShipRecordOutcome::Shipped(_) | ShipRecordOutcome::TokenSpent { .. } => None,
+        };
+        report_step("ship", started, order_id.as_deref(), error, clock.now());
         match outcome {
             ShipRecordOutcome::Shipped(shipped) => {
                 tracing::info!(message_id, order_id = %shipped.order_id, shipment_id = %shipped.shipment_id, "shipped; task completed");
@@ -247,7 +347,9 @@ pub async fn handle_reaper(
 /// recorded ([`steps::record_missed_stops`]), then counts the stalled
 /// orders and reports them as the `StalledOrders` metric (an EMF line, in
 /// `metrics_namespace`) whether or not the other parts fail, so the
-/// failed-executions alarm keeps its data while one part is broken.
+/// failed-executions alarm keeps its data while one part is broken; then
+/// starts the orders nobody started, reporting how many as
+/// `NeverStartedOrders`.
 pub async fn handle_sweeper(
     orders: &impl OrderStore,
     executions: &(impl ExecutionStarter + StoppedExecutions),
@@ -260,14 +362,16 @@ pub async fn handle_sweeper(
     let recovered = steps::record_missed_stops(orders, executions, clock).await;
     let stalled = steps::count_stalled(orders).await;
     if let Ok(count) = &stalled {
-        crate::metrics::emit(&crate::metrics::gauge(
-            metrics_namespace,
-            crate::metrics::STALLED_ORDERS,
-            *count,
-            clock.now(),
-        ));
+        metrics::STALLED_ORDERS
+            .count(*count)
+            .emit_in(metrics_namespace, clock.now());
     }
     let swept = steps::sweep_unstarted(orders, executions, clock, settings).await;
+    if let Ok(swept) = &swept {
+        metrics::NEVER_STARTED_ORDERS
+            .count(swept.started)
+            .emit_in(metrics_namespace, clock.now());
+    }
     let recovered = recovered.map_err(|error| failed("sweeper", error))?;
     let stalled = stalled.map_err(|error| failed("sweeper", error))?;
     let mut report = swept.map_err(|error| failed("sweeper", error))?;
@@ -286,6 +390,12 @@ pub async fn handle_sweeper(
 /// `watcher`: Step Functions' execution status-change event →
 /// [`WatchReport`]: a stopped execution is recorded on its order.
 ///
+/// It also counts what became of the orders, stamped with the event's
+/// time: a SUCCEEDED execution is `OrdersCompleted`, or `OrdersRejected`
+/// by reason when its output carries the `error` RejectOrder recorded; a
+/// stall it recorded is `FailedOrders` by status. Counted once the event is
+/// handled, so a failed attempt that Lambda retries is not counted twice.
+///
 /// Errors: `InvalidOrder` when the event has no readable `detail` (a bug in
 /// the rule; retrying cannot help), `TransientError` when the Orders table
 /// is unavailable (Lambda retries the event, then it goes to the
@@ -295,9 +405,54 @@ pub async fn handle_watcher(
     event: EventBridgeEvent<Value>,
 ) -> Result<WatchReport, Diagnostic> {
     tracing::info!(event_id = event.id.as_deref(), detail_type = %event.detail_type, "watcher event");
+    let at = event.time.unwrap_or_else(chrono::Utc::now);
+    let output = event.detail.get("output").cloned();
     let result = match parse_payload::<ExecutionStatusChange>(event.detail) {
-        Ok(change) => steps::record_execution_stop(orders, &change).await,
+        Ok(change) => {
+            let report = steps::record_execution_stop(orders, &change).await;
+            if let Ok(report) = &report {
+                count_order_outcome(&change, output.as_ref(), report, at);
+            }
+            report
+        }
         Err(error) => Err(error),
     };
     result.map_err(|error| failed("watcher", error))
+}
+
+/// The metric of what became of the order whose execution `change`
+/// reports, if it ended one way or another (see [`handle_watcher`]).
+fn count_order_outcome(
+    change: &ExecutionStatusChange,
+    output: Option<&Value>,
+    report: &WatchReport,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let order = Value::String(change.name.clone());
+    if change.status == "SUCCEEDED" {
+        // The event carries the output as JSON text, and only when it fits
+        // (`outputDetails.included`); without it the outcome is unknown.
+        let Some(output) = output
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        else {
+            tracing::warn!(execution_arn = %change.execution_arn, "a SUCCEEDED event without its output: the order's outcome is not counted");
+            return;
+        };
+        match output.pointer("/error/Error").and_then(Value::as_str) {
+            Some(reason) => {
+                let sample = metrics::ORDERS_REJECTED.count(1).dimension(REASON, reason);
+                sample.property(ORDER_ID, order).emit(at);
+            }
+            None => metrics::ORDERS_COMPLETED
+                .count(1)
+                .property(ORDER_ID, order)
+                .emit(at),
+        }
+    } else if report.outcome == WatchOutcome::Recorded {
+        let sample = metrics::FAILED_ORDERS
+            .count(1)
+            .dimension(STATUS, &change.status);
+        sample.property(ORDER_ID, order).emit(at);
+    }
 }

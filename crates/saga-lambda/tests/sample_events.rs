@@ -15,6 +15,14 @@
 //!
 //! Every file runs in the same fresh world (see [`World::new`]): a catalog
 //! and orders in each state, so a file picks its situation by `orderId`.
+//!
+//! Every EMF metric line a handler writes on the way must be valid
+//! (`support::problems`), and together the samples must make every metric
+//! the handlers emit, each where ARCHITECTURE.md says.
+
+mod support;
+
+use std::collections::BTreeSet;
 
 use std::path::{Path, PathBuf};
 
@@ -324,8 +332,40 @@ fn to_json<T: serde::Serialize>(
     result.map(|output| serde_json::to_value(output).unwrap())
 }
 
+/// Checks the EMF lines one sample wrote and returns their metric names.
+fn check_metric_lines(path: &Path, lines: Vec<String>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in lines {
+        let problems = support::problems(&line);
+        assert!(
+            problems.is_empty(),
+            "{}: {problems:?}\n{line}",
+            path.display()
+        );
+        let line: Value = serde_json::from_str(&line).unwrap();
+        for definition in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            names.insert(definition["Name"].as_str().unwrap().to_owned());
+        }
+    }
+    names
+}
+
+/// The names of `metrics`.
+fn names(metrics: &[&saga_lambda::metrics::Metric]) -> BTreeSet<String> {
+    metrics
+        .iter()
+        .map(|metric| metric.name.to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn every_step_sample_event_has_the_outcome_its_name_states() {
+    use saga_lambda::metrics::*;
+    let (captured, _guard) = support::capture();
+    let mut emitted = BTreeSet::new();
     for function in [
         "reserve", "charge", "confirm", "release", "refund", "reaper", "sweeper", "watcher",
     ] {
@@ -345,12 +385,30 @@ async fn every_step_sample_event_has_the_outcome_its_name_states() {
         for path in files {
             let got = run_step_sample(function, &path).await;
             assert_eq!(got, expected_description(&path), "{}", path.display());
+            let metrics = check_metric_lines(&path, captured.take());
+            if ["reserve", "charge", "confirm", "release", "refund"].contains(&function) {
+                assert!(metrics.contains(STEP_LATENCY.name), "{}", path.display());
+            }
+            emitted.extend(metrics);
         }
     }
+    let expected = names(&[
+        &STEP_LATENCY,
+        &STEP_ERRORS,
+        &COMPENSATIONS_RUN,
+        &STALLED_ORDERS,
+        &NEVER_STARTED_ORDERS,
+        &ORDERS_COMPLETED,
+        &ORDERS_REJECTED,
+        &FAILED_ORDERS,
+    ]);
+    assert_eq!(emitted, expected, "the metrics the step samples make");
 }
 
 #[tokio::test]
 async fn every_ship_sample_event_has_the_outcome_its_name_states() {
+    use saga_lambda::metrics::{STEP_ERRORS, STEP_LATENCY};
+    let (captured, _guard) = support::capture();
     let files = sample_files("ship");
     assert!(files.len() >= 2, "ship needs success and failure samples");
     for path in files {
@@ -376,6 +434,16 @@ async fn every_ship_sample_event_has_the_outcome_its_name_states() {
             .collect();
         let reports = world.reporter.reports();
         let name = path.display();
+        // One latency per record, and an error for each record that failed.
+        let lines = captured.take();
+        let metrics = check_metric_lines(&path, lines.clone());
+        let latencies = lines
+            .iter()
+            .filter(|l| l.contains(STEP_LATENCY.name))
+            .count();
+        assert_eq!(latencies, record_ids.len(), "{name}");
+        let failed = stated_outcome(&path) != "success";
+        assert_eq!(metrics.contains(STEP_ERRORS.name), failed, "{name}");
         match stated_outcome(&path).as_str() {
             "success" => {
                 assert!(redelivered.is_empty(), "{name}: {redelivered:?}");

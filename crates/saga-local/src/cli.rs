@@ -180,6 +180,13 @@ fn init_logging() {
             saga_telemetry::SpanLayer::new(std::sync::Arc::new(crate::traces::StoreSink))
                 .with_filter(saga_telemetry::span_filter()),
         )
+        // The functions' EMF lines, for the console's metrics page.
+        .with(
+            crate::metrics_store::MetricsLayer.with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(crate::metrics_store::EMF_TARGET, tracing::Level::INFO),
+            ),
+        )
         .try_init();
 }
 

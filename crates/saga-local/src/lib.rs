@@ -22,6 +22,7 @@
 //!   protocol, with each invocation's log tail;
 //! - [`console`], [`local_api`], [`faults`]: the operator's console, local
 //!   endpoints for tests and demos, and fault injection;
+//! - [`metrics_store`]: the functions' EMF metrics, for the console;
 //! - [`cloud`], [`server`], [`browser_guard`]: start-up, the one HTTP
 //!   server, and what keeps web pages from driving it.
 
@@ -41,6 +42,7 @@ pub mod invocation_logs;
 pub mod jwt;
 pub mod lambda_api;
 pub mod local_api;
+pub mod metrics_store;
 pub mod poller;
 pub mod provision;
 pub mod schedules;

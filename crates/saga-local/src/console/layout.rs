@@ -46,6 +46,7 @@ pub fn page(title: &str, body: Markup) -> Markup {
                     " " (NBSP) " "
                     a href="/console" { "Executions" }
                     a href="/console/queues" { "Dead-letter queues" }
+                    a href="/console/metrics" { "Metrics" }
                 }
                 main {
                     h1 { (title) }

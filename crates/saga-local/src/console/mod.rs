@@ -14,7 +14,9 @@
 //! - `/console/queues`: the dead-letter queues' messages and a button that
 //!   moves them back to their source queue;
 //! - `/console/trace/{orderId}`: the order's trace as a waterfall
-//!   ([`crate::traces`] keeps it).
+//!   ([`crate::traces`] keeps it);
+//! - `/console/metrics`: the functions' EMF metrics (counts, sums, p50 and
+//!   p99 per metric and dimension set), also `GET /local/metrics`.
 //!
 //! Buttons are plain HTML forms that POST and redirect back (303), so the
 //! console works without JavaScript; each carries the process's CSRF token,
@@ -34,6 +36,7 @@ mod graph_svg;
 mod history;
 mod layout;
 mod list;
+mod metrics;
 mod order;
 mod queues;
 mod trace;
@@ -72,6 +75,8 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/console/queues/redrive", post(queue_redrive_form))
         .route("/console/faults", post(fault_form))
         .route("/console/faults/clear", post(clear_fault_form))
+        .route("/console/metrics", get(metrics_page))
+        .route("/local/metrics", get(metrics_json))
         .route("/local/executions", get(executions_json))
         .route("/local/executions/{name}/steps", get(steps_json))
         .route("/local/executions/{name}/redrive", post(redrive_json))
@@ -260,6 +265,24 @@ async fn queues_page(State(cloud): State<Arc<Cloud>>) -> Markup {
         });
     }
     queues::queues_page(&queues, cloud.console_csrf.as_str())
+}
+
+async fn metrics_page() -> Markup {
+    let store = crate::metrics_store::store();
+    metrics::metrics_page(
+        &store.summaries(),
+        store.refused_lines(),
+        store.dropped_data(),
+    )
+}
+
+async fn metrics_json() -> Json<Value> {
+    let store = crate::metrics_store::store();
+    Json(json!({
+        "series": store.summaries(),
+        "refusedLines": store.refused_lines(),
+        "droppedData": store.dropped_data(),
+    }))
 }
 
 /// The DLQ redrive form.

@@ -10,6 +10,7 @@
 mod console_browser;
 mod console_pages;
 mod foreign_requests;
+mod metrics_browser;
 mod saga;
 mod sfn_client;
 mod stripe;
