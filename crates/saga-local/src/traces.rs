@@ -597,36 +597,34 @@ pub async fn receive(
     use axum::Json;
     use axum::http::StatusCode;
     use axum::response::IntoResponse as _;
+    // OTLP's error answer: a `Status` whose code 3 is INVALID_ARGUMENT.
+    let refuse = |status: StatusCode, message: String| {
+        (status, Json(json!({"code": 3, "message": message}))).into_response()
+    };
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     if !content_type.starts_with("application/json") {
-        return (
+        return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Json(json!({"code": 3, "message": format!(
+            format!(
                 "the local cloud takes OTLP/HTTP with JSON bodies (Content-Type: application/json), not {content_type:?}"
-            )})),
-        )
-            .into_response();
+            ),
+        );
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            return (
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                Json(json!({"code": 3, "message": format!("the body is not JSON: {error}")})),
-            )
-                .into_response();
+                format!("the body is not JSON: {error}"),
+            );
         }
     };
     match store().ingest(&request) {
         Ok(_) => Json(json!({"partialSuccess": {}})).into_response(),
-        Err(error) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"code": 3, "message": error.0})),
-        )
-            .into_response(),
+        Err(error) => refuse(StatusCode::BAD_REQUEST, error.0),
     }
 }
 

@@ -3,10 +3,7 @@
 // list the failed executions, open one, click Redrive, see it succeed, and
 // save a screenshot. Usage: node console.mjs <base-url> <execution-name> <screenshot.png>
 // Exits non-zero, saying why, when any step does not show what it should.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { expect, withPage } from "./chromium.mjs";
 
 const [baseUrl, name, screenshot] = process.argv.slice(2);
 if (!baseUrl || !name || !screenshot) {
@@ -14,23 +11,7 @@ if (!baseUrl || !name || !screenshot) {
   process.exit(2);
 }
 
-function expect(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const profile = mkdtempSync(join(tmpdir(), "saga-local-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  viewport: { width: 1280, height: 900 },
-});
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(30_000);
+await withPage("console", async (page) => {
 
   // 1. The list, filtered to failed executions, shows ours.
   await page.goto(`${baseUrl}/console?status=FAILED`);
@@ -61,10 +42,4 @@ try {
   expect(steps.some((s) => s.includes("MarkCompleted") && s.includes("SUCCEEDED")), "MarkCompleted did not run");
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`console: list, open, redrive and success seen; screenshot ${screenshot}`);
-} catch (error) {
-  console.error(`console browser test failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -5,10 +5,7 @@
 // header's Metrics link, checks the rows, saves a screenshot.
 // Usage: node metrics.mjs <base-url> <screenshot.png>
 // Exits non-zero, saying why, when the page does not show what it should.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { expect, withPage } from "./chromium.mjs";
 
 const [baseUrl, screenshot] = process.argv.slice(2);
 if (!baseUrl || !screenshot) {
@@ -16,23 +13,7 @@ if (!baseUrl || !screenshot) {
   process.exit(2);
 }
 
-function expect(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const profile = mkdtempSync(join(tmpdir(), "saga-local-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  viewport: { width: 1280, height: 900 },
-});
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(30_000);
+await withPage("metrics", async (page) => {
 
   // 1. The watcher counts an order when its execution's end event reaches
   //    it, a moment after the execution ends: poll the JSON view (bounded).
@@ -77,10 +58,4 @@ try {
     "the declined charge is not a step error");
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`metrics: rows seen; screenshot ${screenshot}`);
-} catch (error) {
-  console.error(`metrics browser test failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -232,7 +232,7 @@ async fn a_poisoned_shipment_dead_letters_fails_at_ship_order_and_redrives_to_on
     );
 
     cloud.clear_faults().await;
-    let redriven = redrive_and_wait(&cloud, &order_id).await;
+    let redriven = cloud.redrive_and_wait(&order_id).await;
     assert_eq!(redriven["status"], "SUCCEEDED", "{redriven}");
     let order = cloud.order(&token, &order_id).await;
     assert_eq!(order["status"], "COMPLETED", "{order}");
@@ -405,19 +405,6 @@ async fn an_order_written_but_never_started_is_started_by_the_sweeper() {
     assert_eq!(records["payment"]["status"], "CAPTURED", "{records}");
 }
 
-/// Redrives the order's execution as the operator does, and waits for it.
-async fn redrive_and_wait(cloud: &LocalCloud, order_id: &str) -> Value {
-    let (status, body) = cloud
-        .send_json(
-            reqwest::Method::POST,
-            &format!("/local/executions/{order_id}/redrive"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    cloud.wait_for_execution(order_id, 120).await
-}
-
 /// Runs the sweeper once through the Lambda Invoke API: its report.
 async fn run_sweeper(cloud: &LocalCloud) -> Value {
     let response = cloud
@@ -482,7 +469,7 @@ async fn a_failed_execution_shows_on_its_order_and_stays_counted_until_a_redrive
     );
 
     cloud.clear_faults().await;
-    let redriven = redrive_and_wait(&cloud, &order_id).await;
+    let redriven = cloud.redrive_and_wait(&order_id).await;
     assert_eq!(redriven["status"], "SUCCEEDED", "{redriven}");
     let order = cloud.order(&token, &order_id).await;
     assert_eq!(order["status"], "COMPLETED", "{order}");

@@ -263,6 +263,20 @@ pub fn new_key() -> String {
 }
 
 impl LocalCloud {
+    /// Redrives the order's execution as the operator does, and waits for
+    /// it to end: the execution.
+    pub async fn redrive_and_wait(&self, order_id: &str) -> Value {
+        let (status, body) = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/local/executions/{order_id}/redrive"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        self.wait_for_execution(order_id, 120).await
+    }
+
     /// Places `order` as the holder of `token` (answered 202) and waits for
     /// its execution to end FAILED: the order id and the execution.
     pub async fn place_until_failed(&self, token: &str, order: &Value) -> (String, Value) {
@@ -288,4 +302,52 @@ pub fn scheduled_event() -> Value {
         "resources": ["arn:aws:events:us-east-1:000000000000:rule/e2e"],
         "detail": {},
     })
+}
+
+/// Runs `tests/browser/<script>` with `args` in Node, against Debian's
+/// Chromium through playwright-core, and fails the test with the script's
+/// output unless it succeeds; first fails, saying how to install it, when
+/// Chromium or playwright-core is missing.
+pub async fn run_browser_script(script: &str, args: &[&std::ffi::OsStr]) {
+    let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").is_file(),
+        "/usr/bin/chromium is missing: apt-get install chromium"
+    );
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: npm ci --prefix {}",
+        browser_dir.display()
+    );
+    let output = Command::new("node")
+        .arg(browser_dir.join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("node (Node.js 18+) is needed for the browser tests");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Where the browser tests save their screenshots (removing an older one
+/// named `name`, so the check after the run sees this run's).
+pub fn fresh_screenshot(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Fails unless `path` holds a real PNG screenshot.
+pub fn assert_screenshot(path: &std::path::Path) {
+    let png =
+        std::fs::read(path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot at {}",
+        path.display()
+    );
 }

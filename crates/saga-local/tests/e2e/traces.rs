@@ -322,15 +322,7 @@ async fn a_redriven_orders_trace_holds_the_failed_attempt_and_the_redrive() {
         .place_until_failed(&token, &order_body("SKU-TRACE-R", 1, "pm_card_visa"))
         .await;
     cloud.clear_faults().await;
-    let (status, body) = cloud
-        .send_json(
-            reqwest::Method::POST,
-            &format!("/local/executions/{order_id}/redrive"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let redriven = cloud.wait_for_execution(&order_id, 120).await;
+    let redriven = cloud.redrive_and_wait(&order_id).await;
     assert_eq!(redriven["status"], "SUCCEEDED", "{redriven}");
 
     let tree = trace_of(&cloud, &order_id).await;
