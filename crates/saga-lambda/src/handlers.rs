@@ -228,16 +228,22 @@ pub async fn handle_ship(
     // the batch takes as long as its slowest record, not the sum of them,
     // so a batch of slow calls does not outlast the function's timeout.
     // Each record is one order's ShipOrder step: timed on its own.
-    let outcomes = futures::future::join_all(event.records.iter().map(|record| async move {
-        let started = Instant::now();
-        let body = record.body.as_deref().unwrap_or_default();
-        let outcome = process_ship_message(shipments, reporter, clock, body)
-            .instrument(message_span(record))
-            .await;
-        (outcome, started)
-    }))
+    // Each record is worked and reported in its own span, in its order's
+    // trace, so the lines below carry that trace too.
+    let spans: Vec<tracing::Span> = event.records.iter().map(message_span).collect();
+    let outcomes = futures::future::join_all(event.records.iter().zip(&spans).map(
+        |(record, span)| async move {
+            let started = Instant::now();
+            let body = record.body.as_deref().unwrap_or_default();
+            let outcome = process_ship_message(shipments, reporter, clock, body)
+                .instrument(span.clone())
+                .await;
+            (outcome, started)
+        },
+    ))
     .await;
-    for (record, (outcome, started)) in event.records.iter().zip(outcomes) {
+    for ((record, (outcome, started)), span) in event.records.iter().zip(outcomes).zip(spans) {
+        let _in_its_trace = span.enter();
         let message_id = record.message_id.as_deref();
         let order_id = serde_json::from_str::<Value>(record.body.as_deref().unwrap_or_default())
             .ok()

@@ -144,7 +144,6 @@ pub fn parse(args: &[String]) -> Result<Command> {
 
 fn init_logging() {
     use tracing_subscriber::Layer as _;
-    use tracing_subscriber::filter::FilterExt as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -161,17 +160,12 @@ fn init_logging() {
         .with_target("aws_config", tracing::Level::WARN)
         .with_target("aws_smithy_runtime", tracing::Level::WARN)
         .with_target("hyper", tracing::Level::WARN);
-    // The traces' root spans carry a dozen fields for the trace store;
-    // on stderr they would prefix every line of a function.
-    let not_a_trace_root = tracing_subscriber::filter::filter_fn(|metadata| {
-        !(metadata.is_span() && metadata.name() == "trace_root")
-    });
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .event_format(crate::log_format::LocalFormat)
                 .with_writer(std::io::stderr)
-                .with_target(false)
-                .with_filter(filter.and(not_a_trace_root)),
+                .with_filter(filter),
         )
         .with(crate::invocation_logs::CaptureLayer.with_filter(tail))
         // Every span of the in-process functions, and the Lambda service's

@@ -42,6 +42,7 @@ pub mod invocation_logs;
 pub mod jwt;
 pub mod lambda_api;
 pub mod local_api;
+pub mod log_format;
 pub mod metrics_store;
 pub mod poller;
 pub mod provision;

@@ -100,6 +100,17 @@ pub fn span_context(span: &tracing::Span) -> Option<TraceContext> {
     .flatten()
 }
 
+/// The trace `span` is in, as [`SpanLayer`] recorded it; `None` outside a
+/// trace. For log formatters that print the trace id on every line.
+pub fn trace_id_of<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> Option<TraceId>
+where
+    S: for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    span.extensions()
+        .get::<layer::InTrace>()
+        .map(|in_trace| in_trace.trace_id)
+}
+
 /// [`span_context`] of the current span: what to put in StartExecution's
 /// `traceHeader` or an outgoing request's `traceparent`.
 pub fn current_context() -> Option<TraceContext> {
