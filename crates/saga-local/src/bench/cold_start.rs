@@ -6,7 +6,8 @@
 //! - **first invoke**: from that poll, answered with an event, to the
 //!   function's answer (`.../response` or `.../error`). The event is one the
 //!   function answers without calling AWS ([`bench_event`]: an empty batch
-//!   for ship, `{}` for the others, which the steps refuse as invalid
+//!   for ship, a malformed order id for the api, a SUCCEEDED execution for
+//!   the watcher, `{}` for the others, which the steps refuse as invalid
 //!   input), so the figure is the per-invocation cost of the runtime, the
 //!   event's parsing, logging, and the trace's spans and their export
 //!   (`OTEL_EXPORTER_OTLP_ENDPOINT` names the stub, which takes
@@ -54,14 +55,25 @@ pub struct Subject {
     pub event: serde_json::Value,
 }
 
-/// The first event `binary` gets: one it answers without calling AWS.
+/// The first event `binary` gets: one it answers without calling AWS, and
+/// inside its invocation's span where it can (so the figure includes the
+/// spans' export).
 pub fn bench_event(binary: &str) -> serde_json::Value {
+    let sample = |text: &str| serde_json::from_str(text).unwrap_or_default();
     match binary {
         // An SQS batch with no records: nothing to process.
         "ship" => serde_json::json!({"Records": []}),
-        // The steps refuse it as invalid input; the scheduled and
-        // event-driven functions as an event that does not parse; the api
-        // answers it without a route.
+        // GET /orders/{id} with a malformed id: answered 400 before any read.
+        "api" => sample(include_str!(
+            "../../../../events/api/get-order--malformed-id.json"
+        )),
+        // A SUCCEEDED execution: counted, nothing read or written.
+        "watcher" => sample(include_str!(
+            "../../../../events/watcher/ignored--succeeded-order-completed.json"
+        )),
+        // The steps refuse it as invalid input. The reaper and the sweeper
+        // have no event they answer without DynamoDB: `{}` does not parse,
+        // so theirs is the runtime's path without a span.
         _ => serde_json::json!({}),
     }
 }
@@ -360,5 +372,20 @@ async fn serve(
             .get_mut()
             .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
             .await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_events_are_the_samples_they_name() {
+        let api = bench_event("api");
+        assert_eq!(api["routeKey"], "GET /orders/{id}");
+        let watcher = bench_event("watcher");
+        assert_eq!(watcher["detail"]["status"], "SUCCEEDED");
+        assert_eq!(bench_event("ship"), serde_json::json!({"Records": []}));
+        assert_eq!(bench_event("reserve"), serde_json::json!({}));
     }
 }
