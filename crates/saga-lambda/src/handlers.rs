@@ -230,7 +230,22 @@ pub async fn handle_ship(
     // Each record is one order's ShipOrder step: timed on its own.
     // Each record is worked and reported in its own span, in its order's
     // trace, so the lines below carry that trace too.
-    let spans: Vec<tracing::Span> = event.records.iter().map(message_span).collect();
+    // Each body is parsed once here, for the span and the report alike.
+    let order_ids: Vec<Option<String>> = event
+        .records
+        .iter()
+        .map(|record| {
+            serde_json::from_str::<Value>(record.body.as_deref().unwrap_or_default())
+                .ok()
+                .and_then(|body| order_id_in(&body))
+        })
+        .collect();
+    let spans: Vec<tracing::Span> = event
+        .records
+        .iter()
+        .zip(&order_ids)
+        .map(|(record, order_id)| message_span(record, order_id.as_deref()))
+        .collect();
     let outcomes = futures::future::join_all(event.records.iter().zip(&spans).map(
         |(record, span)| async move {
             let started = Instant::now();
@@ -242,12 +257,11 @@ pub async fn handle_ship(
         },
     ))
     .await;
-    for ((record, (outcome, started)), span) in event.records.iter().zip(outcomes).zip(spans) {
+    for (((record, (outcome, started)), span), order_id) in
+        event.records.iter().zip(outcomes).zip(spans).zip(order_ids)
+    {
         let _in_its_trace = span.enter();
         let message_id = record.message_id.as_deref();
-        let order_id = serde_json::from_str::<Value>(record.body.as_deref().unwrap_or_default())
-            .ok()
-            .and_then(|body| order_id_in(&body));
         let error = match &outcome {
             ShipRecordOutcome::FailureReported(error) | ShipRecordOutcome::LeaveOnQueue(error) => {
                 Some(error)
@@ -296,7 +310,10 @@ pub async fn handle_ship(
 /// continues that trace, as a consumer, whatever trace the batch's
 /// invocation is in. A message without it is processed in the
 /// invocation's trace.
-fn message_span(record: &aws_lambda_events::event::sqs::SqsMessage) -> tracing::Span {
+fn message_span(
+    record: &aws_lambda_events::event::sqs::SqsMessage,
+    order_id: Option<&str>,
+) -> tracing::Span {
     let span = match record
         .attributes
         .get("AWSTraceHeader")
@@ -311,16 +328,7 @@ fn message_span(record: &aws_lambda_events::event::sqs::SqsMessage) -> tracing::
         ),
     };
     span.record("messaging.message.id", record.message_id.as_deref());
-    if let Some(order_id) = record
-        .body
-        .as_deref()
-        .and_then(|body| serde_json::from_str::<Value>(body).ok())
-        .and_then(|body| {
-            body.get("orderId")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-    {
+    if let Some(order_id) = order_id {
         span.record("order_id", order_id);
     }
     span
