@@ -305,6 +305,24 @@ pub fn state_machine_spans(
             span,
         }
     };
+    // One state's visit, entered (event `entered_id`) under `attempt`.
+    let state_span = |entered_id: u64,
+                      name: &str,
+                      attempt: u32,
+                      entered: DateTime<Utc>,
+                      end: DateTime<Utc>,
+                      error: Option<&str>| {
+        span_json(
+            SpanId::derived(&["state", execution_arn, &entered_id.to_string()]),
+            Some(attempt_span_id(execution_arn, attempt)),
+            name,
+            1,
+            entered,
+            end,
+            error,
+            json!([{"key": "aws.step_functions.state", "value": {"stringValue": name}}]),
+        )
+    };
     let close_attempt = |spans: &mut Vec<StoredSpan>,
                          open_states: &mut Vec<(u64, String, DateTime<Utc>)>,
                          attempt: u32,
@@ -313,16 +331,7 @@ pub fn state_machine_spans(
                          error: Option<&str>| {
         let attempt_id = attempt_span_id(execution_arn, attempt);
         for (entered_id, name, entered) in open_states.drain(..) {
-            spans.push(span_json(
-                SpanId::derived(&["state", execution_arn, &entered_id.to_string()]),
-                Some(attempt_id),
-                &name,
-                1,
-                entered,
-                end,
-                error,
-                json!([{"key": "aws.step_functions.state", "value": {"stringValue": name}}]),
-            ));
+            spans.push(state_span(entered_id, &name, attempt, entered, end, error));
         }
         let name = if attempt == 0 {
             format!("{machine_name} execution")
@@ -361,15 +370,13 @@ pub fn state_machine_spans(
                     .rposition(|(_, name, _)| Some(name.as_str()) == event.name())
                 {
                     let (entered_id, name, entered) = open_states.remove(position);
-                    spans.push(span_json(
-                        SpanId::derived(&["state", execution_arn, &entered_id.to_string()]),
-                        Some(attempt_span_id(execution_arn, attempt)),
+                    spans.push(state_span(
+                        entered_id,
                         &name,
-                        1,
+                        attempt,
                         entered,
                         event.timestamp,
                         None,
-                        json!([{"key": "aws.step_functions.state", "value": {"stringValue": name}}]),
                     ));
                 }
             }
